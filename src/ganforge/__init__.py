@@ -1,0 +1,15 @@
+"""ganforge: a workbench for Generative Adversarial Networks.
+
+>>> import ganforge
+>>> run = ganforge.train("quickstart", out="runs/quickstart")       # doctest: +SKIP
+>>> ganforge.load(run.path).sample(16, seed=0).shape                 # doctest: +SKIP
+torch.Size([16, 1, 32, 32])
+"""
+
+__version__ = "0.1.0"
+
+from ganforge.api import GeneratorHandle, Run, load, train
+from ganforge.config import Config, load_config
+from ganforge.registry import create_model
+
+__all__ = ["Config", "GeneratorHandle", "Run", "__version__", "create_model", "load", "load_config", "train"]

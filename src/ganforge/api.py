@@ -1,0 +1,143 @@
+"""The Python API: ``ganforge.train(...)`` returns a Run; ``ganforge.load(run_dir)`` a GeneratorHandle."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganforge.config import Config, load_config
+from ganforge.errors import CheckpointError, RunDirError
+from ganforge.models.base import Generator
+from ganforge.rundir import read_run_config
+from ganforge.training.build import build_networks, build_session, resolve_device
+from ganforge.training.callbacks import sample_fixed
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from ganforge.training.distributed import shutdown
+from ganforge.utils.images import save_samples_picture
+
+
+@dataclass
+class Run:
+    """A finished (or resumed-and-finished) training run and its run dir."""
+
+    path: Path
+    config: Config
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Every line of ``logs/metrics.jsonl`` as dicts."""
+        path = self.path / "logs" / "metrics.jsonl"
+        return (
+            [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            if path.exists()
+            else []
+        )
+
+    @property
+    def latest_samples(self) -> Path | None:
+        found = sorted((self.path / "samples").glob("step_*.png"))
+        return found[-1] if found else None
+
+    def generator(self, ema: bool = True) -> GeneratorHandle:
+        return load(self.path, ema=ema)
+
+
+def default_run_dir(config: str | Path | dict | None) -> Path:
+    stem = Path(str(config)).stem if isinstance(config, (str, Path)) else "run"
+    return Path("runs") / stem
+
+
+def train(
+    config: str | Path | dict[str, Any] | Config | None = None,
+    out: str | Path | None = None,
+    overrides: list[str] | None = None,
+    resume: bool = False,
+    force: bool = False,
+) -> Run:
+    """Train from a YAML path, preset name, dict or Config; write everything into ``out``."""
+    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    run_dir = (
+        Path(out) if out is not None else default_run_dir(config if not isinstance(config, Config) else None)
+    )
+    session = build_session(cfg, run_dir, resume=resume, force=force)
+    try:
+        session.trainer.fit()
+    finally:
+        shutdown(session.dist)
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return Run(run_dir, session.config, summary)
+
+
+class GeneratorHandle:
+    """A trained generator ready to sample: ``load("runs/quickstart").sample(16, seed=0)``."""
+
+    def __init__(self, generator: Generator, config: Config, checkpoint: Path, device: torch.device) -> None:
+        self.generator = generator.eval()
+        self.config, self.checkpoint, self.device = config, checkpoint, device
+
+    @property
+    def num_classes(self) -> int:
+        return int(getattr(self.generator, "num_classes", 0))
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, labels: Any = None, batch_size: int = 256) -> torch.Tensor:
+        """``n`` samples on the CPU, (N, C, H, W) in [-1, 1] or (N, D); same seed, same samples."""
+        if n <= 0:
+            raise ValueError(f"n must be positive, got {n}")
+        if labels is not None:
+            labels = (
+                torch.as_tensor(labels, dtype=torch.long).expand(n)
+                if np.ndim(labels) == 0
+                else torch.as_tensor(labels)
+            )
+        gen = torch.Generator().manual_seed(seed)
+        z = self.generator.sample_z(n, generator=gen)
+        out = []
+        for start in range(0, n, batch_size):
+            y = labels[start : start + batch_size].to(self.device) if labels is not None else None
+            out.append(self.generator(z[start : start + batch_size].to(self.device), y).float().cpu())
+        return torch.cat(out).contiguous()
+
+    def save(self, path: str | Path, n: int, seed: int = 0, labels: Any = None) -> Path:
+        """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``)."""
+        path = Path(path)
+        x = self.sample(n, seed=seed, labels=labels)
+        if path.suffix.lower() == ".npz":
+            arrays = {"x": x.numpy()}
+            if labels is not None:
+                arrays["y"] = np.broadcast_to(np.asarray(labels), (n,)).astype(np.int64)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, **arrays)
+            return path
+        return save_samples_picture(x, path)
+
+
+def load(
+    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
+) -> GeneratorHandle:
+    """Rebuild a run's generator from ``config.yaml`` and its newest (or given) checkpoint."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir / "checkpoints")
+    if ckpt is None:
+        raise RunDirError(f"run '{run_dir}' has no checkpoint yet")
+    tensors, meta = load_checkpoint(ckpt)
+    info = meta.get("info", {})
+    if "data_shape" not in info:
+        raise CheckpointError(f"checkpoint '{ckpt}' does not record the data shape it was trained on")
+    g = build_networks(cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)))["g"]
+    prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"
+    load_module_state(g, prefix, tensors, ckpt)
+    dev = resolve_device(device)
+    if not isinstance(g, Generator):
+        raise CheckpointError(f"model '{cfg.model.name}' has no sampling generator")
+    return GeneratorHandle(g.to(dev), cfg, ckpt, dev)
+
+
+__all__ = ["GeneratorHandle", "Run", "load", "sample_fixed", "train"]

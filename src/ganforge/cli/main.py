@@ -1,0 +1,114 @@
+"""The ``ganforge`` command. Each subcommand is a thin shell over the Python API.
+
+Errors a user can cause (``GanforgeError``) print one line and exit with status 2; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from ganforge.errors import GanforgeError
+
+console = Console(stderr=True, highlight=False)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganforge.api import default_run_dir, train
+
+    out = Path(args.out) if args.out else default_run_dir(args.config)
+    run = train(args.config, out=out, overrides=args.set, resume=args.resume, force=args.force)
+    samples = run.latest_samples
+    console.print(f"[green]done[/green]: run dir {run.path}")
+    if samples is not None:
+        console.print(f"samples: {samples}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from ganforge.api import load
+
+    handle = load(args.run, ema=not args.no_ema, device=args.device)
+    labels = args.label
+    if labels is None and handle.num_classes:
+        labels = [i % handle.num_classes for i in range(args.n)]
+    path = handle.save(args.output, args.n, seed=args.seed, labels=labels)
+    console.print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganforge.config import bundled_configs
+    from ganforge.registry import DATASETS, LOSSES, MODELS, OBJECTIVES, _load_builtins
+
+    _load_builtins()
+    tables = {"models": MODELS, "losses": LOSSES, "datasets": DATASETS, "objectives": OBJECTIVES}
+    kinds = [args.kind] if args.kind else [*tables, "configs"]
+    for kind in kinds:
+        print(f"{kind}:")
+        if kind == "configs":
+            for name in bundled_configs():
+                print(f"  {name}")
+            continue
+        for entry in tables[kind].entries():
+            aliases = entry.meta.get("aliases") or ()
+            alias = f" (alias: {', '.join(aliases)})" if aliases else ""
+            print(f"  {entry.name:<16} {entry.description}{alias}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganforge import __version__
+
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train from a YAML config (a path or a bundled preset name)")
+    p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
+    p.add_argument("--out", help="run directory (default: runs/<config name>)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=200"
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
+    )
+    group.add_argument("--force", action="store_true", help="replace the run in --out")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("sample", help="draw samples from a trained run")
+    p.add_argument("run", help="run directory")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npz arrays (x, y)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, default=None, help="class label for conditional models")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("list", help="list registered models, losses, datasets, objectives, configs")
+    p.add_argument("kind", nargs="?", choices=["models", "losses", "datasets", "objectives", "configs"])
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GanforgeError as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

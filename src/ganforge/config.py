@@ -1,0 +1,385 @@
+"""Typed run configuration: YAML in, dataclasses out, every key checked.
+
+A config has five sections. ``optim`` and ``train`` are plain dataclasses. ``model``, ``data`` and
+``objective`` name a registered builder (``name``) and may carry that builder's own keyword
+arguments next to the common fields: ``data: {name: toy2d, kind: ring}``. Those extra keys are
+validated against the builder's signature, so a typo is an error that names the closest valid key
+(the builder's signature *is* its schema, as in diffusers' constructor-as-config).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+from ganforge.errors import ConfigError
+from ganforge.registry import did_you_mean
+
+# Builder arguments the trainer fills in itself (from the data, or live objects), never the config.
+RESERVED_ARGS = {"model": ("shape", "num_classes"), "data": (), "objective": ("nets", "ctx", "loss")}
+
+
+@dataclass
+class ModelConfig:
+    """``model.name`` picks a registered family; other keys go to its builder (e.g. ``ngf``)."""
+
+    name: str = "dcgan"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """``data.name`` picks a registered dataset; other keys go to its builder (e.g. ``kind``)."""
+
+    name: str = "mnist"
+    batch_size: int = 64
+    resolution: int | None = None  # None: the dataset's native size, or the nearest the model supports
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerConfig:
+    """One optimiser per trained network; ``optim.g.lr != optim.d.lr`` is TTUR (Heusel et al. 2017)."""
+
+    name: Literal["adam", "rmsprop", "sgd"] = "adam"
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    eps: float = 1e-8
+
+
+@dataclass
+class OptimConfig:
+    g: OptimizerConfig = field(default_factory=OptimizerConfig)
+    d: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+@dataclass
+class ObjectiveConfig:
+    """``objective.name`` picks the training scheme; ``objective.loss`` the adversarial loss."""
+
+    name: str = "gan"
+    loss: str = "ns"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    seed: int = 0
+    precision: Literal["fp32", "bf16"] = "fp32"
+    deterministic: bool = False
+    channels_last: bool | None = None  # None: on for image models (NHWC is faster for convs on CPU/GPU)
+    compile: bool = False
+    device: str = "auto"  # auto = cuda > mps > cpu
+    log_every: int = 50
+    ckpt_every: int = 500
+    sample_every: int = 500
+    keep_last: int = 3
+    ema_kimg: float = 10.0  # half-life of the generator EMA in thousands of images; 0 disables it
+    ema_rampup: float | None = 0.05  # early on, half-life <= rampup * images seen (StyleGAN2-ADA)
+    n_samples: int = 64  # size of the fixed-seed sample grid
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict, builder params flattened back beside the common fields."""
+        return _to_plain(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.to_dict()
+        for part in dotted.split("."):
+            node = node[part]
+        return node
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            if f.name == "params":
+                out.update({k: _to_plain(v) for k, v in value.items()})
+            else:
+                out[f.name] = _to_plain(value)
+        return out
+    if isinstance(obj, tuple):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# Type checking of values
+
+
+def coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Return ``value`` converted to ``annotation`` or raise a ConfigError naming ``key``.
+
+    Accepts the harmless conversions YAML and ``--set`` produce (int for float, list for tuple)
+    and nothing else: a string where a number belongs is an error, not a silent cast.
+    """
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return value
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(err)
+        raise ConfigError(f"'{key}' must be {_type_name(annotation)}, got {value!r}")
+    if origin is Literal:
+        if value in args:
+            return value
+        raise ConfigError(
+            f"'{key}' must be one of {', '.join(map(str, args))},"
+            f" got {value!r}{did_you_mean(str(value), map(str, args))}"
+        )
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"'{key}' must be a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"'{key}' must have {len(args)} items, got {len(value)}")
+            return tuple(
+                coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+            )
+        item = args[0] if args else Any
+        converted = [coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(converted) if origin is tuple else converted
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"'{key}' must be a mapping, got {value!r}")
+        return value
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+    elif annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif annotation is str:
+        if isinstance(value, str):
+            return value
+    elif isinstance(annotation, type):
+        if isinstance(value, annotation):
+            return value
+    else:
+        return value
+    raise ConfigError(f"'{key}' must be {_type_name(annotation)}, got {value!r}")
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}.get(
+            annotation.__name__, annotation.__name__
+        )
+    return str(annotation).replace("typing.", "")
+
+
+# ----------------------------------------------------------------------------------------------
+# Building a Config from nested dicts
+
+
+def _section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"'{prefix}' must be a mapping of keys to values, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    open_section = "params" in fields
+    kwargs: dict[str, Any] = {}
+    params: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}.{key}"
+        if key in fields and key != "params":
+            if dataclasses.is_dataclass(hints[key]):
+                kwargs[key] = _section_from_dict(hints[key], value, dotted)
+            else:
+                kwargs[key] = coerce(value, hints[key], dotted)
+        elif open_section:
+            params[key] = value  # checked against the builder's signature in validate()
+        else:
+            valid = [n for n in fields if n != "params"]
+            raise ConfigError(f"unknown key '{dotted}'{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
+    if open_section:
+        kwargs["params"] = params
+    return cls(**kwargs)
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Build and fully validate a Config (builder params included) from a nested dict."""
+    cfg = _section_from_dict(Config, raw, "config")
+    validate(cfg)
+    return cfg
+
+
+def _common_keys(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls) if f.name != "params"]
+
+
+def validate(cfg: Config) -> None:
+    """Check builder params against registered builders' signatures and cross-field rules."""
+    from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
+
+    _load_builtins()
+    sections = [
+        (cfg.model, MODELS, "model"),
+        (cfg.data, DATASETS, "data"),
+        (cfg.objective, OBJECTIVES, "objective"),
+    ]
+    for section, registry, prefix in sections:
+        entry = registry.get(section.name)
+        accepted = {n: p for n, p in entry.parameters().items() if n not in RESERVED_ARGS[prefix]}
+        common = _common_keys(type(section))
+        for key, value in section.params.items():
+            if key not in accepted:
+                valid = sorted(set(accepted) | set(common))
+                raise ConfigError(
+                    f"unknown key '{prefix}.{key}' for {registry.kind} '{section.name}'"
+                    f"{did_you_mean(key, valid)}; valid: {', '.join(valid)}"
+                )
+            hint = _param_annotation(entry.builder, key)
+            section.params[key] = coerce(value, hint, f"{prefix}.{key}")
+    _check_positive(cfg)
+    from ganforge.registry import LOSSES
+
+    if "loss" in OBJECTIVES.get(cfg.objective.name).parameters():
+        LOSSES.get(cfg.objective.loss)
+
+
+def _param_annotation(builder: Any, name: str) -> Any:
+    try:
+        hints = typing.get_type_hints(builder)
+    except Exception:  # unresolved forward references: fall back to no check
+        hints = {}
+    return hints.get(name, Any)
+
+
+def _check_positive(cfg: Config) -> None:
+    for key in (
+        "data.batch_size",
+        "train.steps",
+        "train.log_every",
+        "train.ckpt_every",
+        "train.sample_every",
+    ):
+        if cfg.get(key) <= 0:
+            raise ConfigError(f"'{key}' must be a positive integer, got {cfg.get(key)}")
+    if cfg.train.ema_kimg < 0:
+        raise ConfigError(f"'train.ema_kimg' must be >= 0 (0 disables the EMA), got {cfg.train.ema_kimg}")
+    if cfg.data.resolution is not None and cfg.data.resolution <= 0:
+        raise ConfigError(f"'data.resolution' must be positive, got {cfg.data.resolution}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Files and overrides
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.steps=200"`` -> (["train", "steps"], 200); the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like section.key=value")
+    key, raw = text.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(f"override key '{key}' must be dotted, like train.steps")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set dotted keys in a nested dict (validated later with the rest of the config)."""
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = raw
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override '{text}': '{part}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file '{path}' is not valid YAML{where}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of sections, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(
+    source: str | Path | dict[str, Any] | None = None, overrides: list[str] | None = None
+) -> Config:
+    """Config from a YAML path, a bundled preset name (``quickstart``), or a dict, plus overrides."""
+    if source is None:
+        raw: dict[str, Any] = {}
+    elif isinstance(source, dict):
+        raw = dict(source)
+    else:
+        raw = read_yaml(resolve_config_path(source))
+    return config_from_dict(apply_overrides(raw, list(overrides or [])))
+
+
+def bundled_configs_dir() -> Path:
+    return Path(__file__).parent / "configs"
+
+
+def bundled_configs() -> list[str]:
+    """Preset names like ``quickstart`` or ``toy/grid25`` shipped with the package."""
+    root = bundled_configs_dir()
+    return sorted(str(p.relative_to(root).with_suffix("")) for p in root.rglob("*.yaml"))
+
+
+def resolve_config_path(source: str | Path) -> Path:
+    """A path as given if it exists; else a bundled preset of that name; else a clear error."""
+    path = Path(source)
+    if path.exists():
+        return path
+    name = str(source).removesuffix(".yaml").removeprefix("configs/")
+    bundled = bundled_configs_dir() / f"{name}.yaml"
+    if bundled.is_file():
+        return bundled
+    raise ConfigError(f"config file '{source}' does not exist{did_you_mean(name, bundled_configs())}")

@@ -1,0 +1,80 @@
+"""The in-memory dataset every loader returns, plus the image conversions they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganforge.errors import DataError
+
+
+@dataclass
+class ArrayDataset:
+    """A whole dataset as tensors: images ``x`` (N, C, H, W) in [-1, 1], or vectors (N, D).
+
+    Why in memory: every embedded dataset is small (≤ a few hundred MB), and indexing one tensor is
+    far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    name: str = "data"
+    num_classes: int = 0
+
+    def __post_init__(self) -> None:
+        if self.x.ndim not in (2, 4):
+            raise DataError(
+                f"dataset '{self.name}' must be (N, D) vectors or (N, C, H, W) images,"
+                f" got shape {tuple(self.x.shape)}"
+            )
+        if len(self.x) == 0:
+            raise DataError(f"dataset '{self.name}' is empty")
+        if self.y is not None and len(self.y) != len(self.x):
+            raise DataError(f"dataset '{self.name}' has {len(self.x)} samples but {len(self.y)} labels")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) or (D,)."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.ndim == 4
+
+    @property
+    def resolution(self) -> int | None:
+        return int(self.x.shape[-1]) if self.is_image else None
+
+
+def to_unit_range(images: np.ndarray | torch.Tensor, max_value: float) -> torch.Tensor:
+    """Map pixel values in [0, max_value] to float32 in [-1, 1] (the tanh output range of G)."""
+    t = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    return t.mul_(2.0 / max_value).sub_(1.0)
+
+
+def resize_images(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Resize (N, C, H, W) images to square ``resolution`` with antialiased bilinear filtering.
+
+    Antialiasing matters when shrinking (no moiré); values stay in [-1, 1] by clamping.
+    """
+    if x.shape[-1] == resolution and x.shape[-2] == resolution:
+        return x
+    out = F.interpolate(
+        x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True
+    )
+    return out.clamp_(-1.0, 1.0)
+
+
+def pad_images(x: torch.Tensor, resolution: int, value: float = -1.0) -> torch.Tensor:
+    """Centre-pad (N, C, H, W) images to ``resolution`` with background ``value`` (MNIST 28 -> 32)."""
+    h, w = x.shape[-2:]
+    if resolution < max(h, w):
+        raise DataError(f"cannot pad {h}x{w} images to the smaller size {resolution}")
+    top, left = (resolution - h) // 2, (resolution - w) // 2
+    return F.pad(x, (left, resolution - w - left, top, resolution - h - top), value=value)

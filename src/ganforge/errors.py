@@ -1,0 +1,27 @@
+"""Errors a user can cause. The CLI prints their message (one sentence) and exits non-zero, no traceback."""
+
+from __future__ import annotations
+
+
+class GanforgeError(Exception):
+    """Base class for every error a user can fix by changing their input."""
+
+
+class ConfigError(GanforgeError):
+    """A config file, key, value or override is wrong."""
+
+
+class DataError(GanforgeError):
+    """A dataset is missing, empty, corrupt or has the wrong shape."""
+
+
+class CheckpointError(GanforgeError):
+    """A checkpoint is missing, corrupt or does not fit the model."""
+
+
+class RunDirError(GanforgeError):
+    """The run directory is missing, or holds a different run."""
+
+
+class RegistryError(ConfigError):
+    """A name asked of a registry is not registered."""

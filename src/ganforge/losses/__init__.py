@@ -1,0 +1,15 @@
+"""Losses as pure functions of logits, registered by name in ``ganforge.registry.LOSSES``."""
+
+from ganforge.losses.adversarial import (
+    HINGE,
+    LSGAN,
+    MINIMAX,
+    NS,
+    WASSERSTEIN,
+    AdversarialLoss,
+    DLoss,
+    GLoss,
+    get_loss,
+)
+
+__all__ = ["HINGE", "LSGAN", "MINIMAX", "NS", "WASSERSTEIN", "AdversarialLoss", "DLoss", "GLoss", "get_loss"]

@@ -1,0 +1,36 @@
+"""What every generator shares, so the trainer, sampler and API can drive any family the same way."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Generator(nn.Module):
+    """Base class for generators: ``forward(z, y=None)`` maps latents (and labels) to samples.
+
+    Subclasses set ``z_dim``, ``num_classes`` (0 = unconditional) and ``out_shape`` (one sample's
+    shape) in their constructor; everything that samples (grids, ``ganforge sample``, eval) uses
+    ``sample_z`` so latent distributions stay a property of the model, not of the caller.
+    """
+
+    z_dim: int
+    num_classes: int = 0
+    out_shape: tuple[int, ...]
+
+    def sample_z(
+        self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    ) -> torch.Tensor:
+        """Standard-normal latents (N, z_dim); pass a seeded ``generator`` for reproducible draws."""
+        return torch.randn(n, self.z_dim, generator=generator, device=device)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """Radford et al. 2015: conv weights ~ N(0, 0.02), BN weights ~ N(1, 0.02), BN biases 0."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)

@@ -1,0 +1,158 @@
+"""DCGAN (Radford et al. 2015, "Unsupervised Representation Learning with Deep Convolutional GANs").
+
+At 64x64 the networks are exactly those of the PyTorch ``examples/dcgan`` reference (same layers, same
+order, same ``main.<i>`` parameter names, so its checkpoints load), except that D returns raw logits
+instead of a sigmoid: the losses work on logits, which is both numerically stable and what non-BCE
+losses (hinge, Wasserstein, least squares) need.
+
+Other resolutions change the number of stride-2 stages: each stage doubles the spatial size in G
+(halves it in D) and halves (doubles) the width, so 32x32 drops the widest stage and 128x128 adds one
+(``ngf * 16`` / ``ndf * 16``).
+
+Conditioning (``num_classes > 0``) is accepted and recorded but not built yet: labels passed to
+``forward`` are ignored until the conditional families land.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.models.base import Generator, init_dcgan_weights
+from ganforge.registry import register_model
+
+RESOLUTIONS = (32, 64, 128)
+
+
+def stage_multipliers(resolution: int) -> list[int]:
+    """Width multipliers of the stride-2 stages, narrowest first: 64 -> [1, 2, 4, 8].
+
+    G projects z to a 4x4 map and doubles it log2(resolution / 4) times: every stage but the output
+    layer carries BatchNorm and one of these widths. D mirrors it, ending in a 4x4 -> 1x1 convolution.
+    """
+    return [2**i for i in range(int(math.log2(resolution)) - 2)]
+
+
+class DCGANGenerator(Generator):
+    """z (N, z_dim) -> images (N, channels, resolution, resolution) in [-1, 1]."""
+
+    def __init__(self, z_dim: int, channels: int, resolution: int, ngf: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.z_dim, self.num_classes = z_dim, num_classes
+        self.out_shape = (channels, resolution, resolution)
+        layers: list[nn.Module] = []
+        width = z_dim
+        for i, mult in enumerate(reversed(stage_multipliers(resolution))):
+            stride, padding = (1, 0) if i == 0 else (2, 1)  # the first layer projects 1x1 -> 4x4
+            layers += [
+                nn.ConvTranspose2d(width, ngf * mult, 4, stride, padding, bias=False),
+                nn.BatchNorm2d(ngf * mult),
+                nn.ReLU(True),
+            ]
+            width = ngf * mult
+        # Output layer: one more doubling, no BatchNorm (Radford et al., Sec. 3), tanh to [-1, 1].
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(z.reshape(z.shape[0], self.z_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """images (N, channels, resolution, resolution) -> logits (N,)."""
+
+    def __init__(self, channels: int, resolution: int, ndf: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        layers: list[nn.Module] = []
+        width = channels
+        for i, mult in enumerate(stage_multipliers(resolution)):
+            layers.append(nn.Conv2d(width, ndf * mult, 4, 2, 1, bias=False))
+            if i > 0:  # no BatchNorm on D's input layer (Radford et al., Sec. 3)
+                layers.append(nn.BatchNorm2d(ndf * mult))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            width = ndf * mult
+        layers.append(nn.Conv2d(width, 1, 4, 1, 0, bias=False))  # 4x4 -> 1x1 score
+        self.main = nn.Sequential(*layers)
+        self.apply(init_dcgan_weights)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(x).reshape(-1)
+
+
+def resolve_image_shape(
+    family: str, shape: tuple[int, ...], resolution: int | None, channels: int | None
+) -> tuple[int, int]:
+    """(channels, resolution) of square image data, checked against optional config values.
+
+    The data decide both numbers; ``model.resolution`` / ``model.channels`` are assertions that a
+    config meant for, say, 64x64 RGB is not silently trained on something else.
+    """
+    if len(shape) != 3:
+        raise ConfigError(
+            f"{family} needs (C, H, W) images, got samples of shape {tuple(shape)}; use 'mlp' for vectors"
+        )
+    c, h, w = shape
+    if h != w:
+        raise ConfigError(f"{family} needs square images, got {h}x{w}")
+    if resolution is not None and resolution != h:
+        raise ConfigError(
+            f"'model.resolution' is {resolution} but the data are {h}x{w} images;"
+            f" resize the data to {resolution}x{resolution} or leave model.resolution unset"
+        )
+    if h not in RESOLUTIONS:
+        raise ConfigError(
+            f"{family} supports resolutions {', '.join(map(str, RESOLUTIONS))}, not {h};"
+            " resize the data to one of them"
+        )
+    if channels is not None and channels != c:
+        raise ConfigError(f"'model.channels' is {channels} but the data have {c} channel(s)")
+    return c, h
+
+
+@register_model(
+    "dcgan", resolutions=RESOLUTIONS, inputs=("image",), description="DCGAN (Radford et al. 2015)"
+)
+def dcgan(
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    z_dim: int = 100,
+    ngf: int = 64,
+    ndf: int = 64,
+) -> dict[str, nn.Module]:
+    """DCGAN G and D; ``ngf``/``ndf`` are the widths of the narrowest (highest-resolution) stage.
+
+    ``resolution`` and ``channels`` default to the data's; setting them only adds a check.
+    """
+    c, res = resolve_image_shape("dcgan", shape, resolution, channels)
+    for key, value in (("z_dim", z_dim), ("ngf", ngf), ("ndf", ndf)):
+        if value < 1:
+            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+    return {
+        "g": DCGANGenerator(z_dim, c, res, ngf, num_classes),
+        "d": DCGANDiscriminator(c, res, ndf, num_classes),
+    }
+
+
+@register_model(
+    "dcgan_tiny", resolutions=RESOLUTIONS, inputs=("image",), description="dcgan with small widths, for tests"
+)
+def dcgan_tiny(
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    z_dim: int = 16,
+    ngf: int = 8,
+    ndf: int = 8,
+) -> dict[str, nn.Module]:
+    """``dcgan`` with small widths, for tests."""
+    return dcgan(shape, num_classes, resolution=resolution, channels=channels, z_dim=z_dim, ngf=ngf, ndf=ndf)

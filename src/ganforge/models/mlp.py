@@ -1,0 +1,97 @@
+"""Fully connected generator and discriminator: the baseline for toy 2-D mixtures and small images.
+
+The original GAN (Goodfellow et al. 2014) used MLPs, and toy-mixture studies (Metz et al. 2017,
+"Unrolled GANs"; Srivastava et al. 2017, "VEEGAN") still do: a few ReLU layers of a few hundred units
+are enough to show mode collapse and its cures in seconds on a CPU. Images are flattened, so the
+same networks also serve MNIST-sized data as a sanity baseline.
+
+Conditioning (``num_classes > 0``) is accepted and recorded but not built yet: labels passed to
+``forward`` are ignored until the conditional families land.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import pairwise
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.models.base import Generator
+from ganforge.registry import register_model
+
+
+def mlp_stack(sizes: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
+    """Linear layers through ``sizes`` with ``activation`` between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class MLPGenerator(Generator):
+    """z (N, z_dim) -> samples (N, *out_shape) through ``depth`` ReLU layers of ``hidden`` units.
+
+    Images get a final tanh (the data live in [-1, 1]); vectors get a linear output because toy
+    data (Gaussian mixtures, rings, spirals) are unbounded and a squashed output would clip modes.
+    """
+
+    def __init__(
+        self, z_dim: int, out_shape: tuple[int, ...], hidden: int, depth: int, num_classes: int = 0
+    ) -> None:
+        super().__init__()
+        self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
+        self.net = mlp_stack([z_dim, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
+        self.out = nn.Tanh() if len(out_shape) == 3 else nn.Identity()
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.out(self.net(z)).reshape(z.shape[0], *self.out_shape)
+
+
+class MLPDiscriminator(nn.Module):
+    """samples (N, *in_shape) -> logits (N,); LeakyReLU(0.2) keeps gradients alive for negative inputs."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: int, depth: int, num_classes: int = 0) -> None:
+        super().__init__()
+        self.in_shape, self.num_classes = tuple(in_shape), num_classes
+        self.net = mlp_stack([math.prod(in_shape), *[hidden] * depth, 1], lambda: nn.LeakyReLU(0.2))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        # reshape, not view: channels_last image batches are not contiguous in (C, H, W) order.
+        return self.net(x.reshape(x.shape[0], -1)).reshape(-1)
+
+
+@register_model(
+    "mlp",
+    inputs=("vector", "image"),
+    description="MLP generator/discriminator for toy 2-D mixtures and small flattened images",
+)
+def mlp(
+    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 64, hidden: int = 256, depth: int = 3
+) -> dict[str, nn.Module]:
+    """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
+
+    Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
+    ``shape`` is one sample's shape from the data: (D,) vectors or (C, H, W) images.
+    """
+    if len(shape) not in (1, 3):
+        raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
+    for key, value in (("z_dim", z_dim), ("hidden", hidden), ("depth", depth)):
+        if value < 1:
+            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+    return {
+        "g": MLPGenerator(z_dim, shape, hidden, depth, num_classes),
+        "d": MLPDiscriminator(shape, hidden, depth, num_classes),
+    }
+
+
+@register_model("mlp_tiny", inputs=("vector", "image"), description="mlp with small widths, for tests")
+def mlp_tiny(
+    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 8, hidden: int = 32, depth: int = 2
+) -> dict[str, nn.Module]:
+    """``mlp`` with small widths, for tests."""
+    return mlp(shape, num_classes, z_dim=z_dim, hidden=hidden, depth=depth)

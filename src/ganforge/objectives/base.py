@@ -1,0 +1,64 @@
+"""The Objective protocol: *what* is optimised, in named phases. The Trainer decides *how*.
+
+Modelled on stylegan2-ada's ``loss.py``: an objective exposes phases (``D`` then ``G``; later
+``Greg`` every 4, ``Dreg`` every 16, ...) and computes one phase's loss from a batch. It never
+touches optimisers, precision, devices or ``requires_grad``; the trainer owns all of that, which is
+why one trainer serves every family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+Batch = dict[str, torch.Tensor]
+NoiseFn = Callable[..., torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation step of the networks in ``trains`` (keys of ``Objective.networks()``).
+
+    ``every``: run the phase on steps where ``step % every == 0`` (lazy regularisation).
+    ``repeats``: how many times in a row (WGAN's n_critic).
+    ``fresh_batch``: draw a new real batch for each repeat; False reuses the previous phase's batch
+    (a generator step needs only its size and labels, so it should not consume data).
+    """
+
+    name: str
+    trains: str
+    every: int = 1
+    repeats: int = 1
+    fresh_batch: bool = True
+
+
+@runtime_checkable
+class Objective(Protocol):
+    def networks(self) -> dict[str, nn.Module]:
+        """Trainable networks by optimiser name: ``{"g": G, "d": D}`` (``optim.<name>`` configures each)."""
+        ...
+
+    def phases(self) -> list[Phase]: ...
+
+    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+        """Loss of one phase on one batch: ``{"loss": scalar, **stats}``; stats are detached scalars."""
+        ...
+
+
+@dataclass
+class Context:
+    """What the trainer lends an objective: where tensors live and how to draw noise.
+
+    ``randn(n, *shape)`` draws this rank's share of a global noise batch, so a run on N processes
+    sees exactly the noise a single process would (tensors are sliced, not re-seeded per rank).
+    """
+
+    device: torch.device
+    randn: NoiseFn
+    rank: int = 0
+    world_size: int = 1
+    extras: dict[str, Any] | None = None

@@ -1,0 +1,184 @@
+"""From a validated Config to a ready Trainer: data, networks, objective, callbacks, run dir.
+
+This is the only place that reads the config's sections and calls the registries, so families
+never need glue code of their own: a registered model, dataset and objective are enough.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganforge.config import Config
+from ganforge.data.base import ArrayDataset, resize_images
+from ganforge.data.loader import BatchStream
+from ganforge.errors import ConfigError
+from ganforge.objectives.base import Context
+from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
+from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleGrid, Summary
+from ganforge.training.checkpoint import load_checkpoint
+from ganforge.training.distributed import DistInfo, barrier, init_distributed
+from ganforge.training.trainer import Trainer
+
+
+def resolve_device(name: str, dist: DistInfo | None = None) -> torch.device:
+    """``auto`` = cuda > mps > cpu; under torchrun each process takes its LOCAL_RANK's GPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    if name == "cuda" and dist is not None and dist.enabled:
+        return torch.device("cuda", dist.local_rank)
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"'train.device' must be auto, cpu, cuda, cuda:N or mps, got '{name}'") from None
+
+
+def set_determinism(seed: int, deterministic: bool) -> None:
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        if torch.are_deterministic_algorithms_enabled():
+            torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.benchmark = True
+
+
+def load_data(cfg: Config) -> tuple[ArrayDataset, Config]:
+    """Build the dataset and return the config with ``data.resolution`` resolved.
+
+    With ``data.resolution`` unset the data keep their native size, unless the model supports only
+    some sizes (DCGAN: 32/64/128); then the smallest supported size ≥ native is used, so
+    ``{model: dcgan, data: faces}`` trains at 32 with no further keys.
+    """
+    model_params = cfg.model.params
+    requested = cfg.data.resolution or model_params.get("resolution")
+    kwargs = dict(cfg.data.params)
+    if requested is not None:
+        kwargs["resolution"] = requested
+    dataset: ArrayDataset = DATASETS.build(cfg.data.name, **kwargs)
+    supported = MODELS.get(cfg.model.name).meta.get("resolutions")
+    if dataset.is_image and supported and dataset.resolution not in supported:
+        if requested is not None:
+            raise ConfigError(
+                f"model '{cfg.model.name}' supports resolutions {', '.join(map(str, supported))},"
+                f" not {dataset.resolution}; set data.resolution to one of them"
+            )
+        target = min((r for r in supported if r >= dataset.resolution), default=max(supported))
+        dataset = dataclasses.replace(dataset, x=resize_images(dataset.x, target))
+    resolved = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, resolution=dataset.resolution))
+    return dataset, resolved
+
+
+def build_networks(cfg: Config, shape: tuple[int, ...], num_classes: int = 0) -> dict[str, nn.Module]:
+    return MODELS.build(cfg.model.name, shape=tuple(shape), num_classes=num_classes, **cfg.model.params)
+
+
+def build_objective(cfg: Config, nets: dict[str, nn.Module], ctx: Context) -> object:
+    entry = OBJECTIVES.get(cfg.objective.name)
+    kwargs = dict(cfg.objective.params)
+    if "loss" in entry.parameters():
+        kwargs["loss"] = cfg.objective.loss
+    return entry.builder(nets, ctx, **kwargs)
+
+
+def make_randn(device: torch.device, dist: DistInfo):
+    def randn(n: int, *shape: int) -> torch.Tensor:
+        if not dist.enabled:
+            return torch.randn(n, *shape, device=device)
+        full = torch.randn(n * dist.world_size, *shape, device=device)
+        return full[dist.rank * n : (dist.rank + 1) * n]
+
+    return randn
+
+
+@dataclass
+class Session:
+    """A trainer plus what the caller needs to report on it."""
+
+    trainer: Trainer
+    config: Config
+    run_dir: Path
+    dist: DistInfo
+    resumed_from: Path | None
+    sampler: SampleGrid | None
+
+
+def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force: bool = False) -> Session:
+    """Everything for one run. ``run_dir=None`` builds a trainer that writes nothing (benchmarks)."""
+    from ganforge.rundir import prepare_run_dir, write_config
+
+    _load_builtins()
+    device = resolve_device(cfg.train.device)
+    dist = init_distributed(device.type)
+    device = resolve_device(cfg.train.device, dist)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    set_determinism(cfg.train.seed, cfg.train.deterministic)
+
+    dataset, cfg = load_data(cfg)
+    nets = build_networks(cfg, dataset.shape, dataset.num_classes)
+    checkpoint = None
+    if run_dir is not None:
+        checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)
+        if dist.is_main:
+            write_config(run_dir, cfg)
+        barrier(dist)
+
+    channels_last = cfg.train.channels_last if cfg.train.channels_last is not None else dataset.is_image
+    fmt = torch.channels_last if channels_last and dataset.is_image else torch.contiguous_format
+    for net in nets.values():
+        net.to(device=device, memory_format=fmt)
+    ctx = Context(device=device, randn=make_randn(device, dist), rank=dist.rank, world_size=dist.world_size)
+    objective = build_objective(cfg, nets, ctx)
+    stream = BatchStream(
+        dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
+        device=device, channels_last=channels_last,
+    )  # fmt: skip
+
+    callbacks: list[object] = []
+    sampler = None
+    if run_dir is not None and dist.is_main:
+        logger = MetricsLogger(run_dir, cfg.train.log_every)
+        real = dataset.x[:2500] if not dataset.is_image else None
+        sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
+        callbacks = [
+            logger,
+            sampler,
+            Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
+            ProgressBar(logger, enabled=cfg.train.progress),
+            Summary(run_dir, logger, sampler),
+        ]
+    trainer = Trainer(
+        objective,  # type: ignore[arg-type]
+        stream,
+        {"g": cfg.optim.g, "d": cfg.optim.d},
+        steps=cfg.train.steps,
+        batch_size=cfg.data.batch_size,
+        device=device,
+        precision=cfg.train.precision,
+        dist=dist,
+        ema_kimg=cfg.train.ema_kimg,
+        ema_rampup=cfg.train.ema_rampup,
+        measure_every=cfg.train.log_every,
+        callbacks=callbacks,
+        info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
+    )
+    if checkpoint is not None:
+        tensors, meta = load_checkpoint(checkpoint)
+        trainer.load_state(tensors, meta, checkpoint)
+    if cfg.train.compile:
+        for net in nets.values():
+            net.compile()
+    return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, sampler)

@@ -1,0 +1,227 @@
+"""Everything a run writes besides weights updates: logs, sample grids, checkpoints, progress.
+
+Each is a small callback the Trainer calls by event; only the main process gets them (the builder
+decides), so rank 0 alone writes to the run dir.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from ganforge.training.checkpoint import checkpoint_name, prune_checkpoints, save_checkpoint
+from ganforge.training.trainer import Stopwatch, Trainer
+from ganforge.utils.images import save_samples_picture
+from ganforge.utils.io import atomic_write_json
+
+# The metrics every log line shows first, in this order; everything else follows alphabetically.
+HEADLINE = ("step", "kimg", "loss_d", "loss_g", "d_real", "d_fake", "d_acc", "img_per_s")
+
+
+class MetricsLogger:
+    """One JSON object per log step in ``logs/metrics.jsonl``, mirrored to TensorBoard.
+
+    Every line has ``step``, ``kimg``, the window means of the objective's stats (losses, ``d_real``,
+    ``d_fake``, ...), gradient norms, learning rates, and ``img_per_s``: real images consumed per
+    second over the log window (all processes together).
+    """
+
+    def __init__(self, run_dir: Path, every: int, tensorboard: bool = True) -> None:
+        self.path = run_dir / "logs" / "metrics.jsonl"
+        self.every = every
+        self.tensorboard = tensorboard
+        self.writer: Any = None
+        self.clock = Stopwatch()
+        self.last: dict[str, float] = {}
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._truncate_after(trainer.state.step)
+        if self.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(log_dir=str(self.path.parent))
+        self.clock.reset(trainer.state.images_seen)
+
+    def _truncate_after(self, step: int) -> None:
+        """On resume, drop lines logged after the checkpoint so the log has no duplicate steps."""
+        if not self.path.exists():
+            return
+        lines = [ln for ln in self.path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+        if len(kept) != len(lines):
+            self.path.write_text("".join(ln + "\n" for ln in kept))
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        step = trainer.state.step
+        if step % self.every and step != trainer.steps:
+            return
+        stats = trainer.pop_window()
+        record = {
+            "step": step,
+            "kimg": trainer.state.images_seen / 1000,
+            **stats,
+            **trainer.learning_rates(),
+            "img_per_s": self.clock.rate(trainer.state.images_seen),
+            "time": time.time(),
+        }
+        ordered = {k: record[k] for k in HEADLINE if k in record}
+        ordered.update({k: record[k] for k in sorted(record) if k not in ordered})
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(ordered) + "\n")
+        if self.writer is not None:
+            for key, value in ordered.items():
+                if key not in ("step", "time"):
+                    self.writer.add_scalar(key, value, step)
+        self.last = ordered
+        self.clock.reset(trainer.state.images_seen)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class SampleGrid:
+    """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable."""
+
+    def __init__(
+        self, run_dir: Path, every: int, n: int, seed: int, real: torch.Tensor | None = None
+    ) -> None:
+        self.dir = run_dir / "samples"
+        self.every, self.n, self.seed = every, n, seed
+        self.real = real
+        self.latest: Path | None = None
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        step = trainer.state.step
+        if step % self.every == 0 or step == trainer.steps:
+            self.write(trainer)
+
+    def write(self, trainer: Trainer) -> Path:
+        g = trainer.sampling_generator
+        samples = sample_fixed(g, self.n, self.seed, trainer.device)
+        self.latest = save_samples_picture(
+            samples, self.dir / f"{checkpoint_name(trainer.state.step)}.png", self.real
+        )
+        return self.latest
+
+
+@torch.no_grad()
+def sample_fixed(
+    g: torch.nn.Module, n: int, seed: int, device: torch.device, labels: Any = None
+) -> torch.Tensor:
+    """Draw ``n`` samples from a private RNG (the training RNG is untouched) in eval mode.
+
+    Eval mode matters twice: BatchNorm uses running statistics instead of updating them, so
+    sampling never changes the model, and resuming stays bit-exact.
+    """
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    z = g.sample_z(n, generator=gen).to(device)
+    if labels is None and getattr(g, "num_classes", 0):
+        labels = torch.arange(n, device=device) % g.num_classes
+    was_training = g.training
+    g.eval()
+    try:
+        out = g(z, labels)
+    finally:
+        g.train(was_training)
+    return out.float().contiguous()
+
+
+class Checkpointer:
+    """Atomic checkpoints every ``every`` steps and at the end; keeps the newest ``keep_last``."""
+
+    def __init__(self, run_dir: Path, every: int, keep_last: int) -> None:
+        self.dir = run_dir / "checkpoints"
+        self.every, self.keep_last = every, keep_last
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        step = trainer.state.step
+        if step % self.every == 0 or step == trainer.steps:
+            self.save(trainer)
+
+    def save(self, trainer: Trainer) -> Path:
+        tensors, meta = trainer.state_tensors()
+        path = save_checkpoint(self.dir, trainer.state.step, tensors, meta)
+        prune_checkpoints(self.dir, self.keep_last)
+        return path
+
+
+class ProgressBar:
+    """A rich progress bar: step, losses, img/s and ETA, refreshed at each log step."""
+
+    def __init__(self, logger: MetricsLogger, enabled: bool = True) -> None:
+        self.logger, self.enabled = logger, enabled
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if not self.enabled:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=trainer.steps, completed=trainer.state.step, stats=""
+        )
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if self.progress is None:
+            return
+        last = self.logger.last
+        stats = ""
+        if last.get("step") == trainer.state.step:
+            parts = [f"{k} {last[k]:.3f}" for k in ("loss_d", "loss_g") if k in last]
+            parts.append(f"{last.get('img_per_s', 0):.0f} img/s")
+            stats = "  ".join(parts)
+        self.progress.update(self.task, completed=trainer.state.step, **({"stats": stats} if stats else {}))
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+class Summary:
+    """``summary.json``: what a script needs after a run (final step, last metrics, wall time, samples)."""
+
+    def __init__(self, run_dir: Path, logger: MetricsLogger, sampler: SampleGrid) -> None:
+        self.path = run_dir / "summary.json"
+        self.logger, self.sampler = logger, sampler
+        self.t0 = 0.0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        atomic_write_json(
+            self.path,
+            {
+                "step": trainer.state.step,
+                "kimg": trainer.state.images_seen / 1000,
+                "wall_time_s": round(time.perf_counter() - self.t0, 3),
+                "last_metrics": self.logger.last,
+                "latest_samples": str(self.sampler.latest) if self.sampler.latest else None,
+                "device": str(trainer.device),
+                "world_size": trainer.dist.world_size,
+            },
+        )

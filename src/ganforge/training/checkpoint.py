@@ -1,0 +1,158 @@
+"""Checkpoints: every tensor in one safetensors file, everything else in a JSON sidecar.
+
+``checkpoints/step_000123.safetensors`` holds network weights (``nets.<name>.*``), EMA weights
+(``ema.<name>.*``), optimiser tensors (``optim.<name>.<param index>.<key>``) and RNG states
+(``rng.*``); ``step_000123.json`` holds the step, the data stream position, optimiser
+hyper-parameters and any scalars callbacks add (e.g. ADA's p). No pickle anywhere: loading a
+checkpoint cannot run code. Writes are atomic and ``checkpoints/latest`` names the newest one.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganforge.errors import CheckpointError
+from ganforge.utils.io import atomic_write, atomic_write_json, atomic_write_text
+
+STEP_FILE = re.compile(r"^step_(\d+)\.safetensors$")
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:06d}"
+
+
+def flatten_optimizer(prefix: str, state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split ``optimizer.state_dict()`` into tensors (for safetensors) and JSON-able rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, Any] = {}
+    for idx, pstate in state["state"].items():
+        for key, value in pstate.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+            else:
+                scalars[f"{idx}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def unflatten_optimizer(
+    prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+    for name, value in meta.get("scalars", {}).items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def capture_rng() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    np_state = np.random.get_state()
+    meta = {
+        "python": _jsonable(random.getstate()),
+        "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+    }
+    return tensors, meta
+
+
+def restore_rng(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+    if "python" in meta:
+        version, internal, gauss = meta["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "numpy" in meta:
+        kind, keys, pos, has_gauss, cached = meta["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def save_checkpoint(
+    directory: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
+    """Write ``step_N.safetensors`` then ``step_N.json`` then ``latest``; each write is atomic."""
+    name = checkpoint_name(step)
+    weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(weights, str(tmp)))
+    atomic_write_json(directory / f"{name}.json", {"step": step, **meta})
+    atomic_write_text(directory / "latest", name + "\n")
+    return directory / f"{name}.safetensors"
+
+
+def list_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := STEP_FILE.match(p.name))]
+    return sorted(found)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The checkpoint ``latest`` names, else the highest step on disk, else None."""
+    pointer = directory / "latest"
+    if pointer.is_file():
+        candidate = directory / f"{pointer.read_text().strip()}.safetensors"
+        if candidate.is_file():
+            return candidate
+    found = list_checkpoints(directory)
+    return found[-1][1] if found else None
+
+
+def prune_checkpoints(directory: Path, keep_last: int) -> None:
+    for _, path in list_checkpoints(directory)[:-keep_last] if keep_last > 0 else []:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint pair; any damage becomes one clear CheckpointError."""
+    sidecar = path.with_suffix(".json")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint '{path}' is corrupt or unreadable ({err})") from None
+    try:
+        meta = json.loads(sidecar.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint sidecar '{sidecar}' is missing") from None
+    except (json.JSONDecodeError, OSError) as err:
+        raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt ({err})") from None
+    return tensors, meta
+
+
+def load_module_state(
+    module: torch.nn.Module, prefix: str, tensors: dict[str, torch.Tensor], path: Path
+) -> None:
+    """Copy ``prefix.*`` tensors into ``module`` strictly, naming the first mismatch."""
+    state = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    if not state:
+        raise CheckpointError(f"checkpoint '{path}' holds no weights for '{prefix}'")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise CheckpointError(f"checkpoint '{path}' does not fit the model's '{prefix}': {detail}") from None

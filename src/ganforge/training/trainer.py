@@ -1,0 +1,237 @@
+"""One generic training loop for every family: it runs an Objective's phases and knows no model.
+
+Per step, for each phase due (``step % every == 0``), ``repeats`` times: draw a batch, switch
+``requires_grad`` on for exactly the phase's network, compute the objective's loss under autocast,
+backward, average gradients across processes, step that network's optimiser. Then update the
+generator EMA and hand the step's statistics to the callbacks (logging, samples, checkpoints, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from ganforge.config import OptimizerConfig
+from ganforge.objectives.base import Batch, Objective, Phase
+from ganforge.training.checkpoint import (
+    capture_rng,
+    flatten_optimizer,
+    load_module_state,
+    restore_rng,
+    unflatten_optimizer,
+)
+from ganforge.training.distributed import DistInfo, average_buffers, average_gradients
+from ganforge.training.ema import EMA
+
+
+class Callback(Protocol):
+    """Hooks by event name (minGPT style); every method is optional."""
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+    def on_step_end(self, trainer: Trainer) -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+def build_optimizer(params: Any, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    if cfg.name == "adam":
+        return torch.optim.Adam(
+            params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay
+        )
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay)
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # completed steps
+    images_seen: int = 0  # real images consumed, all processes together
+
+
+class Trainer:
+    def __init__(
+        self,
+        objective: Objective,
+        batches: Iterator[Batch],
+        optim: dict[str, OptimizerConfig],
+        *,
+        steps: int,
+        batch_size: int,
+        device: torch.device,
+        precision: str = "fp32",
+        dist: DistInfo | None = None,
+        ema_kimg: float = 10.0,
+        ema_rampup: float | None = 0.05,
+        measure_every: int = 50,
+        callbacks: Sequence[Any] = (),
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.objective = objective
+        self.batches = batches
+        self.nets = objective.networks()
+        self.phases: list[Phase] = objective.phases()
+        self.steps, self.batch_size, self.device = steps, batch_size, device
+        self.precision = precision
+        self.dist = dist or DistInfo()
+        self.measure_every = measure_every
+        self.callbacks = list(callbacks)
+        self.optimizers = {
+            name: build_optimizer(net.parameters(), optim[name]) for name, net in self.nets.items()
+        }
+        self.ema = (
+            {"g": EMA(self.nets["g"], ema_kimg, ema_rampup)} if ema_kimg > 0 and "g" in self.nets else {}
+        )
+        self.state = TrainState()
+        self.last_batch: Batch | None = None
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_counts: dict[str, int] = {}
+        self.scalars: dict[str, Any] = {}  # extra state callbacks want checkpointed (e.g. ADA's p)
+        self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
+
+    # ------------------------------------------------------------------ the loop
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def run_phase(self, phase: Phase, measure: bool) -> None:
+        for name, net in self.nets.items():
+            net.requires_grad_(name == phase.trains)
+        net, opt = self.nets[phase.trains], self.optimizers[phase.trains]
+        for _ in range(phase.repeats):
+            if phase.fresh_batch or self.last_batch is None:
+                self.last_batch = next(self.batches)
+                self.state.images_seen += len(self.last_batch["x"]) * self.dist.world_size
+            batch = self.last_batch
+            with self.autocast():
+                out = self.objective.step(phase.name, batch)
+            opt.zero_grad(set_to_none=True)
+            out["loss"].backward()
+            average_gradients(net, self.dist.world_size)
+            if measure:
+                self.record({f"grad_norm_{phase.trains}": grad_norm(net)})
+            opt.step()
+            self.record({k: v for k, v in out.items() if k != "loss"})
+
+    def train_step(self) -> None:
+        step = self.state.step
+        measure = (step + 1) % self.measure_every == 0
+        for phase in self.phases:
+            if step % phase.every == 0:
+                self.run_phase(phase, measure)
+        if self.dist.enabled:  # BatchNorm statistics differ per rank; keep one copy, as DDP does
+            self.sync_buffers()
+        for name, ema in self.ema.items():
+            ema.update(self.nets[name], self.batch_size, self.state.images_seen)
+        self.state.step += 1
+
+    def fit(self) -> None:
+        for net in self.nets.values():
+            net.train()
+        self._emit("on_train_start")
+        while self.state.step < self.steps:
+            self.train_step()
+            self._emit("on_step_end")
+        self._emit("on_train_end")
+
+    def _emit(self, event: str) -> None:
+        for cb in self.callbacks:
+            hook = getattr(cb, event, None)
+            if hook is not None:
+                hook(self)
+
+    # ------------------------------------------------------------------ statistics
+    def record(self, stats: dict[str, torch.Tensor | float]) -> None:
+        """Accumulate detached scalars; no host sync here (``.item()`` waits for the GPU)."""
+        for key, value in stats.items():
+            value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+            self.window[key] = self.window[key] + value if key in self.window else value
+            self.window_counts[key] = self.window_counts.get(key, 0) + 1
+
+    def pop_window(self) -> dict[str, float]:
+        """Means of everything recorded since the last call (one host sync per log step)."""
+        keys = list(self.window)
+        if not keys:
+            return {}
+        values = torch.stack([self.window[k].reshape(()).cpu() for k in keys]).tolist()
+        means = {k: v / self.window_counts[k] for k, v in zip(keys, values, strict=True)}
+        self.window.clear()
+        self.window_counts.clear()
+        return {k: (v if math.isfinite(v) else float("nan")) for k, v in means.items()}
+
+    def learning_rates(self) -> dict[str, float]:
+        return {f"lr_{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
+
+    # ------------------------------------------------------------------ generator for sampling
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """EMA generator when there is one (better samples), else the live one."""
+        return self.ema["g"].model if "g" in self.ema else self.nets["g"]
+
+    def sync_buffers(self) -> None:
+        for net in self.nets.values():
+            average_buffers(net, self.dist.world_size)
+
+    # ------------------------------------------------------------------ checkpoint state
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors: dict[str, torch.Tensor] = {}
+        meta: dict[str, Any] = {
+            "images_seen": self.state.images_seen,
+            "optim": {},
+            "scalars": dict(self.scalars),
+            "info": self.info,
+        }
+        for name, net in self.nets.items():
+            tensors.update({f"nets.{name}.{k}": v for k, v in net.state_dict().items()})
+        for name, ema in self.ema.items():
+            tensors.update({f"ema.{name}.{k}": v for k, v in ema.model.state_dict().items()})
+        for name, opt in self.optimizers.items():
+            opt_tensors, opt_meta = flatten_optimizer(f"optim.{name}", opt.state_dict())
+            tensors.update(opt_tensors)
+            meta["optim"][name] = opt_meta
+        rng_tensors, meta["rng"] = capture_rng()
+        tensors.update(rng_tensors)
+        if hasattr(self.batches, "state_dict"):
+            meta["data"] = self.batches.state_dict()
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any], path: Any) -> None:
+        for name, net in self.nets.items():
+            load_module_state(net, f"nets.{name}", tensors, path)
+        for name, ema in self.ema.items():
+            load_module_state(ema.model, f"ema.{name}", tensors, path)
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(unflatten_optimizer(f"optim.{name}", tensors, meta["optim"][name]))
+        restore_rng(tensors, meta.get("rng", {}))
+        if "data" in meta and hasattr(self.batches, "load_state_dict"):
+            self.batches.load_state_dict(meta["data"])
+        self.state = TrainState(step=int(meta["step"]), images_seen=int(meta["images_seen"]))
+        self.scalars = dict(meta.get("scalars", {}))
+
+
+class Stopwatch:
+    """Wall time and images between log steps, for ``img_per_s``."""
+
+    def __init__(self) -> None:
+        self.reset(0)
+
+    def reset(self, images: int) -> None:
+        self.t0, self.images0 = time.perf_counter(), images
+
+    def rate(self, images: int) -> float:
+        elapsed = time.perf_counter() - self.t0
+        return (images - self.images0) / elapsed if elapsed > 0 else 0.0
