@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ganforge.config import Config, load_config
-from ganforge.errors import CheckpointError, RunDirError
+from ganforge.errors import CheckpointError, ConfigError, RunDirError
 from ganforge.models.base import Generator
 from ganforge.rundir import read_run_config
 from ganforge.training.build import build_networks, build_session, resolve_device
@@ -60,7 +60,10 @@ def train(
     force: bool = False,
 ) -> Run:
     """Train from a YAML path, preset name, dict or Config; write everything into ``out``."""
-    cfg = config if isinstance(config, Config) else load_config(config, overrides)
+    if isinstance(config, Config):
+        cfg = load_config(config.to_dict(), overrides) if overrides else config
+    else:
+        cfg = load_config(config, overrides)
     run_dir = (
         Path(out) if out is not None else default_run_dir(config if not isinstance(config, Config) else None)
     )
@@ -107,6 +110,8 @@ class GeneratorHandle:
     def save(self, path: str | Path, n: int, seed: int = 0, labels: Any = None) -> Path:
         """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``)."""
         path = Path(path)
+        if path.suffix.lower() not in (".png", ".npz"):
+            raise ConfigError(f"cannot write samples to '{path}': the name must end in .png or .npz")
         x = self.sample(n, seed=seed, labels=labels)
         if path.suffix.lower() == ".npz":
             arrays = {"x": x.numpy()}

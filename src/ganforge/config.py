@@ -9,8 +9,10 @@ validated against the builder's signature, so a typo is an error that names the 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,6 +26,21 @@ from ganforge.registry import did_you_mean
 
 # Builder arguments the trainer fills in itself (from the data, or live objects), never the config.
 RESERVED_ARGS = {"model": ("shape", "num_classes"), "data": (), "objective": ("nets", "ctx", "loss")}
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-4`` as a float, as YAML 1.2 does (PyYAML's 1.1 wants ``1.0e-4``)."""
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader: builds plain data only
 
 
 @dataclass
@@ -212,14 +229,14 @@ def _section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"'{prefix}' must be a mapping of keys to values, got {raw!r}")
+        raise ConfigError(f"'{prefix or 'config'}' must be a mapping of keys to values, got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     open_section = "params" in fields
     kwargs: dict[str, Any] = {}
     params: dict[str, Any] = {}
     for key, value in raw.items():
-        dotted = f"{prefix}.{key}"
+        dotted = f"{prefix}.{key}" if prefix else key
         if key in fields and key != "params":
             if dataclasses.is_dataclass(hints[key]):
                 kwargs[key] = _section_from_dict(hints[key], value, dotted)
@@ -229,7 +246,10 @@ def _section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
             params[key] = value  # checked against the builder's signature in validate()
         else:
             valid = [n for n in fields if n != "params"]
-            raise ConfigError(f"unknown key '{dotted}'{did_you_mean(key, valid)}; valid: {', '.join(valid)}")
+            what = "key" if prefix else "section"
+            raise ConfigError(
+                f"unknown {what} '{dotted}'{did_you_mean(key, valid)}; valid: {', '.join(valid)}"
+            )
     if open_section:
         kwargs["params"] = params
     return cls(**kwargs)
@@ -237,7 +257,7 @@ def _section_from_dict(cls: type, raw: Any, prefix: str) -> Any:
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
     """Build and fully validate a Config (builder params included) from a nested dict."""
-    cfg = _section_from_dict(Config, raw, "config")
+    cfg = _section_from_dict(Config, raw, "")
     validate(cfg)
     return cfg
 
@@ -313,7 +333,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if len(parts) < 2 or not all(parts):
         raise ConfigError(f"override key '{key}' must be dotted, like train.steps")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return parts, value
@@ -325,7 +345,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         parts, value = parse_override(text)
         node = raw
         for part in parts[:-1]:
-            child = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or an empty ``section:`` in the YAML
+                node[part] = {}
+            child = node[part]
             if not isinstance(child, dict):
                 raise ConfigError(f"override '{text}': '{part}' is not a section")
             node = child
@@ -335,10 +357,14 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file '{path}' is a folder, not a YAML file")
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = _load_yaml(path.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not a text file") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -357,7 +383,7 @@ def load_config(
     if source is None:
         raw: dict[str, Any] = {}
     elif isinstance(source, dict):
-        raw = dict(source)
+        raw = copy.deepcopy(source)  # overrides must not write into the caller's dict
     else:
         raw = read_yaml(resolve_config_path(source))
     return config_from_dict(apply_overrides(raw, list(overrides or [])))

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
-from ganforge.errors import GanforgeError
+from ganforge.errors import ConfigError, GanforgeError
 
 console = Console(stderr=True, highlight=False)
 
@@ -24,21 +25,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir(args.config)
     run = train(args.config, out=out, overrides=args.set, resume=args.resume, force=args.force)
     samples = run.latest_samples
-    console.print(f"[green]done[/green]: run dir {run.path}")
+    console.print(f"[green]done[/green]: run dir {escape(str(run.path))}", soft_wrap=True)
     if samples is not None:
-        console.print(f"samples: {samples}")
+        console.print(f"samples: {escape(str(samples))}", soft_wrap=True)
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from ganforge.api import load
 
+    if args.n < 1:
+        raise ConfigError(f"-n must be a positive number of samples, got {args.n}")
     handle = load(args.run, ema=not args.no_ema, device=args.device)
     labels = args.label
+    if labels is not None and not 0 <= labels < handle.num_classes:
+        classes = f"classes 0-{handle.num_classes - 1}" if handle.num_classes else "no classes"
+        raise ConfigError(f"--label {labels} is not a class of this run's model, which has {classes}")
     if labels is None and handle.num_classes:
         labels = [i % handle.num_classes for i in range(args.n)]
     path = handle.save(args.output, args.n, seed=args.seed, labels=labels)
-    console.print(f"wrote {args.n} samples to {path}")
+    console.print(f"wrote {args.n} samples to {escape(str(path))}", soft_wrap=True)
     return 0
 
 
@@ -103,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except GanforgeError as err:
-        console.print(f"[red]error:[/red] {err}")
+        # escape: messages quote user paths and values, which rich would read as markup
+        console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")

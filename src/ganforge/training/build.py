@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -44,7 +46,10 @@ def resolve_device(name: str, dist: DistInfo | None = None) -> torch.device:
 
 
 def set_determinism(seed: int, deterministic: bool) -> None:
+    """Seed every global RNG a run may draw from (checkpoints save and restore all three)."""
     torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
@@ -129,9 +134,12 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
 
     dataset, cfg = load_data(cfg)
     nets = build_networks(cfg, dataset.shape, dataset.num_classes)
-    checkpoint = None
+    checkpoint, resume_state = None, None
     if run_dir is not None:
         checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)
+        if checkpoint is not None:  # read it before touching the run dir: a corrupt one changes nothing
+            resume_state = load_checkpoint(checkpoint)
+        barrier(dist)  # every rank has checked the folder before rank 0 writes into it
         if dist.is_main:
             write_config(run_dir, cfg)
         barrier(dist)
@@ -175,9 +183,8 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
         callbacks=callbacks,
         info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
     )
-    if checkpoint is not None:
-        tensors, meta = load_checkpoint(checkpoint)
-        trainer.load_state(tensors, meta, checkpoint)
+    if resume_state is not None:
+        trainer.load_state(*resume_state, checkpoint)
     if cfg.train.compile:
         for net in nets.values():
             net.compile()

@@ -52,7 +52,9 @@ class MetricsLogger:
         if self.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(self.path.parent))
+            # On resume, TensorBoard drops the events the crashed run logged after the checkpoint.
+            purge = trainer.state.step + 1 if trainer.state.step else None
+            self.writer = SummaryWriter(log_dir=str(self.path.parent), purge_step=purge)
         self.clock.reset(trainer.state.images_seen)
 
     def _truncate_after(self, step: int) -> None:
@@ -146,6 +148,12 @@ class Checkpointer:
     def __init__(self, run_dir: Path, every: int, keep_last: int) -> None:
         self.dir = run_dir / "checkpoints"
         self.every, self.keep_last = every, keep_last
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        """Delete temporary files a killed run left mid-write (atomic writes name them ``.*.tmp``)."""
+        if self.dir.is_dir():
+            for stale in self.dir.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
 
     def on_step_end(self, trainer: Trainer) -> None:
         step = trainer.state.step

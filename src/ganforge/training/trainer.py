@@ -129,7 +129,7 @@ class Trainer:
 
     def train_step(self) -> None:
         step = self.state.step
-        measure = (step + 1) % self.measure_every == 0
+        measure = (step + 1) % self.measure_every == 0 or step + 1 == self.steps  # log steps
         for phase in self.phases:
             if step % phase.every == 0:
                 self.run_phase(phase, measure)
