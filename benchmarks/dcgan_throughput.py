@@ -3,7 +3,8 @@
 Prints one JSON line. Four contestants train the classic 64x64 DCGAN (z=100, ngf=ndf=64, nc=3) at
 batch 64 on real RGB patches cut from skimage's sample photos:
 
-- ``plain_fp32``: the PyTorch DCGAN example's loop (BCE, one fake batch shared by the D and G steps);
+- ``plain_fp32``: the PyTorch DCGAN example's loop (BCE, one fake batch shared by the D and G steps,
+  one backward for D's real + fake loss, Adam as PyTorch builds it by default);
 - ``tuned_bf16``: the same loop hand-tuned with bf16 autocast and channels_last;
 - ``ganforge_fp32`` / ``ganforge_bf16``: ``ganforge``'s config -> Trainer path (EMA off, as the
   loops have none; ``ganforge_bf16_ema`` adds the default EMA to show its cost).
@@ -72,12 +73,10 @@ def plain_loop(images: torch.Tensor, bf16: bool, channels_last: bool) -> Callabl
         real = images[torch.randint(len(images), (BATCH,), generator=gen)]
         opt_d.zero_grad(set_to_none=True)
         with cast():
-            loss_real = F.binary_cross_entropy_with_logits(d(real).float(), ones)
-        loss_real.backward()
-        with cast():
             fake = g(torch.randn(BATCH, 100))
+            loss_real = F.binary_cross_entropy_with_logits(d(real).float(), ones)
             loss_fake = F.binary_cross_entropy_with_logits(d(fake.detach()).float(), zeros)
-        loss_fake.backward()
+        (loss_real + loss_fake).backward()
         opt_d.step()
         opt_g.zero_grad(set_to_none=True)
         with cast():

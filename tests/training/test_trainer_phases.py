@@ -77,12 +77,16 @@ class CountingStream:
         return next(self.inner)
 
 
-def spy_trainer(steps: int, n_critic: int = 1, extra_phases: tuple[Phase, ...] = ()):
+def spy_trainer(
+    steps: int, n_critic: int = 1, extra_phases: tuple[Phase, ...] = (), reuse_fakes: bool = True
+):
     torch.manual_seed(0)
     data = build_dataset("toy2d", kind="ring", n=512)
     nets = MODELS.build("mlp_tiny", shape=(2,))
     ctx = Context(device=CPU, randn=make_randn(CPU, DistInfo()))
-    objective = SpyObjective(nets["g"], nets["d"], ctx, n_critic=n_critic, extra_phases=extra_phases)
+    objective = SpyObjective(
+        nets["g"], nets["d"], ctx, n_critic=n_critic, extra_phases=extra_phases, reuse_fakes=reuse_fakes
+    )
     stream = CountingStream(BatchStream(data, BATCH, seed=0))
     optim = {"g": OptimizerConfig(), "d": OptimizerConfig()}
     trainer = Trainer(objective, stream, optim, steps=steps, batch_size=BATCH, device=CPU, ema_kimg=0)
@@ -117,14 +121,24 @@ def test_phase_every_skips_steps():
     assert steps_with_greg == [0, 4, 8]
 
 
-def test_requires_grad_is_on_only_for_the_phase_network():
+@pytest.mark.parametrize("reuse_fakes", [False, True])
+def test_requires_grad_is_on_only_for_the_phase_network_and_its_keep_graph(reuse_fakes):
     lazy = Phase("Greg", trains="g", every=2, fresh_batch=False)
-    trainer, spy, _ = spy_trainer(steps=4, n_critic=2, extra_phases=(lazy,))
+    trainer, spy, _ = spy_trainer(steps=4, n_critic=2, extra_phases=(lazy,), reuse_fakes=reuse_fakes)
     trainer.fit()
     for call in spy.calls:
         trains_d = call["phase"] == "D"
         assert call["d_grad"] == {trains_d}, call["phase"]
-        assert call["g_grad"] == {not trains_d}, call["phase"]
+        # With reuse_fakes the D phase keeps G's graph for the G phase (Phase.keep_graph), not its update.
+        assert call["g_grad"] == {not trains_d or reuse_fakes}, call["phase"]
+
+
+def test_reused_fakes_leave_no_gradient_on_g_after_the_d_phase():
+    trainer, spy, _ = spy_trainer(steps=1)
+    d_phase = trainer.phases[0]
+    trainer.run_phase(d_phase, measure=False)
+    assert all(p.grad is None for p in spy.g.parameters())
+    assert spy._pending_fake is not None and spy._pending_fake.requires_grad
 
 
 def test_each_phase_updates_only_its_network():
@@ -162,17 +176,16 @@ def test_trainer_equals_a_hand_written_gan_loop_bit_for_bit():
     trainer.fit()
 
     torch.set_rng_state(rng)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    for i in range(steps):
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=True)
+    for i in range(steps):  # the PyTorch DCGAN example's loop: one fake batch serves D and G
         real = x[perm[i * batch : (i + 1) * batch]]
-        with torch.no_grad():
-            fake = g(torch.randn(batch, g.z_dim))
-        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake)).mean()
+        fake = g(torch.randn(batch, g.z_dim))
+        loss_d = F.softplus(-d(real)).mean() + F.softplus(d(fake.detach())).mean()
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
-        loss_g = F.softplus(-d(g(torch.randn(batch, g.z_dim)))).mean()
+        loss_g = F.softplus(-d(fake)).mean()
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

@@ -7,6 +7,7 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +25,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else default_run_dir(args.config)
     run = train(args.config, out=out, overrides=args.set, resume=args.resume, force=args.force)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     samples = run.latest_samples
     console.print(f"[green]done[/green]: run dir {escape(str(run.path))}", soft_wrap=True)
     if samples is not None:

@@ -27,6 +27,9 @@ class Phase:
     ``repeats``: how many times in a row (WGAN's n_critic).
     ``fresh_batch``: draw a new real batch for each repeat; False reuses the previous phase's batch
     (a generator step needs only its size and labels, so it should not consume data).
+    ``keep_graph``: networks that keep ``requires_grad`` during this phase although it does not
+    step them, so the objective can build their graph now and reuse it in a later phase (the D
+    phase's fakes, reused by the G phase, as in the PyTorch DCGAN example: one G forward per step).
     """
 
     name: str
@@ -34,6 +37,7 @@ class Phase:
     every: int = 1
     repeats: int = 1
     fresh_batch: bool = True
+    keep_graph: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -65,6 +65,15 @@ def average_buffers(module: nn.Module, world_size: int) -> None:
             buf.div_(world_size)
 
 
+def mean_across_ranks(values: list[torch.Tensor], world_size: int) -> list[torch.Tensor]:
+    """Every rank's scalars averaged (one all-reduce); unchanged when single-process."""
+    if world_size <= 1 or not values:
+        return values
+    stacked = torch.stack([v.reshape(()).float() for v in values])
+    dist.all_reduce(stacked)
+    return list(stacked.div_(world_size).unbind())
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()
