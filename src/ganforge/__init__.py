@@ -10,6 +10,19 @@ __version__ = "0.1.0"
 
 from ganforge.api import GeneratorHandle, Run, load, train
 from ganforge.config import Config, load_config
+from ganforge.evaluation import evaluate
 from ganforge.registry import create_model
+from ganforge.sweeps import sweep
 
-__all__ = ["Config", "GeneratorHandle", "Run", "__version__", "create_model", "load", "load_config", "train"]
+__all__ = [
+    "Config",
+    "GeneratorHandle",
+    "Run",
+    "__version__",
+    "create_model",
+    "evaluate",
+    "load",
+    "load_config",
+    "sweep",
+    "train",
+]

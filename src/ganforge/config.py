@@ -45,9 +45,14 @@ def _load_yaml(text: str) -> Any:
 
 @dataclass
 class ModelConfig:
-    """``model.name`` picks a registered family; other keys go to its builder (e.g. ``ngf``)."""
+    """``model.name`` picks a registered family; other keys go to its builder (e.g. ``ngf``).
+
+    ``spectral_norm`` wraps every Linear/Conv layer of D, G or both (Miyato et al. 2018), whatever
+    the family: ``ganforge.nn.spectral``.
+    """
 
     name: str = "dcgan"
+    spectral_norm: Literal["none", "d", "g", "both"] = "none"
     params: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +109,11 @@ class TrainConfig:
     ema_rampup: float | None = 0.05  # early on, half-life <= rampup * images seen (StyleGAN2-ADA)
     n_samples: int = 64  # size of the fixed-seed sample grid
     progress: bool = True
+    diagnostics: bool = True  # warn about vanishing G gradients, strong D, mode collapse, oscillation
+    guard: bool = True  # on NaN/inf or exploding gradients roll back to a good state and halve the lrs
+    guard_every: int = 10  # steps between the guard's checks (one host sync) and in-memory snapshots
+    max_rollbacks: int = 3  # rollbacks allowed before the run stops with TrainingDivergedError
+    max_grad_norm_factor: float = 100.0  # grad norm > factor x its running median = exploding; 0: off
 
 
 @dataclass
@@ -311,11 +321,17 @@ def _check_positive(cfg: Config) -> None:
         "train.log_every",
         "train.ckpt_every",
         "train.sample_every",
+        "train.guard_every",
     ):
         if cfg.get(key) <= 0:
             raise ConfigError(f"'{key}' must be a positive integer, got {cfg.get(key)}")
     if cfg.train.ema_kimg < 0:
         raise ConfigError(f"'train.ema_kimg' must be >= 0 (0 disables the EMA), got {cfg.train.ema_kimg}")
+    if cfg.train.max_rollbacks < 0:
+        raise ConfigError(f"'train.max_rollbacks' must be >= 0, got {cfg.train.max_rollbacks}")
+    factor = cfg.train.max_grad_norm_factor
+    if factor != 0 and not factor > 1:
+        raise ConfigError(f"'train.max_grad_norm_factor' must be above 1 (or 0 to turn it off), got {factor}")
     if cfg.data.resolution is not None and cfg.data.resolution <= 0:
         raise ConfigError(f"'data.resolution' must be positive, got {cfg.data.resolution}")
 

@@ -25,3 +25,11 @@ class RunDirError(GanforgeError):
 
 class RegistryError(ConfigError):
     """A name asked of a registry is not registered."""
+
+
+class EvalError(GanforgeError):
+    """A metric cannot be computed for this run (e.g. mode coverage of an image run)."""
+
+
+class TrainingDivergedError(GanforgeError):
+    """Training kept producing non-finite or exploding values after every rollback the guard allows."""

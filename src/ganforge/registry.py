@@ -122,6 +122,7 @@ register_objective = OBJECTIVES.register
 
 def _load_builtins() -> None:
     """Import the modules whose decorators fill the registries (idempotent)."""
+    import ganforge.augment
     import ganforge.data
     import ganforge.losses
     import ganforge.models

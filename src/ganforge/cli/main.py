@@ -56,7 +56,15 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ganforge.registry import DATASETS, LOSSES, MODELS, OBJECTIVES, _load_builtins
 
     _load_builtins()
-    tables = {"models": MODELS, "losses": LOSSES, "datasets": DATASETS, "objectives": OBJECTIVES}
+    from ganforge.augment import AUGMENTS
+
+    tables = {
+        "models": MODELS,
+        "losses": LOSSES,
+        "datasets": DATASETS,
+        "objectives": OBJECTIVES,
+        "augments": AUGMENTS,
+    }
     kinds = [args.kind] if args.kind else [*tables, "configs"]
     for kind in kinds:
         print(f"{kind}:")
@@ -102,8 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("list", help="list registered models, losses, datasets, objectives, configs")
-    p.add_argument("kind", nargs="?", choices=["models", "losses", "datasets", "objectives", "configs"])
+    p.add_argument(
+        "kind", nargs="?", choices=["models", "losses", "datasets", "objectives", "augments", "configs"]
+    )
     p.set_defaults(func=cmd_list)
+
+    from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
+
+    add_eval_parser(sub)
+    add_sweep_parser(sub)
     return parser
 
 

@@ -11,5 +11,18 @@ from ganforge.losses.adversarial import (
     GLoss,
     get_loss,
 )
+from ganforge.losses.relativistic import RAGAN, RPGAN
 
-__all__ = ["HINGE", "LSGAN", "MINIMAX", "NS", "WASSERSTEIN", "AdversarialLoss", "DLoss", "GLoss", "get_loss"]
+__all__ = [
+    "HINGE",
+    "LSGAN",
+    "MINIMAX",
+    "NS",
+    "RAGAN",
+    "RPGAN",
+    "WASSERSTEIN",
+    "AdversarialLoss",
+    "DLoss",
+    "GLoss",
+    "get_loss",
+]

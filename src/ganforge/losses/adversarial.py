@@ -13,8 +13,9 @@ Conventions shared by all losses:
 * Reductions are means over the batch, so a loss's scale does not depend on the batch size.
 * Probabilities are never formed: ``log σ(x) = -softplus(-x)`` and ``log(1 - σ(x)) = -softplus(x)``
   stay finite for logits of any magnitude, whereas ``log(sigmoid(x))`` is ``-inf`` at x = -100.
-* ``g_loss`` accepts ``real_logits`` so relativistic losses (which compare fake to real scores) fit
-  the same signature; the losses here ignore it.
+* ``g_loss`` accepts ``real_logits`` so relativistic losses (which compare fake to real scores,
+  ``losses/relativistic.py``) fit the same signature; the losses here ignore it, and the flag
+  ``AdversarialLoss.needs_real_in_g`` tells an objective whether D(x) is worth computing in G's phase.
 """
 
 from __future__ import annotations
@@ -40,11 +41,19 @@ class GLoss(Protocol):
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A named pair of losses: the discriminator's and the generator's (both minimised)."""
+    """A named pair of losses: the discriminator's and the generator's (both minimised).
+
+    ``needs_real_in_g``: ``g_loss`` uses ``real_logits`` (relativistic losses), so the objective must
+    score a real batch in the generator's phase too; otherwise it skips that forward.
+    ``bce``: D's loss is binary cross-entropy on logits with real target 1, the losses for which
+    one-sided label smoothing (Salimans et al. 2016) is defined.
+    """
 
     name: str
     d_loss: DLoss
     g_loss: GLoss
+    needs_real_in_g: bool = False
+    bce: bool = False
 
 
 def _f32(logits: torch.Tensor) -> torch.Tensor:
@@ -119,11 +128,18 @@ def _lsgan_g_loss(fake_logits: torch.Tensor, real_logits: torch.Tensor | None = 
     return 0.5 * (_f32(fake_logits) - 1.0).square().mean()
 
 
-def _define(
-    name: str, d_loss: DLoss, g_loss: GLoss, description: str, aliases: tuple[str, ...] = ()
+def define_loss(
+    name: str,
+    d_loss: DLoss,
+    g_loss: GLoss,
+    description: str,
+    aliases: tuple[str, ...] = (),
+    *,
+    needs_real_in_g: bool = False,
+    bce: bool = False,
 ) -> AdversarialLoss:
     """Create a loss and register a no-argument builder for it (``LOSSES.build(name)``)."""
-    loss = AdversarialLoss(name, d_loss, g_loss)
+    loss = AdversarialLoss(name, d_loss, g_loss, needs_real_in_g=needs_real_in_g, bce=bce)
 
     def builder() -> AdversarialLoss:
         return loss
@@ -134,25 +150,32 @@ def _define(
     return loss
 
 
-MINIMAX = _define(
-    "minimax", _bce_d_loss, _minimax_g_loss, "saturating minimax GAN (Goodfellow et al. 2014, Eq. 1)"
+MINIMAX = define_loss(
+    "minimax",
+    _bce_d_loss,
+    _minimax_g_loss,
+    "saturating minimax GAN (Goodfellow et al. 2014, Eq. 1)",
+    bce=True,
 )
-NS = _define(
+NS = define_loss(
     "ns",
     _bce_d_loss,
     _ns_g_loss,
     "non-saturating GAN: G minimises -log D(G(z)) (Goodfellow et al. 2014)",
     aliases=("non_saturating",),
+    bce=True,
 )
-HINGE = _define("hinge", _hinge_d_loss, _mean_fake_g_loss, "hinge loss (Lim & Ye 2017; Miyato et al. 2018)")
-WASSERSTEIN = _define(
+HINGE = define_loss(
+    "hinge", _hinge_d_loss, _mean_fake_g_loss, "hinge loss (Lim & Ye 2017; Miyato et al. 2018)"
+)
+WASSERSTEIN = define_loss(
     "wasserstein",
     _wasserstein_d_loss,
     _mean_fake_g_loss,
     "Wasserstein critic loss, no Lipschitz constraint (Arjovsky et al. 2017)",
     aliases=("wgan",),
 )
-LSGAN = _define(
+LSGAN = define_loss(
     "lsgan",
     _lsgan_d_loss,
     _lsgan_g_loss,
@@ -178,5 +201,6 @@ __all__: list[str] = [
     "AdversarialLoss",
     "DLoss",
     "GLoss",
+    "define_loss",
     "get_loss",
 ]

@@ -53,6 +53,12 @@ class Objective(Protocol):
         ...
 
 
+# Optional methods an objective may add; the Trainer calls them when present:
+#   after_optimizer_step(phase: str) -> None      right after the phase's optimiser step (weight clipping)
+#   state_dict() -> dict[str, Tensor | float | ...]  state to checkpoint (ADA's p, LeCam's EMAs); tensors go
+#   load_state_dict(state: dict) -> None            to safetensors, the rest to the JSON sidecar
+
+
 @dataclass
 class Context:
     """What the trainer lends an objective: where tensors live and how to draw noise.

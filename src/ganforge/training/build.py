@@ -20,11 +20,14 @@ from ganforge.config import Config
 from ganforge.data.base import ArrayDataset, resize_images
 from ganforge.data.loader import BatchStream
 from ganforge.errors import ConfigError
+from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
 from ganforge.objectives.base import Context
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
 from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleGrid, Summary
 from ganforge.training.checkpoint import load_checkpoint
+from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.distributed import DistInfo, barrier, init_distributed
+from ganforge.training.guard import DivergenceGuard
 from ganforge.training.trainer import Trainer
 
 
@@ -87,7 +90,29 @@ def load_data(cfg: Config) -> tuple[ArrayDataset, Config]:
 
 
 def build_networks(cfg: Config, shape: tuple[int, ...], num_classes: int = 0) -> dict[str, nn.Module]:
-    return MODELS.build(cfg.model.name, shape=tuple(shape), num_classes=num_classes, **cfg.model.params)
+    """The model's networks, with the wrappers the config asks for on top of any family:
+
+    * ``objective.pac > 1`` (PacGAN, Lin et al. 2018): D is built for ``pac`` samples stacked on
+      the channel (images) / feature (vectors) axis, by building the model for that shape.
+    * ``model.spectral_norm``: spectral normalisation on D, G or both (``ganforge.nn.spectral``).
+    """
+    nets = MODELS.build(cfg.model.name, shape=tuple(shape), num_classes=num_classes, **cfg.model.params)
+    pac = cfg.objective.params.get("pac", 1)
+    if isinstance(pac, int) and pac > 1 and "d" in nets:
+        if cfg.data.batch_size % pac:
+            raise ConfigError(
+                f"'data.batch_size' ({cfg.data.batch_size}) must be divisible by 'objective.pac' ({pac})"
+            )
+        packed_shape = (shape[0] * pac, *shape[1:])
+        packed = MODELS.build(cfg.model.name, shape=packed_shape, num_classes=num_classes, **cfg.model.params)
+        nets["d"] = packed["d"]
+    for name in spectral_norm_targets(cfg.model.spectral_norm):
+        if name not in nets:
+            raise ConfigError(
+                f"'model.spectral_norm' names network '{name}', which model '{cfg.model.name}' lacks"
+            )
+        apply_spectral_norm(nets[name])
+    return nets
 
 
 def build_objective(cfg: Config, nets: dict[str, nn.Module], ctx: Context) -> object:
@@ -106,6 +131,36 @@ def make_randn(device: torch.device, dist: DistInfo):
         return full[dist.rank * n : (dist.rank + 1) * n]
 
     return randn
+
+
+def diagnostics_callbacks(
+    cfg: Config, dataset: ArrayDataset, logger: MetricsLogger, events: EventLog
+) -> list[object]:
+    """[probe, logger, diagnostics]: the probe adds ``diversity`` to the window the logger writes,
+    the detectors then read the written line. Sign-based D accuracy means nothing to a Wasserstein
+    critic (its scores have no fixed zero), so that detector is off for those losses."""
+    if not cfg.train.diagnostics:
+        return [logger]
+    loss = cfg.objective.loss.lower()
+    disabled = ("d_overpowering",) if "wasserstein" in loss or "wgan" in loss else ()
+    return [
+        DiversityProbe(dataset.x, cfg.train.log_every, seed=cfg.train.seed),
+        logger,
+        Diagnostics(logger, events, cfg.train.log_every, disabled=disabled),
+    ]
+
+
+def build_guard(cfg: Config, events: EventLog | None) -> DivergenceGuard | None:
+    """Checks every ``guard_every`` steps and on every log and checkpoint step (see guard.py)."""
+    if not cfg.train.guard:
+        return None
+    return DivergenceGuard(
+        cfg.train.guard_every,
+        cfg.train.max_rollbacks,
+        cfg.train.max_grad_norm_factor,
+        also_every=(cfg.train.log_every, cfg.train.ckpt_every),
+        events=events,
+    )
 
 
 @dataclass
@@ -156,17 +211,19 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
     )  # fmt: skip
 
     callbacks: list[object] = []
-    sampler = None
+    sampler, events = None, None
     if run_dir is not None and dist.is_main:
         logger = MetricsLogger(run_dir, cfg.train.log_every)
         real = dataset.x[:2500] if not dataset.is_image else None
         sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
+        events = EventLog(run_dir)
         callbacks = [
-            logger,
+            events,
+            *diagnostics_callbacks(cfg, dataset, logger, events),
             sampler,
             Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
             ProgressBar(logger, enabled=cfg.train.progress),
-            Summary(run_dir, logger, sampler),
+            Summary(run_dir, logger, sampler, events),
         ]
     trainer = Trainer(
         objective,  # type: ignore[arg-type]
@@ -182,6 +239,7 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
         measure_every=cfg.train.log_every,
         callbacks=callbacks,
         info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
+        guard=build_guard(cfg, events),
     )
     if resume_state is not None:
         trainer.load_state(*resume_state, checkpoint)

@@ -94,6 +94,9 @@ class MetricsLogger:
         if self.writer is not None:
             self.writer.close()
 
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
+        self.on_train_end(trainer)
+
 
 class SampleGrid:
     """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable."""
@@ -208,19 +211,33 @@ class ProgressBar:
         if self.progress is not None:
             self.progress.stop()
 
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
+        self.on_train_end(trainer)  # give the terminal back before the error is printed
+
 
 class Summary:
-    """``summary.json``: what a script needs after a run (final step, last metrics, wall time, samples)."""
+    """``summary.json``: what a script needs after a run (final step, last metrics, wall time, samples).
 
-    def __init__(self, run_dir: Path, logger: MetricsLogger, sampler: SampleGrid) -> None:
+    ``warnings`` lists the run's diagnostics and guard events (``logs/events.jsonl``), so a sweep
+    can tell a healthy run from a collapsed one without parsing logs. A run stopped by an error
+    (e.g. ``TrainingDivergedError``) still gets a summary, with the error's message under ``error``.
+    """
+
+    def __init__(self, run_dir: Path, logger: MetricsLogger, sampler: SampleGrid, events: Any = None) -> None:
         self.path = run_dir / "summary.json"
-        self.logger, self.sampler = logger, sampler
+        self.logger, self.sampler, self.events = logger, sampler, events
         self.t0 = 0.0
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.t0 = time.perf_counter()
 
     def on_train_end(self, trainer: Trainer) -> None:
+        self.write(trainer)
+
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
+        self.write(trainer, error=str(error) or type(error).__name__)
+
+    def write(self, trainer: Trainer, **extra: Any) -> None:
         atomic_write_json(
             self.path,
             {
@@ -231,5 +248,7 @@ class Summary:
                 "latest_samples": str(self.sampler.latest) if self.sampler.latest else None,
                 "device": str(trainer.device),
                 "world_size": trainer.dist.world_size,
+                "warnings": list(self.events.events) if self.events is not None else [],
+                **extra,
             },
         )

@@ -29,14 +29,17 @@ from ganforge.training.checkpoint import (
 )
 from ganforge.training.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 from ganforge.training.ema import EMA
+from ganforge.training.guard import DivergenceGuard
 
 
 class Callback(Protocol):
-    """Hooks by event name (minGPT style); every method is optional."""
+    """Hooks by event name (minGPT style); every method is optional. ``on_train_abort`` replaces
+    ``on_train_end`` when training raises (divergence, Ctrl-C): stop bars, close writers."""
 
     def on_train_start(self, trainer: Trainer) -> None: ...
     def on_step_end(self, trainer: Trainer) -> None: ...
     def on_train_end(self, trainer: Trainer) -> None: ...
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None: ...
 
 
 def fused_supported(params: list[torch.Tensor]) -> bool:
@@ -60,7 +63,7 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]))
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())  # as clip_grad_norm_
 
 
 def match_param_layout(opt: torch.optim.Optimizer) -> None:
@@ -103,6 +106,7 @@ class Trainer:
         measure_every: int = 50,
         callbacks: Sequence[Any] = (),
         info: dict[str, Any] | None = None,
+        guard: DivergenceGuard | None = None,
     ) -> None:
         self.objective = objective
         self.batches = batches
@@ -125,6 +129,8 @@ class Trainer:
         self.window_counts: dict[str, int] = {}
         self.scalars: dict[str, Any] = {}  # extra state callbacks want checkpointed (e.g. ADA's p)
         self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
+        self.guard = guard  # NaN/inf and exploding-gradient rollback (guard.py)
+        self._after_optimizer_step = getattr(objective, "after_optimizer_step", None)
 
     # ------------------------------------------------------------------ the loop
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -146,9 +152,15 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             average_gradients(net, self.dist.world_size)
-            if measure:
-                self.record({f"grad_norm_{phase.trains}": grad_norm(net)})
+            if measure or self.guard is not None:
+                norm = grad_norm(net)
+                if measure:
+                    self.record({f"grad_norm_{phase.trains}": norm})
+                if self.guard is not None:  # device-side flags only: no host sync per step
+                    self.guard.observe(phase.trains, out["loss"], norm)
             opt.step()
+            if self._after_optimizer_step is not None:  # e.g. WGAN weight clipping
+                self._after_optimizer_step(phase.name)
             self.record({k: v for k, v in out.items() if k != "loss"})
 
     def train_step(self) -> None:
@@ -169,9 +181,19 @@ class Trainer:
         for net in self.nets.values():
             net.train()
         self._emit("on_train_start")
-        while self.state.step < self.steps:
-            self.train_step()
-            self._emit("on_step_end")
+        if self.guard is not None:
+            self.guard.snapshot(self)
+        try:
+            while self.state.step < self.steps:
+                self.train_step()
+                if self.guard is not None and self.guard.check(self):
+                    continue  # rolled back: no callback may log or save the discarded state
+                self._emit("on_step_end")
+        except BaseException as err:
+            for hook in filter(None, (getattr(cb, "on_train_abort", None) for cb in self.callbacks)):
+                with contextlib.suppress(Exception):  # never mask the original error
+                    hook(self, err)
+            raise
         self._emit("on_train_end")
 
     def _emit(self, event: str) -> None:
@@ -235,6 +257,10 @@ class Trainer:
             opt_tensors, opt_meta = flatten_optimizer(f"optim.{name}", opt.state_dict())
             tensors.update(opt_tensors)
             meta["optim"][name] = opt_meta
+        if hasattr(self.objective, "state_dict"):  # objective state: ADA's p, LeCam's EMAs, ...
+            obj_state = self.objective.state_dict()
+            tensors.update({f"objective.{k}": v for k, v in obj_state.items() if isinstance(v, torch.Tensor)})
+            meta["objective"] = {k: v for k, v in obj_state.items() if not isinstance(v, torch.Tensor)}
         rng_tensors, meta["rng"] = capture_rng()
         tensors.update(rng_tensors)
         if hasattr(self.batches, "state_dict"):
@@ -249,6 +275,9 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(unflatten_optimizer(f"optim.{name}", tensors, meta["optim"][name]))
             match_param_layout(opt)
+        if hasattr(self.objective, "load_state_dict"):
+            obj_state = {k[len("objective.") :]: v for k, v in tensors.items() if k.startswith("objective.")}
+            self.objective.load_state_dict({**obj_state, **meta.get("objective", {})})
         restore_rng(tensors, meta.get("rng", {}))
         if "data" in meta and hasattr(self.batches, "load_state_dict"):
             self.batches.load_state_dict(meta["data"])
