@@ -93,7 +93,7 @@ def test_mode_collapse_fires_when_diversity_is_low_and_not_recovering():
 
 
 def test_oscillation_needs_alternating_and_large_swings():
-    history = healthy(12)
+    history = healthy(16)
     swinging = [{**r, "loss_d": 1.0 + (0.6 if i % 2 else -0.6)} for i, r in enumerate(history)]
     finding = detect_oscillation(swinging, T)
     assert finding is not None and finding.values["loss"] == "loss_d" and finding.values["alternation"] == 1.0
@@ -101,7 +101,9 @@ def test_oscillation_needs_alternating_and_large_swings():
     assert detect_oscillation(jitter, T) is None  # alternating, but tiny
     trend = [{**r, "loss_g": 5.0 - 0.4 * i} for i, r in enumerate(history)]
     assert detect_oscillation(trend, T) is None  # large changes, but one direction
-    assert detect_oscillation(swinging[:9], T) is None  # too short for window + patience
+    assert detect_oscillation(swinging[:13], T) is None  # too short for window + patience
+    noisy = [{**r, "loss_d": 1.0 + (0.25 if i % 2 else -0.25)} for i, r in enumerate(history)]
+    assert detect_oscillation(noisy, T) is None  # a healthy run's window noise: ~45% of its level
 
 
 def test_diagnostics_callback_warns_once_per_repeat_interval(tmp_path):
