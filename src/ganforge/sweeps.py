@@ -95,7 +95,7 @@ def parse_grid(grid: GridSpec) -> list[tuple[str, list[Any], list[str]]]:
             raise ConfigError("grid key 'train.seed' clashes with --seeds; sweep seeds with --seeds N")
         if not values:
             raise ConfigError(f"grid key '{key}' has no values")
-        if len(set(labels)) != len(labels):
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
             raise ConfigError(f"grid key '{key}' repeats a value ({', '.join(labels)})")
         seen.add(key)
     return items
@@ -164,6 +164,9 @@ def plan(
             cfg = load_config(config, [*overrides, *cell_overrides, f"train.seed={seed}"])
             grid_vals = dict(zip(keys, labels, strict=True))
             runs.append(SweepRun(cell, seed, out / cell / f"seed{seed}", cfg, grid_vals))
+    cells = {r.cell: r.grid for r in runs}
+    if len(cells) * len(seed_list) != len(runs):  # two value sets whose folder names coincide
+        raise ConfigError("two grid cells would share a folder name; write their values differently")
     return runs
 
 

@@ -114,6 +114,11 @@ def test_grid_values_follow_the_set_rules():
     assert [r.path.parent.name for r in runs] == ["betas=0.5_0.9", "betas=0_0.9"]
     assert runs[1].config.optim.g.betas == (0.0, 0.9)
     assert [r.path.name for r in plan(TINY, None, 3, Path("x"))] == ["seed0", "seed1", "seed2"]
+    both = plan(TINY, ["optim.g.betas=[0.5,0.9],[0.5,0.99]", "optim.d.betas=[0,0.9]"], 1, Path("x"))
+    assert [r.cell for r in both] == [  # keys sharing a last part keep their full names
+        "optim.g.betas=0.5_0.9__optim.d.betas=0_0.9",
+        "optim.g.betas=0.5_0.99__optim.d.betas=0_0.9",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -125,6 +130,7 @@ def test_grid_values_follow_the_set_rules():
         (["loss=ns,hinge"], "must be dotted"),
         (["objective.loss=ns", "objective.loss=hinge"], "given twice"),
         (["objective.loss=ns,ns"], "repeats a value"),
+        (["optim.g.lr=1e-4,0.0001"], "repeats a value"),
         (["train.seed=1,2"], "clashes with --seeds"),
         (["objective.los=ns,hinge"], "did you mean 'loss'"),
         (["objective.loss=ns,hnge"], "did you mean 'hinge'"),
