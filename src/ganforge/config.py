@@ -105,6 +105,8 @@ class TrainConfig:
     ckpt_every: int = 500
     sample_every: int = 500
     keep_last: int = 3
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"  # decay of every optimiser's lr
+    lr_decay_start: float = 0.5  # fraction of train.steps at which a linear/cosine decay begins
     ema_kimg: float = 10.0  # half-life of the generator EMA in thousands of images; 0 disables it
     ema_rampup: float | None = 0.05  # early on, half-life <= rampup * images seen (StyleGAN2-ADA)
     n_samples: int = 64  # size of the fixed-seed sample grid

@@ -28,6 +28,7 @@ from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.distributed import DistInfo, barrier, init_distributed
 from ganforge.training.guard import DivergenceGuard
+from ganforge.training.schedules import build_lr_schedule
 from ganforge.training.trainer import Trainer
 
 
@@ -240,6 +241,7 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
         callbacks=callbacks,
         info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
         guard=build_guard(cfg, events),
+        lr_schedule=build_lr_schedule(cfg.train.lr_schedule, cfg.train.steps, cfg.train.lr_decay_start),
     )
     if resume_state is not None:
         trainer.load_state(*resume_state, checkpoint)

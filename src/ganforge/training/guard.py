@@ -172,14 +172,18 @@ class DivergenceGuard:
                 self.events.emit(step, "diverged", message, {"rollbacks": self.rollbacks - 1}, echo=False)
             raise TrainingDivergedError(message)
         lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in trainer.optimizers.items()}
+        bases = {
+            name: [g.get("base_lr", g["lr"]) for g in opt.param_groups]
+            for name, opt in trainer.optimizers.items()
+        }
         tensors, text = self._snapshot
         meta = json.loads(text)
         # Clone again: optimisers may adopt the tensors they load, and the snapshot must stay intact
         # for a second rollback to the same point.
         trainer.load_state({k: v.clone() for k, v in tensors.items()}, meta, "snapshot")
         for name, opt in trainer.optimizers.items():
-            for group, lr in zip(opt.param_groups, lrs[name], strict=True):
-                group["lr"] = lr * 0.5
+            for group, lr, base in zip(opt.param_groups, lrs[name], bases[name], strict=True):
+                group["lr"], group["base_lr"] = lr * 0.5, base * 0.5  # a schedule scales base_lr
         trainer.window.clear()  # the discarded steps' statistics must not reach the log
         trainer.window_counts.clear()
         trainer.last_batch = None

@@ -30,6 +30,7 @@ from ganforge.training.checkpoint import (
 from ganforge.training.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 from ganforge.training.ema import EMA
 from ganforge.training.guard import DivergenceGuard
+from ganforge.training.schedules import LrSchedule
 
 
 class Callback(Protocol):
@@ -107,6 +108,7 @@ class Trainer:
         callbacks: Sequence[Any] = (),
         info: dict[str, Any] | None = None,
         guard: DivergenceGuard | None = None,
+        lr_schedule: LrSchedule | None = None,
     ) -> None:
         self.objective = objective
         self.batches = batches
@@ -120,6 +122,10 @@ class Trainer:
         self.optimizers = {
             name: build_optimizer(net.parameters(), optim[name]) for name, net in self.nets.items()
         }
+        for opt in self.optimizers.values():  # the schedule scales base_lr (checkpointed with the groups)
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+        self.lr_schedule = lr_schedule
         self.ema = (
             {"g": EMA(self.nets["g"], ema_kimg, ema_rampup)} if ema_kimg > 0 and "g" in self.nets else {}
         )
@@ -165,6 +171,8 @@ class Trainer:
 
     def train_step(self) -> None:
         step = self.state.step
+        if self.lr_schedule is not None:
+            self.apply_lr_schedule(step)
         measure = (step + 1) % self.measure_every == 0 or step + 1 == self.steps  # log steps
         for phase in self.phases:
             if step % phase.every == 0:
@@ -227,6 +235,12 @@ class Trainer:
         self.window_counts.clear()
         return {k: (v if math.isfinite(v) else float("nan")) for k, v in means.items()}
 
+    def apply_lr_schedule(self, step: int) -> None:
+        factor = self.lr_schedule(step) if self.lr_schedule is not None else 1.0
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = group["base_lr"] * factor
+
     def learning_rates(self) -> dict[str, float]:
         return {f"lr_{name}": opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
 
@@ -275,6 +289,8 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(unflatten_optimizer(f"optim.{name}", tensors, meta["optim"][name]))
             match_param_layout(opt)
+            for group in opt.param_groups:  # checkpoints from before schedules lack base_lr
+                group.setdefault("base_lr", group["lr"])
         if hasattr(self.objective, "load_state_dict"):
             obj_state = {k[len("objective.") :]: v for k, v in tensors.items() if k.startswith("objective.")}
             self.objective.load_state_dict({**obj_state, **meta.get("objective", {})})
