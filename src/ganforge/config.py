@@ -110,6 +110,10 @@ class TrainConfig:
     ema_kimg: float = 10.0  # half-life of the generator EMA in thousands of images; 0 disables it
     ema_rampup: float | None = 0.05  # early on, half-life <= rampup * images seen (StyleGAN2-ADA)
     n_samples: int = 64  # size of the fixed-seed sample grid
+    eval_every: int = 0  # steps between evaluations during training (logs/evals.jsonl); 0: never
+    eval_metrics: str | None = None  # comma-separated; None: modes (toy2d), stacked_modes, else fid
+    eval_n: int | None = None  # samples per periodic evaluation; None: the metrics' protocol
+    eval_extractor: str | None = None  # None: the dataset's default extractor
     progress: bool = True
     diagnostics: bool = True  # warn about vanishing G gradients, strong D, mode collapse, oscillation
     guard: bool = True  # on NaN/inf or exploding gradients roll back to a good state and halve the lrs

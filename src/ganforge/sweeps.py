@@ -215,16 +215,17 @@ def sweep(
     out: str | Path | None = None,
     metrics: str | Sequence[str] | None = None,
     overrides: Sequence[str] = (),
-    n: int = 2500,
+    n: int | None = None,
     log: Callable[[str], None] | None = None,
 ) -> SweepResult:
     """Train and evaluate the grid x seeds; return rows and write ``sweep.csv`` / ``sweep.md``.
 
     ``metrics=None`` means ``modes`` for toy2d runs and none otherwise (the final losses are always
-    in the table). Evaluations use the EMA generator, ``n`` samples and latent seed 0.
+    in the table). Evaluations use the EMA generator, ``n`` samples (default: the metrics'
+    protocol) and latent seed 0.
     """
     from ganforge.api import train
-    from ganforge.evaluation import evaluate, parse_metric_names
+    from ganforge.evaluation import default_n, evaluate, parse_metric_names
 
     out = Path(out) if out is not None else Path("sweeps") / Path(str(config)).stem
     runs = plan(config, grid, seeds, out, list(overrides))
@@ -232,13 +233,15 @@ def sweep(
         names = ["modes"] if runs[0].config.data.name == "toy2d" else []
     else:
         names = parse_metric_names(metrics) if metrics else []
+    if names and n is None:
+        n = default_n(names)
     states = [run_state(r) for r in runs]  # every folder checked before the first run trains
     rows, metric_keys = [], []
     for i, (run, state) in enumerate(zip(runs, states, strict=True)):
         t0 = time.perf_counter()
         if state != "finished":
             train(run.config, out=run.path, resume=state == "unfinished")
-        values = (_cached_eval(run.path, names, n, 0) if names else {}) or (
+        values = (_cached_eval(run.path, names, n or 0, 0) if names else {}) or (
             evaluate(run.path, names, n=n, seed=0).values if names else {}
         )
         summary = json.loads((run.path / "summary.json").read_text())

@@ -25,7 +25,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ganforge.evaluation import evaluate
 
     result = evaluate(
-        args.run, args.metrics, n=args.n, seed=args.seed, ema=not args.no_ema, device=args.device
+        args.run,
+        args.metrics,
+        n=args.n,
+        seed=args.seed,
+        ema=not args.no_ema,
+        device=args.device,
+        extractor=args.extractor,
     )
     if args.json:
         print(json.dumps(result.values))
@@ -90,8 +96,15 @@ def add_eval_parser(sub: Any) -> None:
     )
     p.add_argument("run", help="run directory")
     p.add_argument("--metrics", default="modes", help="comma-separated metric names (default: modes)")
-    p.add_argument("--n", type=_positive_int, default=2500, help="number of samples (default 2500)")
+    p.add_argument(
+        "--n", type=_positive_int, default=None, help="number of samples (default: the metrics' protocol)"
+    )
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0)")
+    p.add_argument(
+        "--extractor",
+        default=None,
+        help="feature extractor for fid/kid/is/pr/dc/accuracy (default: the dataset's, e.g. mnist-cnn)",
+    )
     p.add_argument("--no-ema", action="store_true", help="score the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object of metric values, nothing else")
@@ -120,7 +133,9 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument(
         "--metrics", default=None, help="comma-separated metrics, or 'none' (default: modes on toy2d runs)"
     )
-    p.add_argument("--n", type=_positive_int, default=2500, help="samples per evaluation (default 2500)")
+    p.add_argument(
+        "--n", type=_positive_int, default=None, help="samples per evaluation (default: the metrics')"
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
     p.set_defaults(func=cmd_sweep)
 

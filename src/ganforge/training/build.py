@@ -28,6 +28,7 @@ from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.distributed import DistInfo, barrier, init_distributed
 from ganforge.training.guard import DivergenceGuard
+from ganforge.training.periodic_eval import PeriodicEval
 from ganforge.training.schedules import build_lr_schedule
 from ganforge.training.trainer import Trainer
 
@@ -222,6 +223,8 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
             events,
             *diagnostics_callbacks(cfg, dataset, logger, events),
             sampler,
+            # Before the Checkpointer: a checkpoint at an evaluation step holds its best-so-far.
+            *([PeriodicEval(run_dir, cfg)] if cfg.train.eval_every else []),
             Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
             ProgressBar(logger, enabled=cfg.train.progress),
             Summary(run_dir, logger, sampler, events),

@@ -249,6 +249,7 @@ class Summary:
                 "device": str(trainer.device),
                 "world_size": trainer.dist.world_size,
                 "warnings": list(self.events.events) if self.events is not None else [],
+                **({"best": trainer.scalars["best_eval"]} if "best_eval" in trainer.scalars else {}),
                 **extra,
             },
         )

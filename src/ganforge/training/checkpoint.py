@@ -94,10 +94,18 @@ def save_checkpoint(
 ) -> Path:
     """Write ``step_N.safetensors`` then ``step_N.json`` then ``latest``; each write is atomic."""
     name = checkpoint_name(step)
+    path = save_named_checkpoint(directory, name, step, tensors, meta)
+    atomic_write_text(directory / "latest", name + "\n")
+    return path
+
+
+def save_named_checkpoint(
+    directory: Path, name: str, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
+    """``name.safetensors`` + ``name.json`` (e.g. ``best``), atomically; ``latest`` is left alone."""
     weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(weights, str(tmp)))
     atomic_write_json(directory / f"{name}.json", {"step": step, **meta})
-    atomic_write_text(directory / "latest", name + "\n")
     return directory / f"{name}.safetensors"
 
 

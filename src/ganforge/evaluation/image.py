@@ -1,0 +1,125 @@
+"""Sample-quality metrics computed in a feature extractor's space: FID, KID, IS, P/R, D/C, accuracy.
+
+Each wraps a pure function of ``ganforge.metrics`` (where the formulas are documented) with the
+protocol that makes numbers comparable: the generator's ``n`` samples against the features of the
+run's own training data (cached, ``reference.py``), in the extractor named by ``--extractor`` or
+the dataset's default (``mnist-cnn`` for digit data). Precision/recall and density/coverage compare
+equal numbers of real and generated samples, as their papers do: the real set is subsampled to
+``n`` with a fixed seed when it is larger.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ganforge.config import Config
+from ganforge.errors import EvalError
+from ganforge.evaluation.core import EvalContext, Values, register_metric
+
+
+def _check_images(cfg: Config) -> None:
+    if cfg.data.name == "toy2d":
+        raise EvalError(
+            "this metric compares image features; for a toy2d mixture use --metrics modes instead"
+        )
+
+
+def _real_subset(real: torch.Tensor, n: int) -> torch.Tensor:
+    """At most ``n`` real rows, the same ones every time (seed 0), so P/R/D/C compare equal counts."""
+    if len(real) <= n:
+        return real
+    keep = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:n]
+    return real[keep]
+
+
+@register_metric(
+    "fid",
+    keys=("fid",),
+    check=_check_images,
+    description="Fréchet distance of Gaussians fitted to real and generated features (Heusel et al. 2017)",
+)
+def fid_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import fid
+
+    return {"fid": fid(ctx.real_features()["features"], ctx.fake_features()["features"])}
+
+
+@register_metric(
+    "kid",
+    keys=("kid", "kid_std"),
+    check=_check_images,
+    description="kernel inception distance: unbiased cubic-kernel MMD² over subsets (Bińkowski et al. 2018)",
+)
+def kid_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import kid
+
+    real, fake = ctx.real_features()["features"], ctx.fake_features()["features"]
+    mean, std = kid(real, fake, subset_size=min(1000, len(real), len(fake)), seed=ctx.seed)
+    return {"kid": mean, "kid_std": std}
+
+
+@register_metric(
+    "is",
+    keys=("is", "is_std"),
+    check=_check_images,
+    higher_is_better=True,
+    description="inception score exp(E KL(p(y|x) || p(y))) over 10 splits, from the extractor's classifier",
+)
+def is_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import inception_score
+
+    fake = ctx.fake_features()
+    if "logits" not in fake:
+        raise EvalError(f"extractor '{ctx.extractor.name}' has no classifier head; IS needs class logits")
+    mean, std = inception_score(fake["logits"], splits=min(10, len(fake["logits"])))
+    return {"is": mean, "is_std": std}
+
+
+@register_metric(
+    "pr",
+    keys=("precision", "recall"),
+    check=_check_images,
+    higher_is_better=True,
+    description="improved precision and recall, k = 3 nearest-neighbour manifolds (Kynkäänniemi et al. 2019)",
+)
+def pr_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import precision_recall
+
+    fake = ctx.fake_features()["features"]
+    return precision_recall(_real_subset(ctx.real_features()["features"], len(fake)), fake, k=3)
+
+
+@register_metric(
+    "dc",
+    keys=("density", "coverage"),
+    check=_check_images,
+    higher_is_better=True,
+    description="density and coverage, k = 5 nearest neighbours (Naeem et al. 2020)",
+)
+def dc_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import density_coverage
+
+    fake = ctx.fake_features()["features"]
+    return density_coverage(_real_subset(ctx.real_features()["features"], len(fake)), fake, k=5)
+
+
+@register_metric(
+    "accuracy",
+    keys=("label_accuracy",),
+    check=_check_images,
+    higher_is_better=True,
+    description="share of conditional samples (labels 0..K-1 in turn) the extractor classifies as asked",
+)
+def accuracy_metric(ctx: EvalContext) -> Values:
+    from ganforge.metrics import label_accuracy
+
+    handle = ctx.generator()
+    if handle.num_classes == 0:
+        raise EvalError("metric 'accuracy' needs a class-conditional generator; this run's is unconditional")
+    labels = torch.arange(ctx.n) % handle.num_classes
+    x = handle.sample(ctx.n, seed=ctx.seed, labels=labels)
+    ctx.extractor.check_input(tuple(x.shape[1:]))
+    logits = ctx.extractor.extract(x, device=ctx.device).get("logits")
+    if logits is None:
+        raise EvalError(f"extractor '{ctx.extractor.name}' has no classifier head to check labels with")
+    return {"label_accuracy": label_accuracy(logits, labels)}

@@ -1,0 +1,108 @@
+"""Evaluation during training (``train.eval_every``) with best-checkpoint tracking.
+
+Why: losses of a GAN say little about sample quality, and the best generator is often not the last
+one (late collapse, oscillation). Every ``eval_every`` steps this callback scores the generator the
+trainer would sample from (the EMA one when there is one) with the same metric code as
+``ganforge eval``, appends a line to ``logs/evals.jsonl``, and when the first metric's headline
+value improves writes ``checkpoints/best.safetensors`` (+ ``best.json``): a full checkpoint, so
+``ganforge.load(run, checkpoint=run/"checkpoints/best.safetensors")`` and ``eval`` work on it. The
+best value so far is checkpointed with the run (``trainer.scalars``), so a resumed run keeps it.
+
+Evaluation never touches the training state: samples come from a private RNG, the generator's
+train/eval mode is restored, and the real features are computed once and kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganforge.config import Config
+from ganforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ganforge.training.trainer import Trainer
+
+BEST_KEY = "best_eval"
+
+
+def default_eval_metrics(cfg: Config) -> str:
+    """The natural headline metric of a dataset: mode coverage, StackedMNIST modes, else FID."""
+    return {"toy2d": "modes", "stacked_mnist": "stacked_modes"}.get(cfg.data.name, "fid")
+
+
+class PeriodicEval:
+    def __init__(self, run_dir: Path, cfg: Config) -> None:
+        from ganforge.evaluation import get_metric, prepare
+
+        train = cfg.train
+        if train.eval_every < 0:
+            raise ConfigError(f"train.eval_every must be >= 0 (0 turns it off), got {train.eval_every}")
+        self.cfg, self.every = cfg, train.eval_every
+        self.path = run_dir / "logs" / "evals.jsonl"
+        self.best_path = run_dir / "checkpoints"
+        # Checked now, at build time: a typo in eval_metrics must not surface hours into a run.
+        self.names, self.n = prepare(cfg, train.eval_metrics or default_eval_metrics(cfg), train.eval_n)
+        headline = get_metric(self.names[0])
+        self.key, self.higher_is_better = headline.keys[0], headline.higher_is_better
+        self.extractor = train.eval_extractor
+        self._real: dict[str, Any] | None = None
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        """On resume, drop lines from after the checkpoint (they will be evaluated again)."""
+        if self.path.exists():
+            lines = [ln for ln in self.path.read_text().splitlines() if ln.strip()]
+            kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= trainer.state.step]
+            if len(kept) != len(lines):
+                self.path.write_text("".join(ln + "\n" for ln in kept))
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        step = trainer.state.step
+        if step % self.every and step != trainer.steps:
+            return
+        t0 = time.perf_counter()
+        values = self.evaluate(trainer)
+        value = values[self.key]
+        best = trainer.scalars.get(BEST_KEY)
+        improved = best is None or (value > best["value"] if self.higher_is_better else value < best["value"])
+        if improved:
+            best = {"metric": self.names[0], "key": self.key, "value": value, "step": step}
+            trainer.scalars[BEST_KEY] = best
+            self.save_best(trainer)
+        line = {
+            "step": step,
+            "kimg": trainer.state.images_seen / 1000,
+            **values,
+            "n": self.n,
+            "best": improved,
+            "eval_s": round(time.perf_counter() - t0, 3),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+    def evaluate(self, trainer: Trainer) -> dict[str, Any]:
+        from ganforge.api import GeneratorHandle
+        from ganforge.evaluation import EvalContext, compute
+
+        generator = trainer.sampling_generator
+        was_training = generator.training
+        try:
+            handle = GeneratorHandle(generator, self.cfg, Path(), trainer.device)  # sets eval mode
+            ctx = EvalContext(
+                self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
+                handle=handle, real=self._real,
+            )  # fmt: skip
+            values, _ = compute(ctx, self.names)
+            self._real = ctx.real
+        finally:
+            generator.train(was_training)
+        return values
+
+    def save_best(self, trainer: Trainer) -> None:
+        from ganforge.training.checkpoint import save_named_checkpoint
+
+        tensors, meta = trainer.state_tensors()
+        save_named_checkpoint(self.best_path, "best", trainer.state.step, tensors, meta)
