@@ -113,11 +113,13 @@ MODELS = Registry("model")
 LOSSES = Registry("loss")
 DATASETS = Registry("dataset")
 OBJECTIVES = Registry("objective")
+EXTRACTORS = Registry("extractor")
 
 register_model = MODELS.register
 register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_objective = OBJECTIVES.register
+register_extractor = EXTRACTORS.register
 
 
 def _load_builtins() -> None:
@@ -125,6 +127,7 @@ def _load_builtins() -> None:
     import ganforge.augment
     import ganforge.data
     import ganforge.losses
+    import ganforge.metrics.features  # cheap: class definitions only, weights load on create
     import ganforge.models
     import ganforge.objectives  # noqa: F401
 

@@ -326,5 +326,13 @@ def test_list_everything(cli):
     rc, out, _ = cli("list")
     assert rc == 0
     headings = [line for line in out.splitlines() if not line.startswith(" ")]
-    assert headings == ["models:", "losses:", "datasets:", "objectives:", "augments:", "configs:"]
+    assert headings == [
+        "models:",
+        "losses:",
+        "datasets:",
+        "objectives:",
+        "augments:",
+        "extractors:",
+        "configs:",
+    ]
     assert "DCGAN (Radford et al. 2015)" in out

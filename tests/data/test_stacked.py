@@ -45,5 +45,5 @@ def test_seed_and_split_choose_the_draw():
 
 @pytest.mark.parametrize("n", [0, -3, 2.5, True])
 def test_bad_sizes_are_config_errors(n):
-    with pytest.raises(ConfigError, match="data.n must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"data\.n must be a positive integer"):
         build_dataset("stacked_mnist", n=n)

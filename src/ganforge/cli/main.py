@@ -53,7 +53,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from ganforge.config import bundled_configs
-    from ganforge.registry import DATASETS, LOSSES, MODELS, OBJECTIVES, _load_builtins
+    from ganforge.registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OBJECTIVES, _load_builtins
 
     _load_builtins()
     from ganforge.augment import AUGMENTS
@@ -64,6 +64,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         "datasets": DATASETS,
         "objectives": OBJECTIVES,
         "augments": AUGMENTS,
+        "extractors": EXTRACTORS,
     }
     kinds = [args.kind] if args.kind else [*tables, "configs"]
     for kind in kinds:
@@ -72,10 +73,12 @@ def cmd_list(args: argparse.Namespace) -> int:
             for name in bundled_configs():
                 print(f"  {name}")
             continue
-        for entry in tables[kind].entries():
+        entries = tables[kind].entries()
+        width = max([16, *(len(e.name) for e in entries)])
+        for entry in entries:
             aliases = entry.meta.get("aliases") or ()
             alias = f" (alias: {', '.join(aliases)})" if aliases else ""
-            print(f"  {entry.name:<16} {entry.description}{alias}")
+            print(f"  {entry.name:<{width}} {entry.description}{alias}")
     return 0
 
 
@@ -109,9 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("list", help="list registered models, losses, datasets, objectives, configs")
+    p = sub.add_parser(
+        "list", help="list registered models, losses, datasets, objectives, extractors, configs"
+    )
     p.add_argument(
-        "kind", nargs="?", choices=["models", "losses", "datasets", "objectives", "augments", "configs"]
+        "kind",
+        nargs="?",
+        choices=["models", "losses", "datasets", "objectives", "augments", "extractors", "configs"],
     )
     p.set_defaults(func=cmd_list)
 
@@ -119,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     add_sweep_parser(sub)
+
+    from ganforge.cli.report import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 
