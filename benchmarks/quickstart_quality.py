@@ -46,6 +46,7 @@ def held_out_baseline(run: Path, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="score this run dir instead of training the quickstart")
+    parser.add_argument("--out", help="train into this run dir and keep it (default: a temporary one)")
     parser.add_argument("--n", type=int, default=1000, help="samples per side (the test split has 1,000)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", action="append", default=[], help="config override for the training")
@@ -55,9 +56,10 @@ def main() -> None:
         parser.error("--n must be <= 1000: the held-out test split has 1,000 digits")
     facts: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="quickstart-") as tmp:
-        run = Path(args.run) if args.run else Path(tmp) / "quickstart"
+        run = Path(args.run or args.out or Path(tmp) / "quickstart")
         if not args.run:
-            trained = ganforge.train("quickstart", out=run, overrides=["train.progress=false", *args.set])
+            overrides = ["train.progress=false", *args.set]
+            trained = ganforge.train("quickstart", out=run, overrides=overrides, force=bool(args.out))
             facts = {"train_wall_s": trained.summary["wall_time_s"], "steps": trained.summary["step"]}
         t0 = time.perf_counter()
         model = evaluate(run, METRICS, n=args.n, extractor=EXTRACTOR).values

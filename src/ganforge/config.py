@@ -119,7 +119,7 @@ class TrainConfig:
     guard: bool = True  # on NaN/inf or exploding gradients roll back to a good state and halve the lrs
     guard_every: int = 10  # steps between the guard's checks (one host sync) and in-memory snapshots
     max_rollbacks: int = 3  # rollbacks allowed before the run stops with TrainingDivergedError
-    max_grad_norm_factor: float = 100.0  # grad norm > factor x its running median = exploding; 0: off
+    max_grad_norm_factor: float = 1000.0  # grad norm > factor x its running median = exploding; 0: off
 
 
 @dataclass

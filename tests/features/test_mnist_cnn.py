@@ -79,6 +79,7 @@ def test_features_are_deterministic_and_batch_size_invariant(cnn, test_split):
         (torch.zeros(0, 1, 32, 32), "got no samples"),
         (torch.zeros(4, 32, 32), r"\(N, 1, H, W\)"),
         (torch.zeros(4, 1, 4, 4), "at least 8x8"),
+        (torch.zeros(4, 1, 32, 32, dtype=torch.uint8), "needs floating-point inputs in"),
     ],
 )
 def test_incompatible_input_is_rejected_clearly(cnn: MnistCNN, x: torch.Tensor, message: str):

@@ -14,6 +14,8 @@ This module also holds :func:`as_features`, the input check that every metric in
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 import torch
@@ -81,7 +83,9 @@ def feature_stats(feats: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 def _sqrtm_trace(product: np.ndarray) -> tuple[float, float]:
     """(Tr of the principal square root of ``product``, largest |imaginary part| on its diagonal)."""
-    root = scipy.linalg.sqrtm(product)
+    with warnings.catch_warnings():  # singular products are expected (dead ReLU features, n < D)
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(product)
     if not np.isfinite(root).all():
         return float("nan"), float("inf")
     diag = np.diagonal(root)

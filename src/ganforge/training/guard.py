@@ -61,7 +61,7 @@ class DivergenceGuard:
         self,
         every: int = 10,
         max_rollbacks: int = 3,
-        max_grad_norm_factor: float = 100.0,
+        max_grad_norm_factor: float = 1000.0,
         also_every: Iterable[int] = (),
         events: EventLog | None = None,
         min_history: int = 50,

@@ -128,6 +128,11 @@ class FeatureExtractor(nn.Module):
         x = torch.as_tensor(x)
         if x.ndim == 0 or len(x) == 0:
             raise EvalError(f"the {self.name} feature extractor got no samples (shape {tuple(x.shape)})")
+        if not x.is_floating_point():  # uint8 pixels would be read as values far outside [-1, 1]
+            raise EvalError(
+                f"the {self.name} feature extractor needs floating-point inputs in [-1, 1], got {x.dtype};"
+                " convert pixels with x / 127.5 - 1"
+            )
         self.check_input(tuple(x.shape[1:]))
         if batch_size < 1:
             raise EvalError(f"batch_size must be a positive integer, got {batch_size}")
