@@ -86,6 +86,9 @@ class GeneratorHandle:
 
     @property
     def num_classes(self) -> int:
+        """Classes the generator is conditioned on; 0 for an unconditional one (labels ignored)."""
+        if not getattr(self.generator, "conditional", False):
+            return 0
         return int(getattr(self.generator, "num_classes", 0))
 
     @torch.no_grad()

@@ -242,14 +242,14 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files}
 
 
-def test_sample_npz_of_images_with_labels(cli, tiny_image_run, tmp_path):
+def test_sample_npz_of_images(cli, tiny_image_run, tmp_path):
     rc, _, err = cli("sample", tiny_image_run.path, "-n", 12, "-o", tmp_path / "a.npz", "--seed", 5)
     assert rc == 0, err
     arrays = read_npz(tmp_path / "a.npz")
-    x, y = arrays["x"], arrays["y"]  # digits have 10 classes, so labels come along
+    x = arrays["x"]
+    assert "y" not in arrays  # digits have labels, but the unconditional DCGAN ignores them
     assert x.shape == (12, 1, 32, 32) and x.dtype == np.float32
     assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
-    assert y.shape == (12,) and y.tolist() == [i % 10 for i in range(12)]
 
     rc, _, _ = cli("sample", tiny_image_run.path, "-n", 12, "-o", tmp_path / "b.npz", "--seed", 5)
     rc2, _, _ = cli("sample", tiny_image_run.path, "-n", 12, "-o", tmp_path / "c.npz", "--seed", 6)
@@ -259,12 +259,12 @@ def test_sample_npz_of_images_with_labels(cli, tiny_image_run, tmp_path):
 
 
 def test_sample_npz_of_vectors(cli, tiny_run, tmp_path):
-    rc, _, err = cli("sample", tiny_run.path, "-n", 30, "-o", tmp_path / "v.npz", "--label", 3)
+    rc, _, err = cli("sample", tiny_run.path, "-n", 30, "-o", tmp_path / "v.npz")
     assert rc == 0, err
     arrays = read_npz(tmp_path / "v.npz")
     assert arrays["x"].shape == (30, 2)
     assert np.isfinite(arrays["x"]).all()
-    assert (arrays["y"] == 3).all()
+    assert "y" not in arrays  # the MLP ignores labels, so no labels are claimed
 
 
 @pytest.mark.parametrize(
@@ -272,7 +272,7 @@ def test_sample_npz_of_vectors(cli, tiny_run, tmp_path):
     [
         (["-n", "0"], ["-n must be a positive number of samples, got 0"]),
         (["-o", "{tmp}/grid.jpg"], ["must end in .png or .npz"]),
-        (["--label", "99"], ["--label 99 is not a class", "classes 0-24"]),
+        (["--label", "3"], ["--label 3", "unconditional (its generator ignores labels)"]),
     ],
     ids=["zero", "bad-suffix", "bad-label"],
 )

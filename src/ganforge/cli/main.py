@@ -41,9 +41,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"-n must be a positive number of samples, got {args.n}")
     handle = load(args.run, ema=not args.no_ema, device=args.device)
     labels = args.label
+    if labels is not None and not handle.num_classes:
+        raise ConfigError(
+            f"--label {labels}: this run's model is unconditional (its generator ignores labels)"
+        )
     if labels is not None and not 0 <= labels < handle.num_classes:
-        classes = f"classes 0-{handle.num_classes - 1}" if handle.num_classes else "no classes"
-        raise ConfigError(f"--label {labels} is not a class of this run's model, which has {classes}")
+        raise ConfigError(
+            f"--label {labels} is not a class of this run's model (classes 0-{handle.num_classes - 1})"
+        )
     if labels is None and handle.num_classes:
         labels = [i % handle.num_classes for i in range(args.n)]
     path = handle.save(args.output, args.n, seed=args.seed, labels=labels)

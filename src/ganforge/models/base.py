@@ -17,6 +17,9 @@ class Generator(nn.Module):
     z_dim: int
     num_classes: int = 0
     out_shape: tuple[int, ...]
+    # True only where forward really uses y: a model may be built with the data's num_classes and
+    # still ignore labels (unconditional DCGAN on labelled MNIST); sampling "class 7" from it would lie.
+    conditional: bool = False
 
     def sample_z(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
