@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ import numpy as np
 import torch
 
 import ganforge
+from bench_common import machine_facts
 from ganforge.data import mixture_spec
 from ganforge.errors import TrainingDivergedError
 from ganforge.evaluation import evaluate
@@ -133,13 +132,8 @@ def main() -> None:
                 "seeds": args.seeds,
                 "samples": 2500,
                 "device": args.device,
-                "threads": args.threads,
-                "cpu_count": os.cpu_count(),
-                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "total_wall_s": round(time.perf_counter() - t0, 1),
-                "torch": torch.__version__,
-                "ganforge": ganforge.__version__,
-                "python": platform.python_version(),
+                **machine_facts(args.threads),
             }
         )
     )

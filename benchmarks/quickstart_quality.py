@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +23,7 @@ from pathlib import Path
 import torch
 
 import ganforge
+from bench_common import machine_facts
 from ganforge.data.base import resize_images
 from ganforge.data.embedded import mnist_arrays
 from ganforge.evaluation import evaluate, score_samples
@@ -78,12 +77,7 @@ def main() -> None:
                 "meets_goal": model["fid"] / real["fid"] <= GOAL_FID_RATIO,
                 **facts,
                 "eval_wall_s": round(eval_s, 1),
-                "threads": args.threads,
-                "cpu_count": os.cpu_count(),
-                "load_avg_1m": round(os.getloadavg()[0], 2),
-                "torch": torch.__version__,
-                "ganforge": ganforge.__version__,
-                "python": platform.python_version(),
+                **machine_facts(args.threads),
             }
         )
     )

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 import torch
 
 import ganforge
+from bench_common import machine_facts
 from ganforge.evaluation import evaluate
 
 PRESETS = {"best": [], "dcgan": ["objective.pac=1"]}
@@ -74,13 +73,8 @@ def main() -> None:
                 else best["modes_covered"] >= GOAL["modes_covered"] and best["kl"] <= GOAL["kl"],
                 "samples": 26_000,
                 "overrides": args.set,
-                "threads": args.threads,
-                "cpu_count": os.cpu_count(),
-                "load_avg_1m": round(os.getloadavg()[0], 2),
                 "total_wall_s": round(time.perf_counter() - t0, 1),
-                "torch": torch.__version__,
-                "ganforge": ganforge.__version__,
-                "python": platform.python_version(),
+                **machine_facts(args.threads),
             }
         )
     )

@@ -24,7 +24,7 @@ from rich.progress import (
 from ganforge.training.checkpoint import checkpoint_name, prune_checkpoints, save_checkpoint
 from ganforge.training.trainer import Stopwatch, Trainer
 from ganforge.utils.images import save_samples_picture
-from ganforge.utils.io import atomic_write_json
+from ganforge.utils.io import atomic_write_json, truncate_jsonl_after
 
 # The metrics every log line shows first, in this order; everything else follows alphabetically.
 HEADLINE = ("step", "kimg", "loss_d", "loss_g", "d_real", "d_fake", "d_acc", "img_per_s")
@@ -48,7 +48,7 @@ class MetricsLogger:
 
     def on_train_start(self, trainer: Trainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._truncate_after(trainer.state.step)
+        truncate_jsonl_after(self.path, trainer.state.step)  # resume: no duplicate steps
         if self.tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -56,15 +56,6 @@ class MetricsLogger:
             purge = trainer.state.step + 1 if trainer.state.step else None
             self.writer = SummaryWriter(log_dir=str(self.path.parent), purge_step=purge)
         self.clock.reset(trainer.state.images_seen)
-
-    def _truncate_after(self, step: int) -> None:
-        """On resume, drop lines logged after the checkpoint so the log has no duplicate steps."""
-        if not self.path.exists():
-            return
-        lines = [ln for ln in self.path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
-        if len(kept) != len(lines):
-            self.path.write_text("".join(ln + "\n" for ln in kept))
 
     def on_step_end(self, trainer: Trainer) -> None:
         step = trainer.state.step

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganforge.config import Config
 from ganforge.errors import ConfigError
+from ganforge.utils.io import truncate_jsonl_after
 
 if TYPE_CHECKING:
     from ganforge.training.trainer import Trainer
@@ -52,11 +53,7 @@ class PeriodicEval:
 
     def on_train_start(self, trainer: Trainer) -> None:
         """On resume, drop lines from after the checkpoint (they will be evaluated again)."""
-        if self.path.exists():
-            lines = [ln for ln in self.path.read_text().splitlines() if ln.strip()]
-            kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= trainer.state.step]
-            if len(kept) != len(lines):
-                self.path.write_text("".join(ln + "\n" for ln in kept))
+        truncate_jsonl_after(self.path, trainer.state.step)
 
     def on_step_end(self, trainer: Trainer) -> None:
         step = trainer.state.step

@@ -66,3 +66,14 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def truncate_jsonl_after(path: Path, step: int) -> None:
+    """Drop the lines of a per-step JSONL log whose ``step`` is past ``step`` (a resumed run's
+    checkpoint), so the steps it trains again are not logged twice. Rewritten atomically."""
+    if not path.exists():
+        return
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(ln + "\n" for ln in kept))
