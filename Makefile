@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/ganforge train configs/quickstart.yaml --out runs/quickstart --force
+	$(VENV)/bin/ganforge report runs/quickstart
 
 # The report test renders a page in headless Chromium: install it when missing (best effort, never fatal).
 browser:

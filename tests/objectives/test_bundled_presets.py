@@ -31,6 +31,10 @@ def tiny_overrides(name: str) -> list[str]:
     ]
     if f"{cfg.model.name}_tiny" in MODELS:
         overrides.append(f"model.name={cfg.model.name}_tiny")
+    if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
+        overrides.append("train.eval_n=100")
+    if cfg.data.name == "stacked_mnist":  # 512 stacks, not 25,600
+        overrides.append("data.n=512")
     return overrides
 
 
@@ -39,6 +43,8 @@ def test_preset_trains_two_steps(name, tmp_path) -> None:
     run = ganforge.train(name, out=tmp_path / "run", overrides=tiny_overrides(name))
     lines = read_metrics(run.path)
     assert [m["step"] for m in lines] == [1, 2]
+    if run.config.train.eval_every:
+        assert (run.path / "checkpoints" / "best.safetensors").is_file()
     assert all(math.isfinite(m["loss_d"]) and math.isfinite(m["loss_g"]) for m in lines)
     for key in LOGGED.get(name, ()):
         assert all(math.isfinite(m[key]) and m[key] > 0 for m in lines), key
