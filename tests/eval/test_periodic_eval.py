@@ -85,3 +85,14 @@ def test_bad_eval_settings_fail_before_training(tmp_path, train, error, message)
 def test_metrics_with_the_same_keys_are_refused_together(tiny_run):
     with pytest.raises(ConfigError, match="both report 'modes_covered'"):
         evaluate(tiny_run.path, "modes,stacked_modes", write=False)
+
+
+def test_the_headline_decides_the_best_checkpoint():
+    from ganforge.evaluation import get_metric, register_metric
+
+    stacked = get_metric("stacked_modes")
+    assert stacked.headline == "kl" and not stacked.higher_is_better  # all 1,000 modes saturate
+    assert get_metric("fid").headline == "fid" and not get_metric("fid").higher_is_better
+    assert get_metric("modes").headline == "modes_covered" and get_metric("modes").higher_is_better
+    with pytest.raises(ValueError, match="headline 'kl' is not one of its keys"):
+        register_metric("bad_headline", keys=("x",), headline="kl")(lambda ctx: {"x": 0.0})

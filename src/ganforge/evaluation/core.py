@@ -117,7 +117,9 @@ class Metric:
     ``extractor`` is fixed for metrics defined in the data's own space (``raw``) or by a particular
     classifier, and None for metrics computed in whichever extractor the evaluation uses. ``keys[0]``
     is the metric's headline value; ``higher_is_better`` says which way it improves (best-checkpoint
-    tracking uses it). ``default_n`` is the sample count its protocol prescribes.
+    tracking uses it), unless ``headline_key`` names another (StackedMNIST: once all 1,000 modes
+    are covered, only the KL still tells runs apart). ``default_n`` is the sample count its
+    protocol prescribes.
     """
 
     name: str
@@ -130,6 +132,12 @@ class Metric:
     description: str
     help: str = ""
     facts: Callable[[Config], dict[str, Any]] | None = None  # dataset facts for the eval record
+    headline_key: str | None = None
+
+    @property
+    def headline(self) -> str:
+        """The value that says whether one evaluation beats another."""
+        return self.headline_key or self.keys[0]
 
 
 METRICS: dict[str, Metric] = {}
@@ -146,15 +154,18 @@ def register_metric(
     description: str = "",
     help: str = "",
     facts: Callable[[Config], dict[str, Any]] | None = None,
+    headline: str | None = None,
 ) -> Callable[[Callable[[EvalContext], Values]], Callable[[EvalContext], Values]]:
     """Decorator adding a metric to ``METRICS``; ``keys`` are the value names it returns."""
 
     def deco(fn: Callable[[EvalContext], Values]) -> Callable[[EvalContext], Values]:
         if name in METRICS:
             raise ValueError(f"metric '{name}' is registered twice")
+        if headline is not None and headline not in keys:
+            raise ValueError(f"metric '{name}': headline '{headline}' is not one of its keys")
         METRICS[name] = Metric(
             name, fn, tuple(keys), extractor, check or (lambda cfg: None), higher_is_better, default_n,
-            description, help, facts,
+            description, help, facts, headline,
         )  # fmt: skip
         return fn
 

@@ -4,9 +4,10 @@ Why: losses of a GAN say little about sample quality, and the best generator is 
 one (late collapse, oscillation). Every ``eval_every`` steps this callback scores the generator the
 trainer would sample from (the EMA one when there is one) with the same metric code as
 ``ganforge eval``, appends a line to ``logs/evals.jsonl``, and when the first metric's headline
-value improves writes ``checkpoints/best.safetensors`` (+ ``best.json``): a full checkpoint, so
-``ganforge.load(run, checkpoint=run/"checkpoints/best.safetensors")`` and ``eval`` work on it. The
-best value so far is checkpointed with the run (``trainer.scalars``), so a resumed run keeps it.
+value (``Metric.headline``: FID, modes covered, StackedMNIST's KL, ...) improves, writes
+``checkpoints/best.safetensors`` (+ ``best.json``): a full checkpoint, so ``ganforge.load(run,
+checkpoint=run/"checkpoints/best.safetensors")`` and ``eval`` work on it. The best value so far is
+checkpointed with the run (``trainer.scalars``), so a resumed run keeps it.
 
 Evaluation never touches the training state: samples come from a private RNG, the generator's
 train/eval mode is restored, and the real features are computed once and kept.
@@ -47,7 +48,7 @@ class PeriodicEval:
         # Checked now, at build time: a typo in eval_metrics must not surface hours into a run.
         self.names, self.n = prepare(cfg, train.eval_metrics or default_eval_metrics(cfg), train.eval_n)
         headline = get_metric(self.names[0])
-        self.key, self.higher_is_better = headline.keys[0], headline.higher_is_better
+        self.key, self.higher_is_better = headline.headline, headline.higher_is_better
         self.extractor = train.eval_extractor
         self._real: dict[str, Any] | None = None
 
