@@ -96,3 +96,24 @@ def test_the_headline_decides_the_best_checkpoint():
     assert get_metric("modes").headline == "modes_covered" and get_metric("modes").higher_is_better
     with pytest.raises(ValueError, match="headline 'kl' is not one of its keys"):
         register_metric("bad_headline", keys=("x",), headline="kl")(lambda ctx: {"x": 0.0})
+
+
+def test_evaluating_in_an_extractor_does_not_change_image_training(tmp_path):
+    """Building mnist-cnn draws from the global RNG that training's noise comes from: the
+    evaluation must not shift it (a DCGAN on MNIST trains identically with and without it)."""
+
+    def raw(eval_every: int) -> dict[str, Any]:
+        return {
+            "model": {"name": "dcgan_tiny"},
+            "data": {"name": "mnist", "batch_size": 16},
+            "train": {"steps": 6, "eval_every": eval_every, "eval_n": 50, "log_every": 2,
+                      "progress": False, "deterministic": True},
+        }  # fmt: skip
+
+    with_eval = ganforge.train(raw(3), out=tmp_path / "a")
+    plain = ganforge.train(raw(0), out=tmp_path / "b")
+    assert len(evals(with_eval.path)) == 2 and "fid" in evals(with_eval.path)[0]
+    strip = ("time", "img_per_s")
+    a = [{k: v for k, v in m.items() if k not in strip} for m in with_eval.metrics()]
+    b = [{k: v for k, v in m.items() if k not in strip} for m in plain.metrics()]
+    assert a == b

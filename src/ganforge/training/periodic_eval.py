@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from ganforge.config import Config
 from ganforge.errors import ConfigError
 from ganforge.utils.io import truncate_jsonl_after
@@ -82,11 +84,18 @@ class PeriodicEval:
             fh.write(json.dumps(line) + "\n")
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
+        generator = trainer.sampling_generator
+        was_training = generator.training
+        # Building an extractor initialises layers from the global RNG, which also draws training's
+        # noise: fork it, so a run with evaluations trains exactly like one without.
+        cuda = [trainer.device] if trainer.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            return self._evaluate(trainer, generator, was_training)
+
+    def _evaluate(self, trainer: Trainer, generator: Any, was_training: bool) -> dict[str, Any]:
         from ganforge.api import GeneratorHandle
         from ganforge.evaluation import EvalContext, compute
 
-        generator = trainer.sampling_generator
-        was_training = generator.training
         try:
             handle = GeneratorHandle(generator, self.cfg, Path(), trainer.device)  # sets eval mode
             ctx = EvalContext(
