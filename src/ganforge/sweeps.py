@@ -233,17 +233,18 @@ def sweep(
         names = ["modes"] if runs[0].config.data.name == "toy2d" else []
     else:
         names = parse_metric_names(metrics) if metrics else []
-    if names and n is None:
-        n = default_n(names)
+    eval_n = (n if n is not None else default_n(names)) if names else 0
     states = [run_state(r) for r in runs]  # every folder checked before the first run trains
     rows, metric_keys = [], []
     for i, (run, state) in enumerate(zip(runs, states, strict=True)):
         t0 = time.perf_counter()
         if state != "finished":
             train(run.config, out=run.path, resume=state == "unfinished")
-        values = (_cached_eval(run.path, names, n or 0, 0) if names else {}) or (
-            evaluate(run.path, names, n=n, seed=0).values if names else {}
-        )
+        values: dict[str, Any] = {}
+        if names:
+            values = (
+                _cached_eval(run.path, names, eval_n, 0) or evaluate(run.path, names, n=eval_n, seed=0).values
+            )
         summary = json.loads((run.path / "summary.json").read_text())
         last = summary.get("last_metrics") or {}
         row = {

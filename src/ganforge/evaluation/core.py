@@ -88,9 +88,7 @@ class EvalContext:
     def fake_features(self) -> dict[str, torch.Tensor]:
         """The samples' ``features`` (and ``logits`` when the extractor has a classifier head)."""
         if self._fake is None:
-            x = self.samples()
-            self.extractor.check_input(tuple(x.shape[1:]))
-            self._fake = self.extractor.extract(x, device=self.device)
+            self._fake = self.extractor.extract(self.samples(), device=self.device)
         return self._fake
 
     def real_features(self) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ import torch
 from ganforge.config import Config
 from ganforge.errors import EvalError
 from ganforge.evaluation.core import EvalContext, Values, register_metric
+from ganforge.evaluation.reference import seeded_subset
 
 
 def _check_images(cfg: Config) -> None:
@@ -22,14 +23,6 @@ def _check_images(cfg: Config) -> None:
         raise EvalError(
             "this metric compares image features; for a toy2d mixture use --metrics modes instead"
         )
-
-
-def _real_subset(real: torch.Tensor, n: int) -> torch.Tensor:
-    """At most ``n`` real rows, the same ones every time (seed 0), so P/R/D/C compare equal counts."""
-    if len(real) <= n:
-        return real
-    keep = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[:n]
-    return real[keep]
 
 
 @register_metric(
@@ -86,7 +79,7 @@ def pr_metric(ctx: EvalContext) -> Values:
     from ganforge.metrics import precision_recall
 
     fake = ctx.fake_features()["features"]
-    return precision_recall(_real_subset(ctx.real_features()["features"], len(fake)), fake, k=3)
+    return precision_recall(seeded_subset(ctx.real_features()["features"], len(fake)), fake, k=3)
 
 
 @register_metric(
@@ -100,7 +93,7 @@ def dc_metric(ctx: EvalContext) -> Values:
     from ganforge.metrics import density_coverage
 
     fake = ctx.fake_features()["features"]
-    return density_coverage(_real_subset(ctx.real_features()["features"], len(fake)), fake, k=5)
+    return density_coverage(seeded_subset(ctx.real_features()["features"], len(fake)), fake, k=5)
 
 
 @register_metric(
@@ -118,7 +111,6 @@ def accuracy_metric(ctx: EvalContext) -> Values:
         raise EvalError("metric 'accuracy' needs a class-conditional generator; this run's is unconditional")
     labels = torch.arange(ctx.n) % handle.num_classes
     x = handle.sample(ctx.n, seed=ctx.seed, labels=labels)
-    ctx.extractor.check_input(tuple(x.shape[1:]))
     logits = ctx.extractor.extract(x, device=ctx.device).get("logits")
     if logits is None:
         raise EvalError(f"extractor '{ctx.extractor.name}' has no classifier head to check labels with")

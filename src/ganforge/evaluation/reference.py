@@ -43,16 +43,19 @@ def reference_path(cfg: Config, extractor: Any, max_n: int = MAX_REAL) -> Path:
     return cache_dir() / "real_features" / name
 
 
+def seeded_subset(x: torch.Tensor, n: int) -> torch.Tensor:
+    """At most ``n`` rows of ``x``, the same ones every time (seed 0), so numbers are repeatable."""
+    if len(x) <= n:
+        return x
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]]
+
+
 def real_images(cfg: Config, max_n: int = MAX_REAL) -> torch.Tensor:
     """The run's training images exactly as the trainer saw them (same dataset, split, resolution)."""
     from ganforge.training.build import load_data
 
     dataset, _ = load_data(cfg)
-    x = dataset.x
-    if len(x) > max_n:
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:max_n]
-        x = x[keep]
-    return x
+    return seeded_subset(dataset.x, max_n)
 
 
 def real_features(
@@ -65,9 +68,7 @@ def real_features(
             cached = load_file(str(path))
             if "features" in cached:
                 return cached
-    x = real_images(cfg, max_n)
-    extractor.check_input(tuple(x.shape[1:]))
-    out = {k: v.contiguous() for k, v in extractor.extract(x, device=device).items()}
+    out = {k: v.contiguous() for k, v in extractor.extract(real_images(cfg, max_n), device=device).items()}
     with contextlib.suppress(OSError):  # a read-only cache dir only costs a recomputation next time
         atomic_write(path, lambda tmp: save_file(out, str(tmp)))
     return out

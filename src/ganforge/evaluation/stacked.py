@@ -9,11 +9,16 @@ R3GAN 1000 / 0.029.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
 from ganforge.evaluation.core import EvalContext, Values, register_metric
+
+if TYPE_CHECKING:
+    from ganforge.metrics.features import FeatureExtractor
 
 STACKED_EXTRACTOR = "mnist-cnn"
 STACKED_N = 26_000
@@ -27,15 +32,13 @@ def _check_stacked(cfg: Config) -> None:
         )
 
 
-def stacked_mode_ids(samples: torch.Tensor, extractor: object, device: str = "cpu") -> torch.Tensor:
+def stacked_mode_ids(samples: torch.Tensor, extractor: FeatureExtractor, device: str = "cpu") -> torch.Tensor:
     """(N, 3, H, W) samples -> (N,) mode ids 100 r + 10 g + b from per-channel digit predictions."""
     if samples.ndim != 4 or samples.shape[1] != 3:
         raise EvalError(f"StackedMNIST samples must be (N, 3, H, W), got {tuple(samples.shape)}")
     digits = []
     for c in range(3):
-        channel = samples[:, c : c + 1]
-        extractor.check_input(tuple(channel.shape[1:]))  # type: ignore[attr-defined]
-        logits = extractor.extract(channel, device=device)["logits"]  # type: ignore[attr-defined]
+        logits = extractor.extract(samples[:, c : c + 1], device=device)["logits"]
         digits.append(logits.argmax(1))
     return digits[0] * 100 + digits[1] * 10 + digits[2]
 

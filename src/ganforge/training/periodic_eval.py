@@ -84,28 +84,25 @@ class PeriodicEval:
             fh.write(json.dumps(line) + "\n")
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
+        from ganforge.api import GeneratorHandle
+        from ganforge.evaluation import EvalContext, compute
+
         generator = trainer.sampling_generator
         was_training = generator.training
         # Building an extractor initialises layers from the global RNG, which also draws training's
         # noise: fork it, so a run with evaluations trains exactly like one without.
         cuda = [trainer.device] if trainer.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
-            return self._evaluate(trainer, generator, was_training)
-
-    def _evaluate(self, trainer: Trainer, generator: Any, was_training: bool) -> dict[str, Any]:
-        from ganforge.api import GeneratorHandle
-        from ganforge.evaluation import EvalContext, compute
-
-        try:
-            handle = GeneratorHandle(generator, self.cfg, Path(), trainer.device)  # sets eval mode
-            ctx = EvalContext(
-                self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
-                handle=handle, real=self._real,
-            )  # fmt: skip
-            values, _ = compute(ctx, self.names)
-            self._real = ctx.real
-        finally:
-            generator.train(was_training)
+            try:
+                handle = GeneratorHandle(generator, self.cfg, Path(), trainer.device)  # sets eval mode
+                ctx = EvalContext(
+                    self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
+                    handle=handle, real=self._real,
+                )  # fmt: skip
+                values, _ = compute(ctx, self.names)
+                self._real = ctx.real
+            finally:
+                generator.train(was_training)
         return values
 
     def save_best(self, trainer: Trainer) -> None:
