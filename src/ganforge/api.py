@@ -92,8 +92,13 @@ class GeneratorHandle:
         return int(getattr(self.generator, "num_classes", 0))
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, labels: Any = None, batch_size: int = 256) -> torch.Tensor:
-        """``n`` samples on the CPU, (N, C, H, W) in [-1, 1] or (N, D); same seed, same samples."""
+    def sample(
+        self, n: int, seed: int = 0, labels: Any = None, batch_size: int = 256, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """``n`` samples on the CPU, (N, C, H, W) in [-1, 1] or (N, D); same seed, same samples.
+
+        ``truncation`` ψ < 1 trades variety for fidelity (``Generator.generate``).
+        """
         if n <= 0:
             raise ValueError(f"n must be positive, got {n}")
         if labels is not None:
@@ -107,15 +112,18 @@ class GeneratorHandle:
         out = []
         for start in range(0, n, batch_size):
             y = labels[start : start + batch_size].to(self.device) if labels is not None else None
-            out.append(self.generator(z[start : start + batch_size].to(self.device), y).float().cpu())
+            zb = z[start : start + batch_size].to(self.device)
+            out.append(self.generator.generate(zb, y, truncation=truncation).float().cpu())
         return torch.cat(out).contiguous()
 
-    def save(self, path: str | Path, n: int, seed: int = 0, labels: Any = None) -> Path:
+    def save(
+        self, path: str | Path, n: int, seed: int = 0, labels: Any = None, truncation: float = 1.0
+    ) -> Path:
         """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``)."""
         path = Path(path)
         if path.suffix.lower() not in (".png", ".npz"):
             raise ConfigError(f"cannot write samples to '{path}': the name must end in .png or .npz")
-        x = self.sample(n, seed=seed, labels=labels)
+        x = self.sample(n, seed=seed, labels=labels, truncation=truncation)
         if path.suffix.lower() == ".npz":
             arrays = {"x": x.numpy()}
             if labels is not None:

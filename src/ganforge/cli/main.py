@@ -51,7 +51,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         )
     if labels is None and handle.num_classes:
         labels = [i % handle.num_classes for i in range(args.n)]
-    path = handle.save(args.output, args.n, seed=args.seed, labels=labels)
+    if not 0.0 <= args.truncation <= 1.0:
+        raise ConfigError(f"--truncation must be in [0, 1], got {args.truncation}")
+    path = handle.save(args.output, args.n, seed=args.seed, labels=labels, truncation=args.truncation)
     console.print(f"wrote {args.n} samples to {escape(str(path))}", soft_wrap=True)
     return 0
 
@@ -113,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npz arrays (x, y)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, default=None, help="class label for conditional models")
+    p.add_argument(
+        "--truncation", type=float, default=1.0, help="truncation ψ in [0, 1]: lower = less varied, cleaner"
+    )
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)
@@ -135,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     from ganforge.cli.report import add_report_parser
 
     add_report_parser(sub)
+
+    from ganforge.cli.impute import add_impute_parser
+    from ganforge.cli.latent import add_latent_parser
+    from ganforge.cli.tabular import add_tabular_parser
+
+    add_latent_parser(sub)
+    add_tabular_parser(sub)
+    add_impute_parser(sub)
     return parser
 
 

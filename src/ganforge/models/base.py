@@ -27,6 +27,20 @@ class Generator(nn.Module):
         """Standard-normal latents (N, z_dim); pass a seeded ``generator`` for reproducible draws."""
         return torch.randn(n, self.z_dim, generator=generator, device=device)
 
+    def generate(
+        self, z: torch.Tensor, y: torch.Tensor | None = None, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """Samples with the truncation trick: ``truncation`` ψ in [0, 1] trades variety for fidelity.
+
+        ψ = 1 is plain ``forward``. The default shrinks the latent toward its mean (z·ψ), the
+        Gaussian-latent form of BigGAN's trick; families with a learned latent mean (StyleGAN2's
+        w̄) override this to shrink there instead. Everything that samples for users (the API's
+        ``sample``, ``ganforge sample --truncation``, latent tools) goes through here.
+        """
+        if not 0.0 <= truncation <= 1.0:
+            raise ValueError(f"truncation must be in [0, 1], got {truncation}")
+        return self(z if truncation == 1.0 else z * truncation, y)
+
 
 def init_dcgan_weights(module: nn.Module) -> None:
     """Radford et al. 2015: conv weights ~ N(0, 0.02), BN weights ~ N(1, 0.02), BN biases 0."""

@@ -1,0 +1,1 @@
+"""Tabular synthesis (CTGAN-class), evaluation helpers and GAIN imputation."""
