@@ -95,6 +95,7 @@ class ObjectiveConfig:
 @dataclass
 class TrainConfig:
     steps: int = 2000
+    max_seconds: float = 0.0  # wall-clock budget of one invocation; then stop as a normal end; 0: off
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
     deterministic: bool = False

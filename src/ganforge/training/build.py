@@ -245,6 +245,7 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
         info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
         guard=build_guard(cfg, events),
         lr_schedule=build_lr_schedule(cfg.train.lr_schedule, cfg.train.steps, cfg.train.lr_decay_start),
+        max_seconds=cfg.train.max_seconds,
     )
     if resume_state is not None:
         trainer.load_state(*resume_state, checkpoint)

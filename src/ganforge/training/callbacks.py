@@ -241,6 +241,7 @@ class Summary:
                 "world_size": trainer.dist.world_size,
                 "warnings": list(self.events.events) if self.events is not None else [],
                 **({"best": trainer.scalars["best_eval"]} if "best_eval" in trainer.scalars else {}),
+                **({"stopped_early": trainer.stop_reason} if trainer.stop_reason else {}),
                 **extra,
             },
         )

@@ -109,6 +109,7 @@ class Trainer:
         info: dict[str, Any] | None = None,
         guard: DivergenceGuard | None = None,
         lr_schedule: LrSchedule | None = None,
+        max_seconds: float = 0.0,
     ) -> None:
         self.objective = objective
         self.batches = batches
@@ -137,6 +138,17 @@ class Trainer:
         self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
         self.guard = guard  # NaN/inf and exploding-gradient rollback (guard.py)
         self._after_optimizer_step = getattr(objective, "after_optimizer_step", None)
+        self.max_seconds = max_seconds  # wall-clock budget of this fit() call; 0: none
+        self.stop_reason: str | None = None  # set by request_stop (early stopping) or the time budget
+        self._stop_requested = False
+
+    def request_stop(self, reason: str) -> None:
+        """End training after the next step, as a normal end (callbacks see it as the final step).
+
+        Early-stopping callbacks call this from ``on_step_end``; the step after the request becomes
+        the last one, so final samples, checkpoint and summary are written as for a full run.
+        """
+        self.stop_reason, self._stop_requested = reason, True
 
     # ------------------------------------------------------------------ the loop
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -191,11 +203,14 @@ class Trainer:
         self._emit("on_train_start")
         if self.guard is not None:
             self.guard.snapshot(self)
+        started = time.perf_counter()
         try:
             while self.state.step < self.steps:
                 self.train_step()
                 if self.guard is not None and self.guard.check(self):
                     continue  # rolled back: no callback may log or save the discarded state
+                if self._should_stop(started):
+                    self.steps = self.state.step  # every callback treats this step as the final one
                 self._emit("on_step_end")
         except BaseException as err:
             for hook in filter(None, (getattr(cb, "on_train_abort", None) for cb in self.callbacks)):
@@ -203,6 +218,20 @@ class Trainer:
                     hook(self, err)
             raise
         self._emit("on_train_end")
+
+    def _should_stop(self, started: float) -> bool:
+        """A requested stop, or the time budget spent. Under DDP the ranks decide together (a mean
+        over ranks on log steps only), so no process stops alone and leaves the others waiting."""
+        over_budget = self.max_seconds > 0 and time.perf_counter() - started > self.max_seconds
+        if over_budget and self.stop_reason is None:
+            self.stop_reason = f"time budget of {self.max_seconds:g} s spent"
+        stop = self._stop_requested or over_budget
+        if not self.dist.enabled:
+            return stop
+        if self.state.step % self.measure_every:
+            return False
+        flag = torch.tensor(float(stop), device=self.device)
+        return bool(mean_across_ranks([flag], self.dist.world_size)[0].item() > 0)
 
     def _emit(self, event: str) -> None:
         for cb in self.callbacks:
