@@ -97,10 +97,14 @@ class GeneratorHandle:
     ) -> torch.Tensor:
         """``n`` samples on the CPU, (N, C, H, W) in [-1, 1] or (N, D); same seed, same samples.
 
-        ``truncation`` ψ < 1 trades variety for fidelity (``Generator.generate``).
+        ``truncation`` ψ < 1 trades variety for fidelity (``Generator.generate``). A conditional
+        generator given no ``labels`` draws classes 0..K-1 in turn (class-balanced, as the training
+        grids), so metrics that know nothing of labels (FID, ...) score every class equally.
         """
         if n <= 0:
             raise ValueError(f"n must be positive, got {n}")
+        if labels is None and self.num_classes:
+            labels = torch.arange(n) % self.num_classes
         if labels is not None:
             labels = (
                 torch.as_tensor(labels, dtype=torch.long).expand(n)

@@ -36,3 +36,12 @@ def test_conditional_batchnorm_starts_neutral_and_learns_class_specific_affines(
     c = torch.eye(3)[torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])]
     out = cbn(x, c)
     assert not torch.allclose(out[:2], plain(x)[:2])  # class-dependent scaling once learned
+
+
+def test_spectral_norm_on_a_network_with_conditional_batchnorm_stays_finite():
+    from ganforge.nn import apply_spectral_norm
+
+    net = apply_spectral_norm(nn.ModuleDict({"cbn": ConditionalBatchNorm2d(4, 3), "lin": nn.Linear(3, 3)}))
+    out = net["cbn"](torch.randn(6, 4, 3, 3), torch.randn(6, 3))
+    assert torch.isfinite(out).all()
+    assert hasattr(net["lin"], "parametrizations") and not hasattr(net["cbn"].gain, "parametrizations")

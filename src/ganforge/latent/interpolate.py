@@ -1,4 +1,5 @@
-"""Paths between latent codes: linear (``lerp``) and spherical (``slerp``) interpolation.
+"""Paths between latent codes: linear (``lerp``) and spherical (``slerp``) interpolation, and
+between classes (``label_path``, soft labels).
 
 Why slerp for Gaussian latents (White 2016, "Sampling Generative Networks", Sec. 2.1): a standard
 normal ``z`` in ``d`` dimensions has norm ``≈ sqrt(d)`` with a standard deviation of only ``≈ 0.71``:
@@ -84,4 +85,20 @@ def interpolation_path(a: torch.Tensor, b: torch.Tensor, steps: int, method: str
     return fns[method](a, b, torch.linspace(0.0, 1.0, steps))
 
 
-__all__ = ["interpolation_path", "lerp", "slerp"]
+def label_path(start: int, end: int, steps: int, num_classes: int) -> torch.Tensor:
+    """Soft class weights ``(steps, num_classes)`` moving linearly from one-hot ``start`` to ``end``.
+
+    Linear, not spherical: class weights live on the probability simplex, where the straight line
+    stays a valid mixture (non-negative, summing to 1) and an embedding of the mixture is the
+    mixture of embeddings (``ganforge.nn.embed_labels``).
+    """
+    for name, c in (("start", start), ("end", end)):
+        if not 0 <= c < num_classes:
+            raise ValueError(
+                f"{name} class {c} is not one of the {num_classes} classes (0-{num_classes - 1})"
+            )
+    eye = torch.eye(num_classes)
+    return lerp(eye[start], eye[end], torch.linspace(0.0, 1.0, steps)) if steps > 1 else eye[start][None]
+
+
+__all__ = ["interpolation_path", "label_path", "lerp", "slerp"]

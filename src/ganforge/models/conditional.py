@@ -1,1 +1,347 @@
-"""Placeholder: being written this session."""
+"""Class-conditional GANs on DCGAN-style networks: cGAN, projection cGAN and AC-GAN.
+
+The three families differ only in *where the label enters*; the convolutional stages are DCGAN's
+(Radford et al. 2015; widths from ``dcgan.stage_multipliers``), so their cost and behaviour are
+directly comparable with the unconditional quickstart.
+
+* ``cgan`` (Mirza & Osindero 2014, "Conditional Generative Adversarial Nets"): the label is one
+  more input. G sees ``[z, e(y)]``; D sees the image with ``e(y)`` broadcast as extra channels.
+* ``projection_gan`` (Miyato & Koyama 2018, "cGANs with Projection Discriminator"): G modulates every
+  BatchNorm by the class embedding (conditional BatchNorm, de Vries et al. 2017); D scores
+  ``f(x, y) = ψ(φ(x)) + ⟨V e_y, φ(x)⟩`` (Eq. 3): the inner product of a class embedding with D's
+  features replaces concatenation, which the paper shows is what the log-density-ratio form of
+  the optimal D asks for, and it conditions D far more strongly.
+* ``acgan`` (Odena et al. 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs"): G is
+  the cGAN generator; D does not see the label but has a second head that classifies the image
+  (``adv_and_class``); the ``acgan`` objective adds the classification loss (objectives/acgan.py).
+
+Labels are integer classes ``(N,)`` or float class weights ``(N, num_classes)``; both go through
+``ganforge.nn.embed_labels``, so a one-hot row gives exactly the hard label's output and a mixture
+interpolates between classes. Built with ``num_classes=0`` (unlabelled data) every family falls back
+to its unconditional networks: no embeddings, ``Generator.conditional`` False, labels ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.models.base import Generator, init_dcgan_weights
+from ganforge.models.dcgan import resolve_image_shape, stage_multipliers
+from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
+from ganforge.registry import register_model
+
+RESOLUTIONS = (32, 64)
+
+
+def check_sizes(
+    family: str, shape: tuple[int, ...], resolution: int | None, channels: int | None, **sizes: int
+) -> tuple[int, int]:
+    """(channels, resolution) of the data, after checking them and every width/size key (>= 1)."""
+    c, res = resolve_image_shape(family, shape, resolution, channels)
+    if res not in RESOLUTIONS:
+        raise ConfigError(
+            f"{family} supports resolutions {', '.join(map(str, RESOLUTIONS))}, not {res};"
+            " resize the data to one of them"
+        )
+    for key, value in sizes.items():
+        if value < 1:
+            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+    return c, res
+
+
+# --------------------------------------------------------------------------------------------- G
+
+
+class ConditionalGenerator(Generator):
+    """DCGAN's generator with the label fed in one of two ways (``conditioning``):
+
+    ``concat`` (cGAN, AC-GAN): the first transposed conv sees ``[z, e(y)]``.
+    ``cbn`` (projection cGAN): every BatchNorm is a ``ConditionalBatchNorm2d`` whose gain and bias
+    are linear in ``e(y)``; its projections start at zero, so G starts unconditional and learns how
+    much each class should shift each channel (Miyato & Koyama 2018, Sec. 4; de Vries et al. 2017).
+    """
+
+    def __init__(
+        self,
+        family: str,
+        z_dim: int,
+        channels: int,
+        resolution: int,
+        ngf: int,
+        num_classes: int,
+        embed_dim: int,
+        conditioning: Literal["concat", "cbn"],
+    ) -> None:
+        super().__init__()
+        if conditioning not in ("concat", "cbn"):
+            raise ValueError(f"conditioning must be 'concat' or 'cbn', got {conditioning!r}")
+        self.family = family
+        self.z_dim, self.num_classes, self.conditional = z_dim, num_classes, num_classes > 0
+        self.out_shape = (channels, resolution, resolution)
+        self.cbn = self.conditional and conditioning == "cbn"
+        self.embed = nn.Embedding(num_classes, embed_dim) if self.conditional else None
+        width = z_dim + (embed_dim if self.conditional and not self.cbn else 0)
+        self.ups, self.norms = nn.ModuleList(), nn.ModuleList()
+        for i, mult in enumerate(reversed(stage_multipliers(resolution))):
+            stride, padding = (1, 0) if i == 0 else (2, 1)  # the first layer projects 1x1 -> 4x4
+            self.ups.append(nn.ConvTranspose2d(width, ngf * mult, 4, stride, padding, bias=False))
+            norm = ConditionalBatchNorm2d(ngf * mult, embed_dim) if self.cbn else nn.BatchNorm2d(ngf * mult)
+            self.norms.append(norm)
+            width = ngf * mult
+        self.out = nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False)  # no norm: Radford Sec. 3
+        # DCGAN's init for convs and plain BatchNorm; a CBN keeps its own (zero projections: neutral start).
+        for m in (*self.ups, self.out, *([] if self.cbn else self.norms)):
+            m.apply(init_dcgan_weights)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h, cond = z, None
+        if self.embed is not None:
+            e = embed_labels(self.embed, require_labels(y, self.num_classes, f"the {self.family} generator"))
+            if self.cbn:
+                cond = e
+            else:
+                h = torch.cat([z, e.to(z.dtype)], dim=1)
+        h = h.reshape(h.shape[0], -1, 1, 1)
+        for up, norm in zip(self.ups, self.norms, strict=True):
+            h = up(h)
+            h = torch.relu(norm(h, cond) if cond is not None else norm(h))
+        return torch.tanh(self.out(h))
+
+
+# --------------------------------------------------------------------------------------------- D
+
+
+def down_stages(channels: int, resolution: int, ndf: int, batchnorm: bool) -> tuple[nn.Sequential, int]:
+    """DCGAN's discriminator without its scoring layer: images -> (N, width, 4, 4) features, width.
+
+    ``batchnorm=False`` drops the BatchNorm after the inner convs, as SNGAN and the projection
+    discriminator do: spectral normalisation (``model.spectral_norm: d``) then bounds D's Lipschitz
+    constant, which the per-batch rescaling of BatchNorm would otherwise undo.
+    """
+    layers: list[nn.Module] = []
+    width = channels
+    for i, mult in enumerate(stage_multipliers(resolution)):
+        layers.append(nn.Conv2d(width, ndf * mult, 4, 2, 1, bias=False))
+        if i > 0 and batchnorm:  # no BatchNorm on D's input layer (Radford et al., Sec. 3)
+            layers.append(nn.BatchNorm2d(ndf * mult))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
+        width = ndf * mult
+    return nn.Sequential(*layers), width
+
+
+class ConcatDiscriminator(nn.Module):
+    """cGAN discriminator: D([x, e(y) broadcast over H x W]) -> logits (N,)."""
+
+    def __init__(
+        self,
+        channels: int,
+        resolution: int,
+        ndf: int,
+        num_classes: int,
+        embed_dim: int,
+        batchnorm: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes > 0 else None
+        extra = embed_dim if self.embed is not None else 0
+        self.features, width = down_stages(channels + extra, resolution, ndf, batchnorm)
+        self.score = nn.Conv2d(width, 1, 4, 1, 0, bias=False)  # 4x4 -> 1x1, as DCGAN
+        self.apply(init_dcgan_weights)  # leaves the embedding at N(0, 1): label maps on the pixels' scale
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            e = embed_labels(self.embed, require_labels(y, self.num_classes, "the cgan discriminator"))
+            maps = e.to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[2:])
+            x = torch.cat([x, maps], dim=1)
+        return self.score(self.features(x)).reshape(-1)
+
+
+class ProjectionDiscriminator(nn.Module):
+    """f(x, y) = ψ(φ(x)) + ⟨V e_y, φ(x)⟩ (Miyato & Koyama 2018, Eq. 3) -> logits (N,).
+
+    φ(x) is the last 4x4 feature map, flattened; ψ is DCGAN's 4x4 scoring conv, so the projection
+    term adds one learned 4x4 readout filter per class (``embed`` holds V e_y for every y). Where the
+    paper sums φ over space first, keeping the 4x4 positions lets a class say *where* its strokes
+    belong, at 16x the (still tiny) embedding size.
+    """
+
+    def __init__(
+        self, channels: int, resolution: int, ndf: int, num_classes: int, batchnorm: bool = True
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features, width = down_stages(channels, resolution, ndf, batchnorm)
+        self.psi = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
+        self.embed = nn.Embedding(num_classes, width * 16) if num_classes > 0 else None
+        self.apply(init_dcgan_weights)
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)  # like ψ: both readouts start equally small
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.psi(h).reshape(-1)
+        if self.embed is not None:
+            v = embed_labels(self.embed, require_labels(y, self.num_classes, "the projection discriminator"))
+            out = out + (v.to(h.dtype) * h.flatten(1)).sum(dim=1)
+        return out
+
+
+class AuxClassifierDiscriminator(nn.Module):
+    """AC-GAN discriminator: shared features, an adversarial head and a K-way class head.
+
+    ``forward(x, y)`` returns the adversarial logits (N,) and ignores ``y``, so the ``gan``
+    objective, gradient penalties and evaluation treat it as any D; ``adv_and_class(x)`` returns
+    both heads from one pass through the features, which the ``acgan`` objective trains on.
+    """
+
+    def __init__(
+        self, channels: int, resolution: int, ndf: int, num_classes: int, batchnorm: bool = True
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features, width = down_stages(channels, resolution, ndf, batchnorm)
+        self.score = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
+        self.classify = nn.Conv2d(width, num_classes, 4, 1, 0, bias=True) if num_classes > 0 else None
+        self.apply(init_dcgan_weights)
+
+    def adv_and_class(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(adversarial logits (N,), class logits (N, num_classes)) from one forward."""
+        if self.classify is None:
+            raise ConfigError("this AC-GAN discriminator was built without classes (num_classes=0)")
+        h = self.features(x)
+        return self.score(h).reshape(-1), self.classify(h).flatten(1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.score(self.features(x)).reshape(-1)
+
+
+# ---------------------------------------------------------------------------------------- builders
+
+Nets = dict[str, nn.Module]
+
+
+@register_model(
+    "cgan",
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="conditional GAN: label embedding joined to G's latent and D's input (Mirza & Osindero 2014)",
+)
+def cgan(
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    z_dim: int = 100,
+    ngf: int = 48,
+    ndf: int = 48,
+    embed_dim: int = 16,
+    d_batchnorm: bool = True,
+) -> Nets:
+    """cGAN G and D; ``embed_dim`` is the size of the learned label embedding each network uses."""
+    c, res = check_sizes(
+        "cgan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
+    )
+    return {
+        "g": ConditionalGenerator("cgan", z_dim, c, res, ngf, num_classes, embed_dim, "concat"),
+        "d": ConcatDiscriminator(c, res, ndf, num_classes, embed_dim, d_batchnorm),
+    }
+
+
+@register_model(
+    "projection_gan",
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="cGAN with conditional-BatchNorm G and projection D (Miyato & Koyama 2018)",
+)
+def projection_gan(
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    z_dim: int = 100,
+    ngf: int = 48,
+    ndf: int = 48,
+    embed_dim: int = 32,
+    d_batchnorm: bool = True,
+) -> Nets:
+    """Projection cGAN; ``embed_dim`` sizes G's shared class embedding (the input of every CBN)."""
+    c, res = check_sizes(
+        "projection_gan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
+    )
+    return {
+        "g": ConditionalGenerator("projection_gan", z_dim, c, res, ngf, num_classes, embed_dim, "cbn"),
+        "d": ProjectionDiscriminator(c, res, ndf, num_classes, d_batchnorm),
+    }
+
+
+@register_model(
+    "acgan",
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="AC-GAN: cGAN generator, D with an auxiliary classifier head (Odena et al. 2017)",
+)
+def acgan(
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    resolution: int | None = None,
+    channels: int | None = None,
+    z_dim: int = 100,
+    ngf: int = 48,
+    ndf: int = 48,
+    embed_dim: int = 16,
+    d_batchnorm: bool = True,
+) -> Nets:
+    """AC-GAN G and D; train it with ``objective.name: acgan`` (the ``gan`` objective ignores the head)."""
+    c, res = check_sizes(
+        "acgan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
+    )
+    return {
+        "g": ConditionalGenerator("acgan", z_dim, c, res, ngf, num_classes, embed_dim, "concat"),
+        "d": AuxClassifierDiscriminator(c, res, ndf, num_classes, d_batchnorm),
+    }
+
+
+def _tiny(name: str, base: str) -> None:
+    """Register ``name`` as ``base`` with small widths (the registry test runs every tiny variant)."""
+    full = {"cgan": cgan, "projection_gan": projection_gan, "acgan": acgan}[base]
+
+    @register_model(
+        name, resolutions=RESOLUTIONS, inputs=("image",), description=f"{base} with small widths, for tests"
+    )
+    def tiny(
+        shape: tuple[int, ...],
+        num_classes: int = 0,
+        *,
+        resolution: int | None = None,
+        channels: int | None = None,
+        z_dim: int = 16,
+        ngf: int = 8,
+        ndf: int = 8,
+        embed_dim: int = 8,
+        d_batchnorm: bool = True,
+    ) -> Nets:
+        return full(
+            shape,
+            num_classes,
+            resolution=resolution,
+            channels=channels,
+            z_dim=z_dim,
+            ngf=ngf,
+            ndf=ndf,
+            embed_dim=embed_dim,
+            d_batchnorm=d_batchnorm,
+        )
+
+    tiny.__doc__ = f"``{base}`` with small widths, for tests."
+
+
+for _base in ("cgan", "projection_gan", "acgan"):
+    _tiny(f"{_base}_tiny", _base)

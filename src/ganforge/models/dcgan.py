@@ -9,8 +9,8 @@ Other resolutions change the number of stride-2 stages: each stage doubles the s
 (halves it in D) and halves (doubles) the width, so 32x32 drops the widest stage and 128x128 adds one
 (``ngf * 16`` / ``ndf * 16``).
 
-Conditioning (``num_classes > 0``) is accepted and recorded but not built yet: labels passed to
-``forward`` are ignored until the conditional families land.
+``num_classes`` is accepted and recorded, but DCGAN stays unconditional (``forward`` ignores labels);
+the conditional families (cGAN, projection, AC-GAN) live in ``models/conditional.py``.
 """
 
 from __future__ import annotations

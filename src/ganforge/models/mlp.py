@@ -5,8 +5,7 @@ The original GAN (Goodfellow et al. 2014) used MLPs, and toy-mixture studies (Me
 are enough to show mode collapse and its cures in seconds on a CPU. Images are flattened, so the
 same networks also serve MNIST-sized data as a sanity baseline.
 
-Conditioning (``num_classes > 0``) is accepted and recorded but not built yet: labels passed to
-``forward`` are ignored until the conditional families land.
+``num_classes`` is accepted and recorded, but the MLP stays unconditional (``forward`` ignores labels).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ class ConditionalBatchNorm2d(nn.Module):
         self.bn = nn.BatchNorm2d(num_features, affine=False, eps=eps, momentum=momentum)
         self.gain = nn.Linear(cond_dim, num_features, bias=False)
         self.bias = nn.Linear(cond_dim, num_features, bias=False)
-        nn.init.zeros_(self.gain.weight)
+        nn.init.zeros_(self.gain.weight)  # zero: apply_spectral_norm leaves these projections free
         nn.init.zeros_(self.bias.weight)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:

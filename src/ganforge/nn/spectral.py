@@ -31,12 +31,16 @@ SPECTRAL_NORM_LAYERS: tuple[type[nn.Module], ...] = (
 def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
     """Wrap the weight of every Linear / Conv / ConvTranspose in ``module`` (in place; returned).
 
-    Layers already parametrized are left alone, so calling it twice is harmless. Transposed convs
-    are normalised along their output dim (PyTorch picks ``dim=1`` for them).
+    Layers already parametrized are left alone, so calling it twice is harmless; so are all-zero
+    weights (a conditional BatchNorm's neutral-start projections), whose σ(W) = 0 would make W/σ
+    NaN. Transposed convs are normalised along their output dim (PyTorch picks ``dim=1`` for them).
     """
     for layer in list(module.modules()):
-        if isinstance(layer, SPECTRAL_NORM_LAYERS) and not parametrize.is_parametrized(layer, "weight"):
-            spectral_norm(layer, n_power_iterations=n_power_iterations)
+        if not isinstance(layer, SPECTRAL_NORM_LAYERS) or parametrize.is_parametrized(layer, "weight"):
+            continue
+        if not bool(layer.weight.detach().any()):  # σ(0) = 0: W/σ would be NaN (zero-initialised projections)
+            continue
+        spectral_norm(layer, n_power_iterations=n_power_iterations)
     return module
 
 

@@ -1,1 +1,154 @@
-"""Placeholder: being written this session."""
+"""AC-GAN's objective (Odena et al. 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs").
+
+D has two heads: the usual real/fake score and a class posterior P(C | X). Eq. 2 and 3 of the
+paper: D maximises L_S + L_C and G maximises L_C - L_S, where L_S is the adversarial log-likelihood
+and L_C = E[log P(C = c | X_real)] + E[log P(C = c | X_fake)]. So, as losses to minimise:
+
+    D phase:  adversarial D loss + aux_weight · (CE(D_cls(x), y) + CE(D_cls(G(z, y)), y))
+    G phase:  adversarial G loss + aux_weight · CE(D_cls(G(z, y)), y)
+
+The adversarial part is exactly the ``gan`` objective's, with every stabiliser (n_critic, R1/R2/GP,
+lazy regularisation, LeCam, DiffAugment/ADA, instance noise, PacGAN, ...): ``build_acgan`` builds
+an ``AdversarialObjective`` with the same keyword arguments and composes it. The class logits come
+from the very forwards that score real and fake images: the adversarial objective is handed D
+behind a ``ClassLogitRecorder``, which calls D's ``adv_and_class`` (one pass through D's features,
+both heads), returns the adversarial logits and keeps the class logits with the labels the
+objective passed along (after augmentation and PacGAN packing, so they always match). No D or G
+step logic is repeated here and ``gan.py`` needs no hook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.gan import AdversarialObjective, build_gan
+from ganforge.registry import register_objective
+
+
+class ClassLogitRecorder(nn.Module):
+    """D as the adversarial objective sees it: ``forward(x, y)`` -> adversarial logits (N,).
+
+    Every forward that may be trained on (grad enabled) also records ``(class_logits, y)``. Forwards
+    under ``no_grad`` (a relativistic G loss's look at D(x)) are not recorded: nothing learns there.
+    """
+
+    def __init__(self, d: nn.Module) -> None:
+        super().__init__()
+        self.d = d
+        self.records: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        adv, cls = self.d.adv_and_class(x)
+        if torch.is_grad_enabled():
+            self.records.append((cls, y))
+        return adv
+
+
+def class_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of class ``logits`` against hard labels (N,) or class weights (N, K), and accuracy."""
+    logits = logits.float()
+    hard = y if y.ndim == 1 else y.argmax(dim=1)
+    target = y.long() if y.ndim == 1 else y.float()
+    return F.cross_entropy(logits, target), (logits.argmax(dim=1) == hard).float().mean()
+
+
+class ACGANObjective:
+    """The ``gan`` objective's phases plus the auxiliary classification loss (module docstring)."""
+
+    def __init__(self, adversarial: AdversarialObjective, d: nn.Module, aux_weight: float = 1.0) -> None:
+        if not math.isfinite(aux_weight) or aux_weight < 0:
+            raise ConfigError(f"'objective.aux_weight' must be a finite number >= 0, got {aux_weight}")
+        if not isinstance(adversarial.d, ClassLogitRecorder):
+            raise ValueError("the adversarial objective must score images through a ClassLogitRecorder")
+        self.adversarial, self.d, self.aux_weight = adversarial, d, aux_weight
+        self.recorder: ClassLogitRecorder = adversarial.d
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.adversarial.g, "d": self.d}  # D itself: checkpoint keys as for any model
+
+    def phases(self) -> list[Phase]:
+        return self.adversarial.phases()
+
+    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+        if batch.get("y") is None:
+            raise ConfigError("objective 'acgan' needs labelled data; this dataset has no labels")
+        self.recorder.records.clear()
+        out = self.adversarial.step(phase, batch)
+        records, self.recorder.records = self.recorder.records, []
+        if phase == "D":
+            # The D step scores the real batch, then the fakes (made with the same labels); any
+            # further forwards (WGAN-GP's interpolates) are penalty terms, not classified.
+            (real_cls, real_y), (fake_cls, fake_y) = records[0], records[1]
+            aux_real, acc_real = class_loss(real_cls, real_y)
+            aux_fake, acc_fake = class_loss(fake_cls, fake_y)
+            out["loss"] = out["loss"] + self.aux_weight * (aux_real + aux_fake)
+            out.update(
+                aux_real=aux_real.detach(),
+                aux_fake=aux_fake.detach(),
+                aux_acc_real=acc_real.detach(),
+                aux_acc_fake=acc_fake.detach(),
+            )
+        elif phase == "G":
+            fake_cls, fake_y = records[0]
+            aux_g, acc_g = class_loss(fake_cls, fake_y)
+            out["loss"] = out["loss"] + self.aux_weight * aux_g
+            out.update(aux_g=aux_g.detach(), aux_acc_g=acc_g.detach())
+        return out  # Dreg (lazy R1/R2/GP): the penalties alone
+
+    # Optional Trainer hooks (objectives/base.py): the adversarial objective's state is all there is.
+    def after_optimizer_step(self, phase: str) -> None:
+        self.adversarial.after_optimizer_step(phase)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.adversarial.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.adversarial.load_state_dict(state)
+
+
+def with_gan_options(builder: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``builder(nets, ctx, aux_weight, **options)`` the ``gan`` builder's keyword arguments.
+
+    The registry reads a builder's signature as its config schema, so ``objective.r1_gamma`` etc.
+    are valid for ``acgan`` exactly when they are for ``gan``: derived, not copied, a stabiliser
+    added to ``gan`` reaches AC-GAN with no change here.
+    """
+    own = [p for p in inspect.signature(builder).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    gan = list(inspect.signature(build_gan).parameters.values())[2:]  # after nets, ctx
+    hints = {**typing.get_type_hints(build_gan), **typing.get_type_hints(builder)}
+    builder.__signature__ = inspect.Signature([*own, *gan], return_annotation=hints["return"])  # type: ignore[attr-defined]
+    builder.__annotations__ = {p.name: hints[p.name] for p in (*own, *gan)} | {"return": hints["return"]}
+    return builder
+
+
+@register_objective(
+    "acgan",
+    description="AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)",
+)
+@with_gan_options
+def build_acgan(
+    nets: dict[str, nn.Module], ctx: Context, aux_weight: float = 1.0, **gan_options: Any
+) -> ACGANObjective:
+    """AC-GAN; ``aux_weight`` scales the class loss, every other key is the ``gan`` objective's.
+
+    The model's D must offer ``adv_and_class(x)`` (the ``acgan`` family): a D without a class head
+    could only be trained as a plain GAN, which ``objective.name: gan`` already does.
+    """
+    d = nets["d"]
+    if not callable(getattr(d, "adv_and_class", None)) or getattr(d, "num_classes", 0) < 1:
+        raise ConfigError(
+            "objective 'acgan' needs a discriminator with a class head and labelled data"
+            " (model acgan or acgan_tiny on a dataset with classes)"
+        )
+    adversarial = build_gan({**nets, "d": ClassLogitRecorder(d)}, ctx, **gan_options)
+    return ACGANObjective(adversarial, d, aux_weight)
