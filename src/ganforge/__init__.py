@@ -13,11 +13,14 @@ from ganforge.config import Config, load_config
 from ganforge.evaluation import evaluate
 from ganforge.registry import create_model
 from ganforge.sweeps import sweep
+from ganforge.tabular import Imputer, TabularGAN
 
 __all__ = [
     "Config",
     "GeneratorHandle",
+    "Imputer",
     "Run",
+    "TabularGAN",
     "__version__",
     "create_model",
     "evaluate",

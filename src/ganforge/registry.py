@@ -129,7 +129,9 @@ def _load_builtins() -> None:
     import ganforge.losses
     import ganforge.metrics.features  # cheap: class definitions only, weights load on create
     import ganforge.models
-    import ganforge.objectives  # noqa: F401
+    import ganforge.objectives
+    import ganforge.tabular.gain  # objective "gain" (GAIN imputation)
+    import ganforge.tabular.objective  # noqa: F401  (objective "ctgan")
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

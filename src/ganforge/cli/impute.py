@@ -1,9 +1,98 @@
-"""Placeholder: `ganforge impute` is being written this session."""
+"""``ganforge impute DATA -o OUT``: fill a table's missing cells with GAIN (``ganforge.tabular.gain``).
+
+Reads and writes CSV or Parquet, chosen by each file's suffix; the output is written atomically
+(a crash leaves no half-written file). Prints one line: how many cells were imputed, per column.
+"""
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
+
+from ganforge.errors import ConfigError, DataError
+
+FORMATS = (".csv", ".parquet", ".pq")
+
+
+def _format(path: Path, role: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ConfigError(f"{role} '{path}' must end in .csv or .parquet, not '{suffix or '(no suffix)'}'")
+    return "csv" if suffix == ".csv" else "parquet"
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    fmt = _format(path, "input")
+    if not path.is_file():
+        raise DataError(f"input table '{path}' does not exist")
+    try:
+        return pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError) as err:
+        raise DataError(f"could not read '{path}' as {fmt}: {err}") from None
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    from ganforge.utils.io import atomic_write
+
+    path = Path(path)
+    fmt = _format(path, "output")
+    if fmt == "csv":
+        return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def summary(counts: dict[str, int], out: Path) -> str:
+    """``imputed 13 cells in 2 columns (sex 11, body_mass_g 2) -> out.csv``, most-imputed first."""
+    total = sum(counts.values())
+    if not total:
+        return f"nothing to impute: no missing cells; copied to {out}"
+    parts = ", ".join(f"{col} {n}" for col, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n)
+    n_cols = sum(1 for n in counts.values() if n)
+    return f"imputed {total} cells in {n_cols} column{'s' * (n_cols != 1)} ({parts}) -> {out}"
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    from ganforge.tabular.gain import Imputer
+
+    df = read_table(args.data)
+    if df.shape[0] == 0 or df.shape[1] == 0:
+        raise DataError(f"input table '{args.data}' has no rows or no columns")
+    discrete = [c.strip() for c in args.discrete.split(",") if c.strip()] if args.discrete else []
+    counts = {str(c): int(n) for c, n in df.isna().sum().items()}
+    out = Path(args.output)
+    _format(out, "output")  # fail before training, not after
+    if sum(counts.values()):
+        imputer = Imputer(
+            iterations=args.iterations, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+            device=args.device,
+        )  # fmt: skip
+        df = imputer.fit_transform(df, discrete_columns=discrete)
+    write_table(df, out)
+    print(summary(counts, out))
+    return 0
 
 
 def add_impute_parser(sub: Any) -> None:
-    """Registers nothing yet."""
+    p = sub.add_parser(
+        "impute",
+        help="fill the missing cells of a CSV/Parquet table with GAIN",
+        description="Impute missing cells with GAIN (Yoon et al. 2018). Observed cells are kept exactly;"
+        " text columns are categorical, numeric ones continuous unless listed in --discrete.",
+    )
+    p.add_argument("data", help="input table (.csv or .parquet)")
+    p.add_argument("-o", "--output", required=True, help="output table (.csv or .parquet)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, default=None, help="training passes over the rows")
+    length.add_argument("--iterations", type=int, default=None, help="training steps (default 2000)")
+    p.add_argument("--discrete", default="", help="comma-separated integer-coded categorical columns")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.set_defaults(func=cmd_impute)
+
+
+__all__ = ["add_impute_parser", "cmd_impute", "read_table", "write_table"]
