@@ -1,6 +1,7 @@
 """``inception`` / ``inception-fidhelper``: weights only from local files, in every supported format,
 with clear errors otherwise. A randomly initialised network stands in for the real weights (no network
-access in tests); it checks loading, shapes and preprocessing, not the real network's values."""
+access in tests); it checks loading, shapes and preprocessing, not the real network's values (that is
+test_convert_fidhelper.py's real-file test, against fid-helper's TorchScript)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,24 @@ def test_pth_and_env_var_load_the_same_weights(random_net, weight_files, monkeyp
     assert create_extractor("inception", weights=weight_files["pth"]).identity == expected
     monkeypatch.setenv(inception.ENV_WEIGHTS, str(weight_files["pth"]))
     assert create_extractor("inception").identity == expected
+
+
+def test_weights_without_the_classifier_give_a_features_only_extractor(random_net, tmp_path: Path):
+    """fid-helper's TorchScript (converted by convert_fidhelper) stops at pool3: no ``fc.*``."""
+    state = {k: v.contiguous() for k, v in random_net.state_dict().items() if not k.startswith("fc.")}
+    save_file(state, str(tmp_path / "headless.safetensors"))
+    extractor = create_extractor("inception", weights=tmp_path / "headless.safetensors")
+    assert (extractor.feature_dim, extractor.num_classes) == (2048, None)
+    x = torch.rand(2, 3, 24, 24, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    out = extractor.extract(x)
+    assert set(out) == {"features"}
+    with torch.inference_mode():
+        features, _ = random_net(torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear"))
+    torch.testing.assert_close(out["features"], features)
+    # half a head is not a head: refused like any other incomplete state dict
+    save_file({**state, "fc.bias": random_net.fc.bias.detach()}, str(tmp_path / "half.safetensors"))
+    with pytest.raises(EvalError, match=r"missing: fc\.weight"):
+        create_extractor("inception", weights=tmp_path / "half.safetensors")
 
 
 def test_missing_weights_say_how_to_get_them():

