@@ -8,7 +8,7 @@ torch.Size([16, 1, 32, 32])
 
 __version__ = "0.1.0"
 
-from ganforge.api import GeneratorHandle, Run, load, train
+from ganforge.api import GeneratorHandle, Run, TranslatorHandle, load, load_translator, train
 from ganforge.config import Config, load_config
 from ganforge.evaluation import evaluate
 from ganforge.registry import create_model
@@ -21,11 +21,13 @@ __all__ = [
     "Imputer",
     "Run",
     "TabularGAN",
+    "TranslatorHandle",
     "__version__",
     "create_model",
     "evaluate",
     "load",
     "load_config",
+    "load_translator",
     "sweep",
     "train",
 ]

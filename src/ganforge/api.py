@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from ganforge.config import Config, load_config
-from ganforge.errors import CheckpointError, ConfigError, RunDirError
+from ganforge.errors import CheckpointError, ConfigError, DataError, RunDirError
 from ganforge.models.base import Generator
+from ganforge.models.translation import TranslationGenerator
 from ganforge.rundir import read_run_config
 from ganforge.training.build import build_networks, build_session, resolve_device
 from ganforge.training.callbacks import sample_fixed
@@ -138,10 +139,8 @@ class GeneratorHandle:
         return save_samples_picture(x, path)
 
 
-def load(
-    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
-) -> GeneratorHandle:
-    """Rebuild a run's generator from ``config.yaml`` and its newest (or given) checkpoint."""
+def _run_generator(run_dir: str | Path, ema: bool, checkpoint: str | Path | None) -> tuple[Config, Path, Any]:
+    """A run's config, checkpoint path and ``g`` network with the checkpoint's (EMA) weights."""
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir / "checkpoints")
@@ -154,10 +153,91 @@ def load(
     g = build_networks(cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)))["g"]
     prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"
     load_module_state(g, prefix, tensors, ckpt)
+    return cfg, ckpt, g
+
+
+def load(
+    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
+) -> GeneratorHandle:
+    """Rebuild a run's generator from ``config.yaml`` and its newest (or given) checkpoint."""
+    cfg, ckpt, g = _run_generator(run_dir, ema, checkpoint)
     dev = resolve_device(device)
+    if isinstance(g, TranslationGenerator):
+        raise CheckpointError(
+            f"model '{cfg.model.name}' translates images rather than sampling them;"
+            " use ganforge.api.load_translator or `ganforge translate`"
+        )
     if not isinstance(g, Generator):
         raise CheckpointError(f"model '{cfg.model.name}' has no sampling generator")
     return GeneratorHandle(g.to(dev), cfg, ckpt, dev)
 
 
-__all__ = ["GeneratorHandle", "Run", "load", "sample_fixed", "train"]
+class TranslatorHandle:
+    """A trained image-to-image translator: ``load_translator("runs/edges2digits").translate(x)``.
+
+    Takes and returns (N, C, H, W) tensors in [-1, 1] (or one (C, H, W) image) at the size the
+    model was trained on; ``directions`` lists what it can do (pix2pix: ``AtoB``; CycleGAN: both).
+    The generator runs in eval mode: BatchNorm uses its running statistics and dropout is off, so
+    the same input always gives the same output.
+    """
+
+    def __init__(
+        self, generator: TranslationGenerator, config: Config, checkpoint: Path, device: torch.device
+    ) -> None:
+        self.generator = generator.eval()
+        self.config, self.checkpoint, self.device = config, checkpoint, device
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return tuple(self.generator.directions)
+
+    def input_shape(self, direction: str = "AtoB") -> tuple[int, ...]:
+        """(C, H, W) of the images ``translate`` takes in ``direction``."""
+        self._check_direction(direction)
+        return tuple(self.generator.input_shape(direction))
+
+    def _check_direction(self, direction: str) -> None:
+        if direction not in self.directions:
+            raise ConfigError(
+                f"this run's model translates {' and '.join(self.directions)} only, not {direction!r}"
+            )
+
+    @torch.no_grad()
+    def translate(self, x: Any, direction: str = "AtoB", batch_size: int = 64) -> torch.Tensor:
+        """Translate images ``x`` in ``direction``; the result is on the CPU, in [-1, 1]."""
+        c, h, w = self.input_shape(direction)
+        x = torch.as_tensor(x, dtype=torch.float32)
+        single = x.ndim == 3
+        x = x[None] if single else x
+        if x.ndim != 4 or len(x) == 0:
+            raise DataError(f"translate needs (N, C, H, W) or (C, H, W) images, got shape {tuple(x.shape)}")
+        if x.shape[1] != c:
+            raise DataError(
+                f"this translator takes {c}-channel images ({direction}), got {x.shape[1]} channel(s)"
+            )
+        if tuple(x.shape[-2:]) != (h, w):
+            raise DataError(f"this translator takes {h}x{w} images, got {x.shape[-2]}x{x.shape[-1]}")
+        if not torch.isfinite(x).all() or x.abs().max() > 1 + 1e-3:
+            raise DataError("images to translate must be finite values in [-1, 1]")
+        out = [
+            self.generator(x[i : i + batch_size].to(self.device), direction).float().cpu()
+            for i in range(0, len(x), max(1, batch_size))
+        ]
+        y = torch.cat(out).clamp_(-1.0, 1.0)
+        return y[0] if single else y
+
+
+def load_translator(
+    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
+) -> TranslatorHandle:
+    """Rebuild a translation run's generators (pix2pix, CycleGAN) from its newest (or given) checkpoint."""
+    cfg, ckpt, g = _run_generator(run_dir, ema, checkpoint)
+    if not isinstance(g, TranslationGenerator):
+        raise CheckpointError(
+            f"model '{cfg.model.name}' is not an image-to-image translator; use ganforge.load to sample it"
+        )
+    dev = resolve_device(device)
+    return TranslatorHandle(g.to(dev), cfg, ckpt, dev)
+
+
+__all__ = ["GeneratorHandle", "Run", "TranslatorHandle", "load", "load_translator", "sample_fixed", "train"]

@@ -148,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_latent_parser(sub)
     add_tabular_parser(sub)
     add_impute_parser(sub)
+
+    from ganforge.cli.translate import add_translate_parser
+
+    add_translate_parser(sub)
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,12 +17,22 @@ class ArrayDataset:
 
     Why in memory: every embedded dataset is small (≤ a few hundred MB), and indexing one tensor is
     far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None.
+
+    Two optional tables carry more per-sample tensors into every batch, under their own keys:
+
+    * ``extras``: one row per sample of ``x``, batched with the same indices (paired data: the input
+      image ``a`` of image-to-image translation beside its target ``x``; ``data/paired.py``).
+    * ``independent``: a second sample set of any length, batched by its own seeded permutation, so
+      its rows never pair up with ``x`` (unpaired data: CycleGAN's domain ``a``). All its tensors
+      share one length and one permutation (``a`` with its labels ``y_a``).
     """
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     name: str = "data"
     num_classes: int = 0
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+    independent: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.x.ndim not in (2, 4):
@@ -34,6 +44,25 @@ class ArrayDataset:
             raise DataError(f"dataset '{self.name}' is empty")
         if self.y is not None and len(self.y) != len(self.x):
             raise DataError(f"dataset '{self.name}' has {len(self.x)} samples but {len(self.y)} labels")
+        self._check_tables()
+
+    def _check_tables(self) -> None:
+        taken = {"x", "y"}
+        for tensors in (self.extras, self.independent):
+            for key in tensors:
+                if key in taken:
+                    raise DataError(f"dataset '{self.name}' uses the batch key '{key}' twice")
+                taken.add(key)
+        for key, value in self.extras.items():
+            if len(value) != len(self.x):
+                raise DataError(
+                    f"dataset '{self.name}' has {len(self.x)} samples but {len(value)} rows of '{key}'"
+                )
+        sizes = {key: len(value) for key, value in self.independent.items()}
+        if len(set(sizes.values())) > 1:
+            raise DataError(f"dataset '{self.name}' has independent sets of different lengths: {sizes}")
+        if 0 in sizes.values():
+            raise DataError(f"dataset '{self.name}' has an empty independent set")
 
     def __len__(self) -> int:
         return len(self.x)

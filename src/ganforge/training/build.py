@@ -185,8 +185,8 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
     device = resolve_device(cfg.train.device)
     dist = init_distributed(device.type)
     device = resolve_device(cfg.train.device, dist)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    if device.type == "cuda":  # plain "cuda" has no index, which set_device refuses
+        torch.cuda.set_device(device.index if device.index is not None else 0)
     set_determinism(cfg.train.seed, cfg.train.deterministic)
 
     dataset, cfg = load_data(cfg)

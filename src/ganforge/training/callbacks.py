@@ -7,6 +7,7 @@ decides), so rank 0 alone writes to the run dir.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -106,12 +107,32 @@ class SampleGrid:
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path:
+        """Latent samples; or, for an objective with ``preview`` (translation) and a stream with a
+        ``fixed_batch``, its panels (input | output | target ...) of that batch, one cell each."""
         g = trainer.sampling_generator
+        path = self.dir / f"{checkpoint_name(trainer.state.step)}.png"
+        preview = getattr(trainer.objective, "preview", None)
+        fixed_batch = getattr(trainer.batches, "fixed_batch", None)
+        if preview is not None and fixed_batch is not None:
+            panels = preview_fixed(preview, g, fixed_batch(self.n))  # (N, K, C, H, W)
+            cells, per_cell = panels.shape[:2]
+            nrow = per_cell * math.ceil(math.sqrt(cells))
+            self.latest = save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
+            return self.latest
         samples = sample_fixed(g, self.n, self.seed, trainer.device)
-        self.latest = save_samples_picture(
-            samples, self.dir / f"{checkpoint_name(trainer.state.step)}.png", self.real
-        )
+        self.latest = save_samples_picture(samples, path, self.real)
         return self.latest
+
+
+@torch.no_grad()
+def preview_fixed(preview: Any, g: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """``preview(g, batch)`` in eval mode, for the reasons ``sample_fixed`` gives (and no dropout)."""
+    was_training = g.training
+    g.eval()
+    try:
+        return preview(g, batch).float().contiguous()
+    finally:
+        g.train(was_training)
 
 
 @torch.no_grad()

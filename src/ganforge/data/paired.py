@@ -1,0 +1,341 @@
+"""Paired and unpaired image datasets for image-to-image translation and restoration.
+
+Batch keys (what every translation objective reads):
+
+* ``x``: the *target* images, domain B (what the generator should output; what D calls real), with
+  ``y`` their labels when the base data have them.
+* ``a``: the *input* images, domain A. In a paired dataset ``a[i]`` is the input of ``x[i]``
+  (``ArrayDataset.extras``: batched with the same indices). In an unpaired one A is a separate
+  sample set batched by its own permutation (``ArrayDataset.independent``), with labels ``y_a``.
+
+Why ``x`` stays the target: everything that reads a dataset's real images (FID references, the
+diversity probe, ``data_shape`` in checkpoints) then sees domain B, the generator's output domain,
+with no special case. A and B always have the same channel count, so a model needs only ``x``'s
+shape; spatial sizes may differ (super-resolution inputs are smaller).
+
+Degradations are applied once, when a dataset is built (deterministic, seeded); randomness that
+should change every step (e.g. a fresh inpainting mask per batch) belongs to the objective.
+
+Registered datasets (``data.name``): ``edges2digits`` (paired: Canny edges → MNIST digit),
+``thin2thick`` (unpaired: digits ↔ grey-dilated digits from disjoint halves of the train split;
+paired on ``split: test``), ``degraded`` (any registered image dataset + any degradation),
+``paired_folder`` and ``unpaired_folder`` (``A/`` and ``B/`` folders of the user's own images).
+The MNIST-based sets use the fixed split of ``mnist_split_indices`` (test = the 1,000 images
+``numpy.random.default_rng(0).permutation(5000)[4000:]``, train = the other 4,000).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganforge.data.base import ArrayDataset, resize_images, to_unit_range
+from ganforge.data.degrade import canny_edges, degrade, grey_dilate
+from ganforge.data.embedded import check_resolution, mnist_arrays
+from ganforge.data.files import (
+    _READ_ERRORS,
+    LUMA,
+    _existing,
+    _list_images,
+    _read_square,
+    _smallest_side,
+    _warn_skipped,
+)
+from ganforge.errors import ConfigError, DataError
+from ganforge.registry import DATASETS, register_dataset
+
+I2I_SPLITS = ("train", "test")
+
+
+def make_paired(
+    target: ArrayDataset, inputs: torch.Tensor, name: str | None = None, key: str = "a"
+) -> ArrayDataset:
+    """``target`` (its ``x`` and labels) with ``inputs`` as the per-sample input images ``key``."""
+    if target.extras or target.independent:
+        raise DataError(f"dataset '{target.name}' is already paired or unpaired; pair a plain image dataset")
+    if not target.is_image or inputs.ndim != 4:
+        raise DataError("paired datasets need (N, C, H, W) images on both sides")
+    if len(inputs) != len(target):
+        raise DataError(
+            f"paired datasets need as many inputs as targets, got {len(inputs)} and {len(target)}"
+        )
+    if inputs.shape[1] != target.x.shape[1]:
+        raise DataError(
+            f"paired images must share a channel count, got {inputs.shape[1]} (A) and {target.x.shape[1]} (B)"
+        )
+    return ArrayDataset(
+        x=target.x,
+        y=target.y,
+        name=name or target.name,
+        num_classes=target.num_classes,
+        extras={key: inputs.contiguous()},
+    )
+
+
+def make_unpaired(a: ArrayDataset, b: ArrayDataset, name: str = "unpaired") -> ArrayDataset:
+    """Domain B as ``x`` (and ``y``), domain A as an independent set ``a`` (and ``y_a``)."""
+    for ds in (a, b):
+        if not ds.is_image or ds.extras or ds.independent:
+            raise DataError(f"dataset '{ds.name}' must be plain images to join an unpaired dataset")
+    if a.x.shape[1] != b.x.shape[1]:
+        raise DataError(
+            f"unpaired domains must share a channel count, got {a.x.shape[1]} (A) and {b.x.shape[1]} (B)"
+        )
+    independent = {"a": a.x.contiguous()}
+    if a.y is not None:
+        independent["y_a"] = a.y
+    return ArrayDataset(
+        x=b.x, y=b.y, name=name, num_classes=max(a.num_classes, b.num_classes), independent=independent
+    )
+
+
+def _split(split: str) -> str:
+    if split not in I2I_SPLITS:
+        raise ConfigError(f"data.split must be one of {', '.join(I2I_SPLITS)}, got {split!r}")
+    return split
+
+
+def _digits(split: str, resolution: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    x, labels = mnist_arrays(_split(split))
+    resolution = check_resolution(resolution)
+    if resolution is not None:
+        x = resize_images(x, resolution)
+    return x.contiguous(), torch.tensor(np.asarray(labels), dtype=torch.long)
+
+
+@functools.lru_cache(maxsize=4)
+def _edges2digits_cached(split: str, resolution: int | None, sigma: float) -> tuple[torch.Tensor, ...]:
+    x, y = _digits(split, resolution)
+    return x, y, canny_edges(x, sigma=sigma)  # ~1 s for 4,000 digits: worth keeping per process
+
+
+@register_dataset(
+    "edges2digits",
+    native_resolution=32,
+    channels=1,
+    default_extractor="mnist-cnn",
+    pairing="paired",
+    description="paired: Canny edge maps (a) of MNIST digits -> the digits (x), fixed train/test split",
+)
+def edges2digits(split: str = "train", resolution: int | None = None, sigma: float = 1.0) -> ArrayDataset:
+    """pix2pix's edges→photo task on digits (Isola et al. 2017, Sec. 4.1), offline.
+
+    ``x`` = the split's digits (32×32, or ``resolution``), ``a`` = their Canny edges (``sigma``),
+    computed at that resolution so edges stay one pixel wide. Labels ``y`` are the digits' classes.
+    """
+    x, y, edges = _edges2digits_cached(split, check_resolution(resolution), float(sigma))
+    target = ArrayDataset(x=x.clone(), y=y.clone(), name="edges2digits", num_classes=10)
+    return make_paired(target, edges.clone())
+
+
+@functools.lru_cache(maxsize=4)
+def _thin2thick_cached(split: str, resolution: int | None, radius: int) -> tuple[torch.Tensor, ...]:
+    x, y = _digits(split, None)
+    thick = grey_dilate(x, radius)  # the domain is defined at the native 32x32, then resized
+    if resolution is not None:
+        x, thick = resize_images(x, resolution), resize_images(thick, resolution)
+    return x.contiguous(), thick.contiguous(), y
+
+
+def thin2thick_halves() -> tuple[slice, slice]:
+    """Positions in the (shuffled) train split of domain A's digits and of domain B's source digits."""
+    return slice(0, 2000), slice(2000, 4000)
+
+
+@register_dataset(
+    "thin2thick",
+    native_resolution=32,
+    channels=1,
+    default_extractor="mnist-cnn",
+    pairing="unpaired",
+    description="unpaired: MNIST digits (a) <-> digits dilated by a disk (x), disjoint halves; test paired",
+)
+def thin2thick(split: str = "train", resolution: int | None = None, radius: int = 1) -> ArrayDataset:
+    """CycleGAN's unpaired setting (Zhu et al. 2017) with a known ground truth, offline.
+
+    ``split: train``: domain A (``a``, labels ``y_a``) = the first 2,000 digits of the train split as
+    they are; domain B (``x``, ``y``) = the other 2,000 grey-dilated by a disk of ``radius``. The
+    halves are disjoint, so no (digit, dilated digit) pair is ever seen in training.
+    ``split: test``: paired, ``a`` = each test digit, ``x`` = its true dilation, for PSNR/SSIM of
+    translations against the truth.
+    """
+    if isinstance(radius, bool) or not isinstance(radius, int) or radius < 1:
+        raise ConfigError(f"data.radius must be a positive integer, got {radius!r}")
+    x, thick, y = _thin2thick_cached(_split(split), check_resolution(resolution), radius)
+    if split == "test":
+        target = ArrayDataset(x=thick.clone(), y=y.clone(), name="thin2thick", num_classes=10)
+        return make_paired(target, x.clone())
+    half_a, half_b = thin2thick_halves()
+    domain_a = ArrayDataset(x=x[half_a].clone(), y=y[half_a].clone(), name="thin", num_classes=10)
+    domain_b = ArrayDataset(x=thick[half_b].clone(), y=y[half_b].clone(), name="thick", num_classes=10)
+    return make_unpaired(domain_a, domain_b, name="thin2thick")
+
+
+@register_dataset(
+    "degraded",
+    native_resolution=None,
+    channels=None,
+    pairing="paired",
+    description="paired: any image dataset (x) and a degradation of it (a): edges, dilate, downsample, holes",
+)
+def degraded(
+    base: str = "mnist",
+    base_params: dict[str, Any] | None = None,
+    degradation: str = "edges",
+    degradation_params: dict[str, Any] | None = None,
+    resolution: int | None = None,
+) -> ArrayDataset:
+    """Dataset ``base`` (built with ``base_params``, e.g. ``{split: train}`` or ``{path: photos}``) as
+    targets, and ``degradation`` (``data/degrade.py``: edges, dilate, downsample, center_hole,
+    free_form; with ``degradation_params``) of each image as its input: users' own photos become a
+    restoration task by naming ``folder`` as the base."""
+    if base in ("degraded", "edges2digits", "thin2thick", "paired_folder", "unpaired_folder"):
+        raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
+    params = dict(base_params or {})
+    if resolution is not None:
+        params["resolution"] = resolution
+    target = DATASETS.build(base, **params)
+    if not target.is_image:
+        raise ConfigError(f"data.base '{base}' holds vectors; a degradation needs images")
+    return make_paired(
+        target, degrade(target.x, degradation, degradation_params), name=f"{base}+{degradation}"
+    )
+
+
+# ---------------------------------------------------------------- the user's own folders
+
+
+def read_rgb_files(paths: list[Path], side: int) -> np.ndarray:
+    """(N, side, side, 3) uint8: each file centre-cropped to square and LANCZOS-resized, as ``folder``."""
+    images = []
+    for p in paths:
+        try:
+            images.append(_read_square(p, side))
+        except _READ_ERRORS as err:
+            raise DataError(f"could not read image '{p}': {err}") from None
+    return np.stack(images)
+
+
+def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, C, H, W) in [-1, 1]. ``channels`` 1 converts colour to luma
+    (ITU-R 601), 3 keeps RGB, None picks 3 if any image has colour else 1 (the ``folder`` rule)."""
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    if channels is None:
+        channels = 1 if (rgb == rgb[..., :1]).all() else 3
+    pixels = (rgb.astype(np.float32) @ LUMA)[:, None] if channels == 1 else rgb.transpose(0, 3, 1, 2)
+    return to_unit_range(np.ascontiguousarray(pixels, dtype=np.float32), 255.0).clamp_(-1.0, 1.0)
+
+
+def _two_domains(rgb_a: np.ndarray, rgb_b: np.ndarray, channels: int | None) -> tuple[torch.Tensor, ...]:
+    """Both domains in one channel count: colour in either side makes both RGB (``channels=None``)."""
+    if channels is None:
+        grey = (rgb_a == rgb_a[..., :1]).all() and (rgb_b == rgb_b[..., :1]).all()
+        channels = 1 if grey else 3
+    return rgb_to_unit(rgb_a, channels), rgb_to_unit(rgb_b, channels)
+
+
+def _side_folder(root: Path, sub: str) -> Path:
+    folder = root / sub
+    if not folder.is_dir():
+        raise DataError(f"'{root}' must hold a folder '{sub}/' of images (it does not)")
+    return folder
+
+
+def _readable(folder: Path) -> list[Path]:
+    paths = _list_images(folder, recursive=True)
+    if not paths:
+        raise DataError(f"no images found in '{folder}'")
+    return paths
+
+
+def _stem(folder: Path, p: Path) -> str:
+    return str(p.relative_to(folder).with_suffix(""))
+
+
+def _by_stem(folder: Path, paths: list[Path]) -> dict[str, Path]:
+    counts = Counter(_stem(folder, p) for p in paths)
+    twice = sorted(s for s, c in counts.items() if c > 1)
+    if twice:
+        raise DataError(f"'{folder}' holds several images named '{twice[0]}' (with different extensions)")
+    return {_stem(folder, p): p for p in paths}
+
+
+def _names(items: list[str]) -> str:
+    return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+
+
+@register_dataset(
+    "paired_folder",
+    native_resolution=None,
+    channels=None,
+    pairing="paired",
+    description="paired: folders A/ (inputs) and B/ (targets) of images with the same file names",
+)
+def paired_folder(
+    path: str = "",
+    resolution: int | None = None,
+    channels: int | None = None,
+    a_dir: str = "A",
+    b_dir: str = "B",
+) -> ArrayDataset:
+    """Your own pairs: ``path/A/name.png`` is the input of ``path/B/name.png`` (matched by name
+    without extension, subfolders included). Images are centre-cropped and resized to
+    ``resolution`` (default: the smallest side among all of them); ``channels`` as for ``folder``.
+    A name on one side only is an error that lists it: silently dropping it would misalign nothing
+    but hide a user's mistake."""
+    root = _existing(path, "paired dataset folder")
+    folder_a, folder_b = _side_folder(root, a_dir), _side_folder(root, b_dir)
+    by_a, by_b = _by_stem(folder_a, _readable(folder_a)), _by_stem(folder_b, _readable(folder_b))
+    only_a, only_b = sorted(set(by_a) - set(by_b)), sorted(set(by_b) - set(by_a))
+    if only_a or only_b:
+        parts = [f"{len(only_a)} only in {a_dir}/ ({_names(only_a)})"] if only_a else []
+        parts += [f"{len(only_b)} only in {b_dir}/ ({_names(only_b)})"] if only_b else []
+        raise DataError(f"'{path}': {a_dir}/ and {b_dir}/ must hold the same file names; " + ", ".join(parts))
+    names = sorted(by_a)
+    skipped: list[str] = []
+    paths_a, side_a = _smallest_side([by_a[n] for n in names], skipped)
+    paths_b, side_b = _smallest_side([by_b[n] for n in names], skipped)
+    _warn_skipped(root, skipped)
+    keep = sorted({_stem(folder_a, p) for p in paths_a} & {_stem(folder_b, p) for p in paths_b})
+    if not keep:
+        raise DataError(f"no readable image pairs in '{path}'")
+    side = check_resolution(resolution) or min(side_a, side_b)
+    x_a, x_b = _two_domains(
+        read_rgb_files([by_a[n] for n in keep], side), read_rgb_files([by_b[n] for n in keep], side), channels
+    )
+    return make_paired(ArrayDataset(x=x_b, name="paired_folder"), x_a)
+
+
+@register_dataset(
+    "unpaired_folder",
+    native_resolution=None,
+    channels=None,
+    pairing="unpaired",
+    description="unpaired: folders A/ and B/ of images, any names and counts (CycleGAN)",
+)
+def unpaired_folder(
+    path: str = "",
+    resolution: int | None = None,
+    channels: int | None = None,
+    a_dir: str = "A",
+    b_dir: str = "B",
+) -> ArrayDataset:
+    """Two unrelated image collections ``path/A`` and ``path/B`` of any sizes, for CycleGAN."""
+    root = _existing(path, "unpaired dataset folder")
+    folder_a, folder_b = _side_folder(root, a_dir), _side_folder(root, b_dir)
+    skipped: list[str] = []
+    paths_a, side_a = _smallest_side(_readable(folder_a), skipped)
+    paths_b, side_b = _smallest_side(_readable(folder_b), skipped)
+    _warn_skipped(root, skipped)
+    if not paths_a or not paths_b:
+        raise DataError(f"'{path}' needs readable images in both {a_dir}/ and {b_dir}/")
+    side = check_resolution(resolution) or min(side_a, side_b)
+    x_a, x_b = _two_domains(read_rgb_files(paths_a, side), read_rgb_files(paths_b, side), channels)
+    domain_a, domain_b = ArrayDataset(x=x_a, name=a_dir), ArrayDataset(x=x_b, name=b_dir)
+    return make_unpaired(domain_a, domain_b, name="unpaired_folder")

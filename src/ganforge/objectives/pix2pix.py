@@ -1,0 +1,100 @@
+"""pix2pix (Isola et al. 2017, Eq. 4): G* = arg min_G max_D L_cGAN(G, D) + λ·L_L1(G), phases D then G.
+
+L_cGAN is any registered adversarial loss (``objective.loss``; the paper's is the non-saturating
+``ns``, ``lsgan`` is the common alternative) on a conditional PatchGAN that scores [input, image]
+pairs, so D judges whether an output is a plausible translation *of that input*, not merely a
+plausible image. L_L1 = E‖B − G(A)‖₁ pins the low frequencies to the target; L1 rather than L2
+because it blurs less (Sec. 3.1). λ = 100 as in the paper.
+
+Each step generates once (as ``AdversarialObjective``): the D phase makes G(A) with G's graph
+(``Phase.keep_graph``), trains D on it detached, and the G phase back-propagates through the same
+output. Isola et al. halve D's loss; with Adam a constant factor on one player's loss changes
+nothing, so we do not.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.losses import get_loss
+from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.translation import inputs_of, translation_networks
+from ganforge.registry import register_objective
+
+
+class Pix2PixObjective:
+    def __init__(
+        self, g: nn.Module, d: nn.Module, ctx: Context, loss: str = "ns", lambda_l1: float = 100.0
+    ) -> None:
+        if lambda_l1 < 0:
+            raise ConfigError(f"'objective.lambda_l1' must be >= 0, got {lambda_l1}")
+        self.g, self.d, self.ctx = g, d, ctx
+        self.loss = get_loss(loss)
+        self.lambda_l1 = lambda_l1
+        self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "d": self.d}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("D", trains="d", keep_graph=("g",)), Phase("G", trains="g", fresh_batch=False)]
+
+    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+        a, b = inputs_of(batch, "pix2pix")
+        if phase == "D":
+            return self._d_step(a, b)
+        if phase == "G":
+            return self._g_step(a, b)
+        raise ValueError(f"unknown phase '{phase}'")
+
+    def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake = self._pending = self.g(a)
+        real_logits = self.d(b, a).float()
+        fake_logits = self.d(fake.detach(), a).float()
+        loss = self.loss.d_loss(real_logits, fake_logits)
+        if self.loss.needs_real_in_g:  # relativistic: does D rank each real patch above its fake?
+            accuracy = (real_logits > fake_logits).float().mean()
+        else:
+            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
+        return {
+            "loss": loss,
+            "loss_d": loss.detach(),
+            "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(),
+            "d_acc": accuracy.detach(),
+        }
+
+    def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake, self._pending = self._pending, None
+        if fake is None or not fake.requires_grad:
+            fake = self.g(a)
+        real_logits = None
+        if self.loss.needs_real_in_g:
+            with torch.no_grad():
+                real_logits = self.d(b, a).float()
+        adversarial = self.loss.g_loss(self.d(fake, a).float(), real_logits)
+        l1 = (fake.float() - b.float()).abs().mean()
+        return {
+            "loss": adversarial + self.lambda_l1 * l1,
+            "loss_g": adversarial.detach(),
+            "l1": l1.detach(),
+        }
+
+    @torch.no_grad()
+    def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor:
+        """input | output | target per sample: (N, 3, C, H, W)."""
+        a, b = inputs_of(batch, "pix2pix")
+        return torch.stack([a.float(), g(a).float(), b.float()], dim=1)
+
+
+@register_objective(
+    "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
+)
+def build_pix2pix(
+    nets: dict[str, nn.Module], ctx: Context, loss: str = "ns", lambda_l1: float = 100.0
+) -> Pix2PixObjective:
+    """Isola et al. 2017: ``loss`` (config ``objective.loss``) + ``lambda_l1`` · L1; needs a pix2pix model."""
+    g, d = translation_networks(nets, "pix2pix", "pix2pix", both_ways=False)
+    return Pix2PixObjective(g, d, ctx, loss=loss, lambda_l1=lambda_l1)

@@ -1,0 +1,113 @@
+"""What the translation objectives share: batch checks, a preview grid, and an image history pool.
+
+Batches carry the target images (domain B) under ``x`` and the inputs (domain A) under ``a``
+(``data/paired.py``). ``preview`` is the optional objective method the sample-grid callback calls
+instead of latent sampling: it returns (N, K, C, H, W), K panels per sample (input | output |
+target ...), which the callback tiles K panels to a cell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.errors import ConfigError, DataError
+from ganforge.models.translation import DiscriminatorPair, PatchDiscriminator, TranslationGenerator
+from ganforge.objectives.base import Batch
+
+
+def inputs_of(batch: Batch, objective: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(a, x) of a batch, or a DataError naming the kind of dataset the objective needs."""
+    if "a" not in batch:
+        raise DataError(
+            f"objective '{objective}' needs image pairs: a dataset whose batches hold input images 'a'"
+            " beside the targets 'x' (e.g. data.name: edges2digits, thin2thick, paired_folder)"
+        )
+    return batch["a"], batch["x"]
+
+
+def translation_networks(
+    nets: dict[str, nn.Module], objective: str, model: str, both_ways: bool
+) -> tuple[TranslationGenerator, nn.Module]:
+    """The (g, d) pair of a translation model, or a ConfigError naming the model the objective needs.
+
+    ``both_ways``: CycleGAN's two generators and ``DiscriminatorPair``; else pix2pix's one generator
+    and conditional PatchGAN.
+    """
+    g, d = nets.get("g"), nets.get("d")
+    if both_ways:
+        ok = isinstance(g, TranslationGenerator) and g.ba is not None and isinstance(d, DiscriminatorPair)
+    else:
+        ok = (
+            isinstance(g, TranslationGenerator)
+            and g.ba is None
+            and isinstance(d, PatchDiscriminator)
+            and d.cond_channels > 0
+        )
+    if not ok:
+        raise ConfigError(
+            f"objective '{objective}' needs a '{model}' model (model.name: {model} or {model}_tiny)"
+        )
+    return g, d  # type: ignore[return-value]
+
+
+class ImagePool:
+    """History of generated images (Shrivastava et al. 2017, Sec. 2.3; CycleGAN Sec. 4).
+
+    D is updated on a mix of the newest fakes and older ones, so it does not forget what earlier
+    generators produced and G cannot oscillate between modes D has just stopped penalising. Until
+    the pool holds ``size`` images each new one is stored and returned; afterwards each is, with
+    probability ½, swapped for a random stored image (which is returned instead), else returned as is.
+
+    Randomness comes from a private generator whose state is part of ``state_dict``, with the stored
+    images: a resumed run draws exactly what the uninterrupted one would.
+    """
+
+    def __init__(self, size: int = 50, seed: int = 0) -> None:
+        if size < 0:
+            raise ConfigError(f"'objective.pool_size' must be >= 0, got {size}")
+        self.size = size
+        self.images: torch.Tensor | None = None  # (count, C, H, W), count <= size
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return 0 if self.images is None else len(self.images)
+
+    @torch.no_grad()
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.detach()
+        if self.size == 0:
+            return images
+        out = []
+        for img in images:
+            if len(self) < self.size:
+                stored = img[None].clone()
+                self.images = stored if self.images is None else torch.cat([self.images, stored])
+                out.append(img)
+            elif torch.rand((), generator=self.gen).item() < 0.5:
+                assert self.images is not None
+                k = int(torch.randint(len(self.images), (), generator=self.gen))
+                out.append(self.images[k].clone())
+                self.images[k] = img
+            else:
+                out.append(img)
+        return torch.stack(out)
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"rng": self.gen.get_state()}
+        if self.images is not None:
+            state["images"] = self.images.contiguous()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device | None = None) -> None:
+        if "rng" in state:
+            self.gen.set_state(state["rng"].cpu())
+        images = state.get("images")
+        self.images = None if images is None else images.to(device or images.device).clone()
+
+
+def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of ``state`` under ``prefix.`` with the prefix removed."""
+    return {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
