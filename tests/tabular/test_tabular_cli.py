@@ -91,6 +91,17 @@ def test_eval_prints_one_json_object(cli, data_csv, run_dir):
     assert 0.0 <= result["quality"] <= 1.0
 
 
+def test_eval_report_is_one_self_contained_page(cli, data_csv, run_dir, tmp_path):
+    page = tmp_path / "table.html"
+    rc, out, _ = cli("tabular", "eval", run_dir, "--real", data_csv, "--json", "--report", page)
+    assert rc == 0
+    quality = json.loads(out)["quality"]
+    text = page.read_text()
+    assert f"quality {quality:.4f}" in text  # the page shows the same evaluation the JSON printed
+    assert "data:image/png;base64," in text  # figures inlined
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+
+
 def test_bad_input_is_one_line_and_exit_status_2(cli, data_csv, run_dir, tmp_path):
     rc, _, err = cli("tabular", "fit", data_csv, "--out", tmp_path / "r", "--discrete", "group,nope")
     assert_user_error(rc, err, "discrete column 'nope' is not a column")

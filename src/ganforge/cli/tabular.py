@@ -98,6 +98,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     result = evaluate_tabular(
         frames[0], frames[1], model.discrete_columns, holdout=frames[2], target=args.target, seed=args.seed
     )
+    if args.report is not None:
+        page = write_tabular_report(
+            args.report or Path(args.run) / "report.html", result, frames[0], frames[1], model, args
+        )
+        if not args.json:
+            _console().print(f"wrote {escape(str(page))}", soft_wrap=True)
     if args.json:
         print(json.dumps(result, default=float))
         return 0
@@ -109,6 +115,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if result.get(key) is not None:
             print(f"{key:<20}{json.dumps(result[key], default=float)}")
     return 0
+
+
+def write_tabular_report(
+    path: str | Path, result: dict[str, Any], real: Any, synthetic: Any, model: Any, args: argparse.Namespace
+) -> Path:
+    """One self-contained HTML page (images inlined, nothing fetched), like ``ganforge report``'s:
+    the scores, per-column shapes and the worst marginals, then what the model was and how it was
+    evaluated, so the page still explains itself when mailed on its own."""
+    from ganforge.metrics.tabular import tabular_report_html
+    from ganforge.report.html import Page, Section, facts_table, render
+    from ganforge.utils.io import atomic_write_text
+
+    facts = [
+        ("model", str(args.run)),
+        ("real table", str(args.real)),
+        ("holdout", str(args.holdout) if args.holdout else "none (no ML efficacy or DCR)"),
+        ("synthetic rows", len(synthetic)),
+        ("discrete columns", ", ".join(model.discrete_columns) or "none"),
+        ("seed", args.seed),
+    ]
+    page = Page(
+        title="Synthetic table report",
+        subtitle=f"{args.run}: quality {result['quality']:.4f}",
+        sections=[
+            Section("scores", "Fidelity, utility, privacy", tabular_report_html(result, real, synthetic,
+                                                                               model.discrete_columns)),
+            Section("setup", "What was evaluated", facts_table(facts)),
+        ],
+    )  # fmt: skip
+    return atomic_write_text(path, render(page))
 
 
 def _times_as_numbers(frame: Any) -> Any:
@@ -170,6 +206,14 @@ def add_tabular_parser(sub: Any) -> None:
     e.add_argument("-n", type=int, default=None, help="synthetic rows (default: as many as --real has)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--json", action="store_true", help="print one JSON object and nothing else on stdout")
+    e.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="HTML",
+        help="also write a self-contained HTML report (default path: RUN/report.html)",
+    )
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=cmd_eval)
 
