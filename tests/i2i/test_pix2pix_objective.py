@@ -136,3 +136,9 @@ def test_resume_is_bit_identical(tmp_path) -> None:
     assert set(ta) == set(tb) and any(k.startswith("ema.g.") for k in ta)
     for key in ta:
         assert torch.equal(ta[key], tb[key]), key
+
+
+def test_periodic_latent_evaluation_of_a_translation_run_is_refused_up_front(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="eval_every"):
+        ganforge.train(config(steps=2, eval_every=1), out=tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()  # refused before any training or writing
