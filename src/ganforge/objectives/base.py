@@ -59,6 +59,12 @@ class Objective(Protocol):
 #   load_state_dict(state: dict) -> None            to safetensors, the rest to the JSON sidecar
 
 
+def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of a checkpointed ``state`` under ``prefix.``, prefix removed: how an objective
+    hands each part it owns (augmentation, LeCam, history pools) back its own state."""
+    return {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+
+
 @dataclass
 class Context:
     """What the trainer lends an objective: where tensors live and how to draw noise.

@@ -27,8 +27,8 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.translation import DiscriminatorPair, TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import ImagePool, inputs_of, prefixed, translation_networks
+from ganforge.objectives.base import Batch, Context, Phase, prefixed
+from ganforge.objectives.translation import ImagePool, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
 

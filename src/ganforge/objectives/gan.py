@@ -16,7 +16,7 @@ from ganforge.augment import Augment, build_augment
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Phase, prefixed
 from ganforge.objectives.penalties import Stabilizers, gradient_penalties, pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import LeCam, clip_weights, orthogonal_penalty
@@ -187,11 +187,11 @@ class AdversarialObjective:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.d_steps = int(state.get("d_steps", 0))
-        augment = {k.removeprefix("augment."): v for k, v in state.items() if k.startswith("augment.")}
+        augment = prefixed(state, "augment")
         if augment:
             self.augment.load_state_dict(augment)
         if self.lecam is not None:
-            lecam = {k.removeprefix("lecam."): v for k, v in state.items() if k.startswith("lecam.")}
+            lecam = prefixed(state, "lecam")
             self.lecam.load_state_dict(lecam, device=self.ctx.device)
 
 

@@ -35,7 +35,7 @@ from ganforge.augment import Augment, build_augment
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Phase, prefixed
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
 from ganforge.training.distributed import mean_across_ranks
@@ -203,7 +203,7 @@ class StyleGAN2Objective:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "pl_mean" in state:
             self.pl_mean = torch.as_tensor(state["pl_mean"], dtype=torch.float32).to(self.ctx.device)
-        augment = {k.removeprefix("augment."): v for k, v in state.items() if k.startswith("augment.")}
+        augment = prefixed(state, "augment")
         if augment:
             self.augment.load_state_dict(augment)
 

@@ -106,8 +106,3 @@ class ImagePool:
             self.gen.set_state(state["rng"].cpu())
         images = state.get("images")
         self.images = None if images is None else images.to(device or images.device).clone()
-
-
-def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The entries of ``state`` under ``prefix.`` with the prefix removed."""
-    return {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
