@@ -13,7 +13,7 @@ import torch
 from ganforge.config import Config, load_config
 from ganforge.errors import CheckpointError, ConfigError, DataError, RunDirError
 from ganforge.models.base import Generator
-from ganforge.models.translation import TranslationGenerator
+from ganforge.models.translation import TranslationGenerator, check_condition
 from ganforge.rundir import read_run_config
 from ganforge.training.build import build_networks, build_session, resolve_device
 from ganforge.training.callbacks import sample_fixed
@@ -202,9 +202,22 @@ class TranslatorHandle:
                 f"this run's model translates {' and '.join(self.directions)} only, not {direction!r}"
             )
 
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """What ``translate`` needs besides the images: ``("mask",)`` (inpainting), ``("attr",)``
+        (attribute editing), or nothing."""
+        return tuple(self.generator.conditions)
+
     @torch.no_grad()
-    def translate(self, x: Any, direction: str = "AtoB", batch_size: int = 64) -> torch.Tensor:
-        """Translate images ``x`` in ``direction``; the result is on the CPU, in [-1, 1]."""
+    def translate(
+        self, x: Any, direction: str = "AtoB", batch_size: int = 64, **conditions: Any
+    ) -> torch.Tensor:
+        """Translate images ``x`` in ``direction``; the result is on the CPU, in [-1, 1].
+
+        ``conditions`` are the model's ``conditions`` by name, e.g. ``mask=`` (1 = missing) for an
+        inpainting run or ``attr=`` (target attribute values) for an editing run; one row is
+        broadcast to every image.
+        """
         c, h, w = self.input_shape(direction)
         x = torch.as_tensor(x, dtype=torch.float32)
         single = x.ndim == 3
@@ -219,9 +232,25 @@ class TranslatorHandle:
             raise DataError(f"this translator takes {h}x{w} images, got {x.shape[-2]}x{x.shape[-1]}")
         if not torch.isfinite(x).all() or x.abs().max() > 1 + 1e-3:
             raise DataError("images to translate must be finite values in [-1, 1]")
+        needed = self.conditions if direction == "AtoB" else ()
+        missing = [k for k in needed if conditions.get(k) is None]
+        unknown = [k for k in conditions if k not in needed]
+        if missing or unknown:
+            what = f"needs {', '.join(f'{k}=' for k in needed)}" if needed else "takes no conditions"
+            raise ConfigError(
+                f"this run's translator ({direction}) {what}; missing {missing}, unexpected {unknown}"
+            )
+        cond = {k: check_condition(k, conditions[k], len(x), (h, w)) for k in needed}
+        step = max(1, batch_size)
         out = [
-            self.generator(x[i : i + batch_size].to(self.device), direction).float().cpu()
-            for i in range(0, len(x), max(1, batch_size))
+            self.generator(
+                x[i : i + step].to(self.device),
+                direction,
+                **{k: v[i : i + step].to(self.device) for k, v in cond.items()},
+            )
+            .float()
+            .cpu()
+            for i in range(0, len(x), step)
         ]
         y = torch.cat(out).clamp_(-1.0, 1.0)
         return y[0] if single else y

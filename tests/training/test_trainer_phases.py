@@ -58,7 +58,7 @@ class SpyObjective(AdversarialObjective):
                 "d": flat(self.d),
             }
         )
-        if phase == "Greg":  # a stand-in lazy regulariser on G: pull its outputs toward 0
+        if phase.startswith("Greg"):  # a stand-in lazy regulariser on G: pull its outputs toward 0
             return {"loss": self.g(self.ctx.randn(len(batch["x"]), self.g.z_dim)).square().mean()}
         return super().step(phase, batch)
 
@@ -119,6 +119,21 @@ def test_phase_every_skips_steps():
     assert phases.count("Greg") == 3  # steps 0, 4 and 8
     steps_with_greg = [phases[:i].count("G") - 1 for i, p in enumerate(phases) if p == "Greg"]
     assert steps_with_greg == [0, 4, 8]
+
+
+def test_phase_start_and_stop_bound_its_stage():
+    """A staged phase (SRGAN's content pre-training, then the adversarial stage) runs on
+    ``start <= step < stop`` only, and ``every`` still counts from step 0."""
+    warmup = Phase("Greg", trains="g", stop=3, fresh_batch=False)
+    late = Phase("Greg_late", trains="g", start=5, every=2, fresh_batch=False)
+    trainer, spy, _ = spy_trainer(steps=9, extra_phases=(warmup, late))
+    trainer.fit()
+    phases = [c["phase"] for c in spy.calls]
+    step_of = [phases[:i].count("G") - 1 for i in range(len(phases))]
+    assert [s for s, p in zip(step_of, phases, strict=True) if p == "Greg"] == [0, 1, 2]
+    assert [s for s, p in zip(step_of, phases, strict=True) if p == "Greg_late"] == [6, 8]
+    staged = Phase("x", trains="g", start=2, stop=4)
+    assert [staged.due(s) for s in range(5)] == [False, False, True, True, False]
 
 
 @pytest.mark.parametrize("reuse_fakes", [False, True])

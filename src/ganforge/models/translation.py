@@ -47,24 +47,40 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
 
 
 class TranslationGenerator(nn.Module):
-    """The ``g`` network of a translation model: ``forward(x, direction)`` runs that direction's net.
+    """The ``g`` network of a translation model: ``forward(x, direction, **conditions)`` runs that
+    direction's net.
 
-    ``in_shape``/``out_shape`` are one A / one B sample's (C, H, W); ``directions`` lists what the
-    model can do (pix2pix: A→B only).
+    ``in_shape``/``out_shape`` are one A / one B sample's (C, H, W); they differ in side for
+    super-resolution. ``directions`` lists what the model can do (pix2pix: A→B only).
+    ``conditions`` names what the A→B net needs besides its input image, each passed as a keyword
+    and carried in batches under the same key: ``mask`` (inpainting: (N, 1, H, W), 1 = missing),
+    ``attr`` (attribute editing: (N, K) target values). Callers (objectives, ``TranslatorHandle``,
+    evaluation) look at ``conditions`` instead of at the model's family.
     """
 
     def __init__(
-        self, ab: nn.Module, ba: nn.Module | None, in_shape: tuple[int, ...], out_shape: tuple[int, ...]
+        self,
+        ab: nn.Module,
+        ba: nn.Module | None,
+        in_shape: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        conditions: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.ab = ab
         self.ba = ba
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
         self.directions = DIRECTIONS if ba is not None else DIRECTIONS[:1]
+        self.conditions = tuple(conditions)
 
-    def forward(self, x: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, direction: str = "AtoB", **conditions: torch.Tensor) -> torch.Tensor:
+        missing = [name for name in self.conditions if name not in conditions]
+        unknown = [name for name in conditions if name not in self.conditions]
+        if missing or unknown:
+            need = ", ".join(self.conditions) or "no conditions"
+            raise ConfigError(f"this translator takes {need}; missing {missing}, unexpected {unknown}")
         if direction == "AtoB":
-            return self.ab(x)
+            return self.ab(x, **conditions)
         if direction == "BtoA" and self.ba is not None:
             return self.ba(x)
         raise ConfigError(
@@ -73,6 +89,38 @@ class TranslationGenerator(nn.Module):
 
     def input_shape(self, direction: str) -> tuple[int, ...]:
         return self.in_shape if direction == "AtoB" else self.out_shape
+
+
+def check_condition(name: str, value: torch.Tensor, n: int, side: tuple[int, int]) -> torch.Tensor:
+    """A condition for ``n`` images of size ``side`` as float32, its first dimension ``n`` (a
+    leading 1 is broadcast), or a DataError saying what shape and values it must have.
+
+    ``mask``: (N or 1, 1, H, W), 0 = known, 1 = missing (values in [0, 1]; a (H, W) or (1, H, W)
+    mask is taken as one for all images); ``attr``: (N or 1, K) finite target values (a scalar or a
+    (K,) vector is one for all images).
+    """
+    from ganforge.errors import DataError
+
+    value = torch.as_tensor(value, dtype=torch.float32)
+    if name == "mask":
+        while value.ndim < 4:
+            value = value[None]
+        if value.ndim != 4 or value.shape[1] != 1 or tuple(value.shape[-2:]) != tuple(side):
+            raise DataError(
+                f"a mask must be (N or 1, 1, {side[0]}, {side[1]}) for these images, got {tuple(value.shape)}"
+            )
+        if not torch.isfinite(value).all() or value.min() < 0 or value.max() > 1:
+            raise DataError("mask values must be in [0, 1] (1 = missing)")
+    elif name == "attr":
+        while value.ndim < 2:
+            value = value[None]
+        if value.ndim != 2 or not torch.isfinite(value).all():
+            raise DataError(f"attr must be finite (N or 1, K) values, got shape {tuple(value.shape)}")
+    else:
+        raise ConfigError(f"unknown translation condition '{name}'")
+    if len(value) not in (1, n):
+        raise DataError(f"{name} holds {len(value)} rows for {n} image(s); give 1 or {n}")
+    return value.expand(n, *value.shape[1:]) if len(value) == 1 else value
 
 
 def patch_layers_for(resolution: int) -> int:

@@ -30,6 +30,8 @@ class Phase:
     ``keep_graph``: networks that keep ``requires_grad`` during this phase although it does not
     step them, so the objective can build their graph now and reuse it in a later phase (the D
     phase's fakes, reused by the G phase, as in the PyTorch DCGAN example: one G forward per step).
+    ``start`` / ``stop``: the phase runs on steps ``start <= step < stop`` only (``stop`` None: to
+    the end), for schedules in stages: SRGAN pre-trains G on its content loss alone, then adds D.
     """
 
     name: str
@@ -38,6 +40,13 @@ class Phase:
     repeats: int = 1
     fresh_batch: bool = True
     keep_graph: tuple[str, ...] = ()
+    start: int = 0
+    stop: int | None = None
+
+    def due(self, step: int) -> bool:
+        """Whether the phase runs at ``step`` (0-based): inside [start, stop) and on its ``every``."""
+        in_stage = self.start <= step and (self.stop is None or step < self.stop)
+        return in_stage and step % self.every == 0
 
 
 @runtime_checkable

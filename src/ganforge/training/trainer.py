@@ -1,8 +1,8 @@
 """One generic training loop for every family: it runs an Objective's phases and knows no model.
 
-Per step, for each phase due (``step % every == 0``), ``repeats`` times: draw a batch, switch
-``requires_grad`` on for exactly the phase's network, compute the objective's loss under autocast,
-backward, average gradients across processes, step that network's optimiser. Then update the
+Per step, for each phase due (``Phase.due``: its stage and its ``every``), ``repeats`` times: draw a
+batch, switch ``requires_grad`` on for exactly the phase's network, compute the objective's loss
+under autocast, backward, average gradients across processes, step that network's optimiser. Then update the
 generator EMA and hand the step's statistics to the callbacks (logging, samples, checkpoints, ...).
 """
 
@@ -187,7 +187,7 @@ class Trainer:
             self.apply_lr_schedule(step)
         measure = (step + 1) % self.measure_every == 0 or step + 1 == self.steps  # log steps
         for phase in self.phases:
-            if step % phase.every == 0:
+            if phase.due(step):
                 self.run_phase(phase, measure)
         if self.dist.enabled:  # BatchNorm statistics differ per rank; keep one copy, as DDP does
             self.sync_buffers()
