@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from ganforge.data import embedded, files, paired, stacked, toy2d  # noqa: F401  (imported for their registrations)
+from ganforge.data import (  # noqa: F401  (imported for their registrations)
+    attributes,
+    embedded,
+    files,
+    masked,
+    paired,
+    patches,
+    stacked,
+    toy2d,
+)
 from ganforge.data.base import ArrayDataset
 from ganforge.data.embedded import mnist_split_indices
 from ganforge.data.toy2d import mixture_centers, mixture_spec

@@ -1,6 +1,18 @@
 """Model families; importing this package registers each family's builders in ``MODELS``."""
 
-from ganforge.models import biggan, conditional, cyclegan, dcgan, mlp, pix2pix, r3gan, stylegan2  # noqa: F401  (registration)
+from ganforge.models import (  # noqa: F401  (registration)
+    attr_edit,
+    biggan,
+    conditional,
+    cyclegan,
+    dcgan,
+    inpaint,
+    mlp,
+    pix2pix,
+    r3gan,
+    srgan,
+    stylegan2,
+)
 from ganforge.models.base import Generator
 
 __all__ = ["Generator"]
