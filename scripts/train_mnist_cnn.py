@@ -1,6 +1,8 @@
 """Train the ``mnist-cnn`` feature extractor and write its weights plus a JSON sidecar.
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/train_mnist_cnn.py
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/train_mnist_cnn.py --arch judge --seed 1 --rotate 15 \
+        --scale 0.15 --shift 3 --epochs 40     # the independent ``mnist-judge``
 
 Trains ONLY on the embedded MNIST train split (4,000 digits, ``mnist_split_indices("train")``) with
 light augmentation (small random rotation, scale and shift), then reports accuracy on the held-out
@@ -8,7 +10,8 @@ light augmentation (small random rotation, scale and shift), then reports accura
 model selection): the number reported is an honest held-out estimate. Deterministic for a given
 seed on one CPU thread.
 
-Writes ``<out>/mnist_cnn.safetensors`` and ``<out>/mnist_cnn.json`` (architecture, this script and
+Writes ``<out>/mnist_cnn.safetensors`` and ``<out>/mnist_cnn.json`` (``mnist_judge.*`` for
+``--arch judge``) (architecture, this script and
 its arguments, train/test accuracy, sha256 of the weights), both atomically.
 """
 
@@ -28,7 +31,37 @@ import torch.nn.functional as F
 from ganforge.data.embedded import mnist
 from ganforge.metrics.features.base import sha256_file
 from ganforge.metrics.features.mnist_cnn import CHANNELS, FEATURE_DIM, WEIGHTS_DIR, MnistCNNNet
+from ganforge.metrics.features.mnist_judge import JUDGE_FEATURES, JUDGE_WIDTHS, MnistJudgeNet
 from ganforge.utils.io import atomic_write, atomic_write_json
+
+# --arch: (extractor name, network class, file stem, architecture facts for the sidecar)
+ARCHES: dict[str, tuple[str, type[torch.nn.Module], str, dict[str, Any]]] = {
+    "cnn": (
+        "mnist-cnn",
+        MnistCNNNet,
+        "mnist_cnn",
+        {
+            "class": "ganforge.metrics.features.mnist_cnn.MnistCNNNet",
+            "channels": list(CHANNELS),
+            "blocks": "per channel count: conv3x3 (no bias)-BN-ReLU-maxpool2; then flatten,"
+            " linear-ReLU (the features), dropout, linear (the logits)",
+            "feature_dim": FEATURE_DIM,
+        },
+    ),
+    "judge": (
+        "mnist-judge",
+        MnistJudgeNet,
+        "mnist_judge",
+        {
+            "class": "ganforge.metrics.features.mnist_judge.MnistJudgeNet",
+            "channels": list(JUDGE_WIDTHS),
+            "blocks": "conv5x5-GELU stem; per width: conv3x3 stride 2-GroupNorm(8)-GELU,"
+            " conv3x3-GroupNorm-GELU; global average pool, linear-GELU (the features), dropout,"
+            " linear (the logits)",
+            "feature_dim": JUDGE_FEATURES,
+        },
+    ),
+}
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, rotate: float, scale: float, shift: float) -> torch.Tensor:
@@ -48,7 +81,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, rotate: float, scale: float, 
 
 
 @torch.no_grad()
-def accuracy(net: MnistCNNNet, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
+def accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     net.eval()
     correct = sum(
         int((net(x[i : i + batch])[1].argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(x), batch)
@@ -63,7 +96,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_set, test_set = mnist(split="train"), mnist(split="test")
     x, y = train_set.x, train_set.y
     assert y is not None and test_set.y is not None
-    net = MnistCNNNet(dropout=args.dropout)
+    net = ARCHES[args.arch][1](dropout=args.dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(x) / args.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -105,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rotate", type=float, default=10.0, help="max rotation, degrees")
     p.add_argument("--scale", type=float, default=0.1, help="max relative scale change")
     p.add_argument("--shift", type=float, default=2.0, help="max shift, pixels")
+    p.add_argument("--arch", choices=sorted(ARCHES), default="cnn", help="cnn: mnist-cnn; judge: mnist-judge")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 = reproducible anywhere)")
-    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for mnist_cnn.{safetensors,json}")
+    p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for <stem>.{safetensors,json}")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -115,18 +149,15 @@ def main(argv: list[str] | None = None) -> int:
 
     result = train(args)
     net = result.pop("net")
-    weights = args.out / "mnist_cnn.safetensors"
+    name, _, stem, arch = ARCHES[args.arch]
+    weights = args.out / f"{stem}.safetensors"
     state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
     atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
     sidecar = {
-        "name": "mnist-cnn",
+        "name": name,
         "architecture": {
-            "class": "ganforge.metrics.features.mnist_cnn.MnistCNNNet",
+            **arch,
             "input": [1, 32, 32],
-            "channels": list(CHANNELS),
-            "blocks": "per channel count: conv3x3 (no bias)-BN-ReLU-maxpool2; then flatten,"
-            " linear-ReLU (the features), dropout, linear (the logits)",
-            "feature_dim": FEATURE_DIM,
             "num_classes": 10,
             "parameters": sum(p.numel() for p in net.parameters()),
         },
@@ -139,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "sha256": sha256_file(weights),
     }
-    atomic_write_json(args.out / "mnist_cnn.json", sidecar)
+    atomic_write_json(args.out / f"{stem}.json", sidecar)
     print(
         f"train accuracy {result['train_accuracy']:.4f}  test accuracy {result['test_accuracy']:.4f}"
         f"  ({result['train_seconds']}s) -> {weights}"

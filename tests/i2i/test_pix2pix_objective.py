@@ -138,7 +138,43 @@ def test_resume_is_bit_identical(tmp_path) -> None:
         assert torch.equal(ta[key], tb[key]), key
 
 
-def test_periodic_latent_evaluation_of_a_translation_run_is_refused_up_front(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="eval_every"):
-        ganforge.train(config(steps=2, eval_every=1), out=tmp_path / "run")
+def test_periodic_evaluation_scores_the_test_split(tmp_path) -> None:
+    """``train.eval_every`` on a translation run: PSNR of test translations, best checkpoint kept."""
+    import json
+
+    run = ganforge.train(
+        config(steps=4, eval_every=2, eval_metrics="psnr,identity", eval_n=64), out=tmp_path / "run"
+    )
+    lines = [json.loads(line) for line in (run.path / "logs" / "evals.jsonl").read_text().splitlines()]
+    assert [line["step"] for line in lines] == [2, 4]
+    assert all(5 < line["psnr"] < 60 and 0 <= line["identity_accuracy"] <= 1 for line in lines)
+    assert (run.path / "checkpoints" / "best.safetensors").exists()
+
+
+def test_periodic_evaluation_without_a_test_split_is_refused_up_front(tmp_path) -> None:
+    for side in "AB":
+        (tmp_path / "pairs" / side).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (32, 32), 40 * i).save(tmp_path / "pairs" / side / f"{i}.png")
+    raw = config(steps=2, eval_every=1)
+    raw["data"] = {"name": "paired_folder", "path": str(tmp_path / "pairs"), "batch_size": 2}
+    with pytest.raises(ConfigError, match=r"eval_every.*held-out split"):
+        ganforge.train(raw, out=tmp_path / "run")
     assert not (tmp_path / "run" / "checkpoints").exists()  # refused before any training or writing
+
+
+def test_l1_only_ablation_has_no_d_phase(tmp_path) -> None:
+    """``lambda_adv: 0`` is a plain L1 regression U-Net: no D phase, D's weights never move."""
+    ctx = Context(device=torch.device("cpu"), randn=torch.randn)
+    objective = build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=0.0)
+    assert [p.name for p in objective.phases()] == ["G"] and objective.phases()[0].fresh_batch
+    raw = config(steps=3)
+    raw["objective"]["lambda_adv"] = 0.0
+    run = ganforge.train(raw, out=tmp_path / "run")
+    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+
+    tensors, _ = load_checkpoint(latest_checkpoint(run.path / "checkpoints"))
+    assert any(k.startswith("nets.d.") for k in tensors) and any(k.startswith("optim.g.") for k in tensors)
+    assert not any(k.startswith("optim.d.") for k in tensors)  # D's Adam never took a step
+    with pytest.raises(ConfigError, match="lambda_adv"):
+        build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=-1.0)

@@ -226,3 +226,22 @@ def test_periodic_evals_and_the_best_checkpoint(toy_run: Path, copy_run: Callabl
     (curves,) = page.sections["metrics"]
     assert decode_png(curves).size == (1080, 260)  # one row of panels (modes_covered, hq_fraction)
     assert "best.safetensors" in page.section_text["run"]
+
+
+def test_translation_run_report_shows_test_strips(tmp_path: Path) -> None:
+    """An image-to-image run has no latent: the page shows held-out input | output | target rows."""
+    import ganforge
+
+    cfg = {
+        "model": {"name": "pix2pix_tiny"},
+        "data": {"name": "edges2digits", "batch_size": 8},
+        "objective": {"name": "pix2pix"},
+        "train": {"steps": 4, "progress": False, "sample_every": 2, "log_every": 2},
+    }
+    run = ganforge.train(cfg, out=tmp_path / "run")
+    page = Page(write_report(run.path).read_text())
+    assert "Test translations" in page.section_text["generator"]
+    assert "input | output | target" in page.section_text["generator"]
+    (strip,) = page.sections["generator"]
+    # 8 rows x 3 panels of 32x32 digits, 2 px padding, shown at 2x
+    assert decode_png(strip).size == (2 * (3 * 34 + 2), 2 * (8 * 34 + 2))

@@ -1,17 +1,27 @@
-"""``ganforge translate RUN IN -o OUT [--direction AtoB|BtoA]``: run a trained pix2pix/CycleGAN.
+"""Run a trained image-to-image model on the user's images: ``translate``, ``upscale``, ``inpaint``, ``edit``.
 
-IN and OUT may each be an image file, a folder of images, or an ``.npz`` whose ``x`` holds
-(N, C, H, W) images in [-1, 1]. Image files are read as the ``folder`` dataset reads them
-(centre-cropped, resized to the training size, converted to the model's channel count); arrays
-from an ``.npz`` are taken as they are and must already have the model's shape. Everything is read
-and translated before anything is written, every file is written atomically, and existing outputs
-are never replaced without ``--force``: a bad input leaves the disk as it was.
+* ``ganforge translate RUN IN -o OUT [--direction AtoB|BtoA]``: pix2pix, CycleGAN;
+* ``ganforge upscale RUN IN -o OUT``: a super-resolution run (its input side is smaller than its output's);
+* ``ganforge inpaint RUN IN --mask MASK -o OUT``: an inpainting run; MASK is an image (white = missing)
+  or an ``.npz`` whose ``mask`` holds (N or 1, 1, H, W), 1 = missing; one mask serves every image;
+* ``ganforge edit RUN IN --attr VALUE -o OUT``: an attribute-editing run, VALUE the target attribute
+  (comma-separated for several).
+
+All four are one code path (``run_translator``): the run's translator says what it needs
+(``TranslatorHandle.conditions``), each command supplies it. IN and OUT may each be an image file, a
+folder of images, or an ``.npz`` whose ``x`` holds (N, C, H, W) images in [-1, 1]. Image files are
+read as the ``folder`` dataset reads them (centre-cropped, resized to the training size, converted to
+the model's channel count); arrays from an ``.npz`` are taken as they are and must already have the
+model's shape. Everything is read and translated before anything is written, every file is written
+atomically, and existing outputs are never replaced without ``--force``: a bad input leaves the disk
+as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,22 +127,114 @@ def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(fh, **arrays)
 
 
-def cmd_translate(args: argparse.Namespace) -> int:
+def read_mask(path: str | Path, side: int) -> torch.Tensor:
+    """(M, 1, side, side) mask, 1 = missing, from an image (grey > ½ = missing; resized with
+    nearest, so it stays binary) or an ``.npz`` with ``mask`` (taken as is: its size must match)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"mask '{path}' does not exist or is not a file")
+    if p.suffix.lower() == ".npz":
+        return read_npz_images(p, key="mask")
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        raise DataError(f"mask '{path}' must be an image file or an .npz with 'mask'")
+    try:
+        with Image.open(p) as im:
+            grey = im.convert("L").resize((side, side), Image.Resampling.NEAREST)
+    except (OSError, ValueError) as err:
+        raise DataError(f"could not read mask '{path}': {err}") from None
+    return torch.from_numpy((np.asarray(grey) > 127).astype(np.float32))[None, None]
+
+
+def parse_attr(text: str) -> torch.Tensor:
+    """``"2.5"`` or ``"1,0.5"`` -> a (1, K) target attribute row."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--attr must be numbers separated by commas, got {text!r}") from None
+    if not values or not all(np.isfinite(values)):
+        raise ConfigError(f"--attr must be finite numbers, got {text!r}")
+    return torch.tensor([values], dtype=torch.float32)
+
+
+def run_translator(
+    args: argparse.Namespace,
+    direction: str = "AtoB",
+    verb: str = "translated",
+    check: Callable[[Any], None] | None = None,
+    **conditions: Callable[[int], torch.Tensor],
+) -> int:
+    """Load the run (``check`` may refuse it), read IN, plan OUT (refusing to overwrite), translate,
+    then write: the shared body of every image-to-image command. ``conditions`` maps a condition's
+    name to a function of the input side that makes it."""
     from ganforge.api import load_translator
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be positive, got {args.batch_size}")
     handle = load_translator(args.run, ema=not args.no_ema, device=args.device)
-    c, h, _ = handle.input_shape(args.direction)
+    if check is not None:
+        check(handle)
+    c, h, _ = handle.input_shape(direction)
     x, names = read_inputs(args.input, h, c)
     target = plan_outputs(args.output, names, args.force)
-    y = handle.translate(x, direction=args.direction, batch_size=args.batch_size)
+    given = {name: make(h) for name, make in conditions.items()}
+    y = handle.translate(x, direction=direction, batch_size=args.batch_size, **given)
     write_outputs(target, y)
-    print(f"translated {len(y)} image(s) {args.direction} -> {args.output}")
+    print(f"{verb} {len(y)} image(s){' ' + direction if verb == 'translated' else ''} -> {args.output}")
     return 0
 
 
+def _requires(condition: str, command: str) -> Callable[[Any], None]:
+    kind = {"mask": "an inpainting", "attr": "an attribute-editing"}[condition]
+
+    def check(handle: Any) -> None:
+        if condition not in handle.conditions:
+            raise ConfigError(f"'ganforge {command}' needs {kind} run; this run's model takes no {condition}")
+
+    return check
+
+
+def _is_super_resolution(handle: Any) -> None:
+    (_, h_in, _), (_, h_out, _) = handle.input_shape("AtoB"), handle.generator.out_shape
+    if h_out <= h_in:
+        raise ConfigError(
+            f"'ganforge upscale' needs a super-resolution run; this one maps {h_in}px to {h_out}px images"
+        )
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    return run_translator(args, direction=args.direction, verb="translated")
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    return run_translator(args, verb="upscaled", check=_is_super_resolution)
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    return run_translator(
+        args,
+        verb="inpainted",
+        check=_requires("mask", "inpaint"),
+        mask=lambda side: read_mask(args.mask, side),
+    )
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    attr = parse_attr(args.attr)
+    return run_translator(args, verb="edited", check=_requires("attr", "edit"), attr=lambda side: attr)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run directory")
+    p.add_argument("input", help="image file, folder of images, or .npz with x (N, C, H, W) in [-1, 1]")
+    p.add_argument("-o", "--output", required=True, help="image file (one input only), folder, or .npz")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--force", action="store_true", help="replace existing output files")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+
+
 def add_translate_parser(sub: Any) -> None:
+    """``translate``, ``upscale``, ``inpaint`` and ``edit``."""
     p = sub.add_parser(
         "translate",
         help="translate images with a trained pix2pix or CycleGAN run",
@@ -140,15 +242,40 @@ def add_translate_parser(sub: Any) -> None:
         " directions). IN and OUT may be an image file, a folder of images, or an .npz with x (N, C, H, W)"
         " in [-1, 1].",
     )
-    p.add_argument("run", help="run directory")
-    p.add_argument("input", help="image file, folder of images, or .npz with x (N, C, H, W) in [-1, 1]")
-    p.add_argument("-o", "--output", required=True, help="image file (one input only), folder, or .npz")
+    _common(p)
     p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="default AtoB")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--force", action="store_true", help="replace existing output files")
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.set_defaults(func=cmd_translate)
 
+    p = sub.add_parser(
+        "upscale",
+        help="super-resolve images with a trained SR run",
+        description="Upscale images with a trained super-resolution run (e.g. restore/sr4x_digits). Image"
+        " files are resized to the run's input size first; an .npz must already have it.",
+    )
+    _common(p)
+    p.set_defaults(func=cmd_upscale)
 
-__all__ = ["add_translate_parser", "cmd_translate", "read_inputs"]
+    p = sub.add_parser(
+        "inpaint",
+        help="fill the masked pixels of images with a trained inpainting run",
+        description="Inpaint images with a trained inpainting run. MASK: an image (white = missing) or an"
+        " .npz whose 'mask' holds (N or 1, 1, H, W) with 1 = missing; one mask is used for every image."
+        " Known pixels are returned unchanged.",
+    )
+    _common(p)
+    p.add_argument("--mask", required=True, help="mask image (white = missing) or .npz with 'mask'")
+    p.set_defaults(func=cmd_inpaint)
+
+    p = sub.add_parser(
+        "edit",
+        help="set an attribute of images with a trained attribute-editing run",
+        description="Edit images with a trained attribute-editing run (e.g. i2i/thickness_edit): VALUE is"
+        " the target attribute on the run's scale (see docs/attribute_editing.md); several attributes"
+        " are comma-separated.",
+    )
+    _common(p)
+    p.add_argument("--attr", required=True, help="target attribute value(s), e.g. 2.5 or 1,0.5")
+    p.set_defaults(func=cmd_edit)
+
+
+__all__ = ["add_translate_parser", "read_inputs", "read_mask", "run_translator"]

@@ -5,7 +5,7 @@
 extractor's space), ``stacked`` (StackedMNIST's 1,000 modes). ``reference`` caches real features.
 """
 
-from ganforge.evaluation import image, mixture, stacked  # noqa: F401  (they register metrics)
+from ganforge.evaluation import image, mixture, stacked, translation  # noqa: F401  (they register metrics)
 from ganforge.evaluation.core import (
     METRICS,
     EvalContext,

@@ -57,23 +57,45 @@ class EvalContext:
     _samples: torch.Tensor | None = field(default=None, repr=False)
     _extractor: Any = field(default=None, repr=False)
     _fake: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    _translation: Any = field(default=None, repr=False)
+
+    @property
+    def is_translation(self) -> bool:
+        """An image-to-image run: scored on its test split (``evaluation/translation.py``)."""
+        from ganforge.evaluation.translation import is_translation
+
+        return self.given_samples is None and is_translation(self.config)
 
     def generator(self) -> Any:
-        """The run's ``GeneratorHandle`` (EMA weights unless ``ema=False``), loaded on first use."""
+        """The run's ``GeneratorHandle`` (EMA weights unless ``ema=False``), loaded on first use; a
+        ``TranslatorHandle`` for an image-to-image run."""
         if self.handle is None:
             if self.run_dir is None:
                 raise EvalError("this evaluation has neither a run directory nor a generator to sample")
-            from ganforge.api import load
+            from ganforge.api import load, load_translator
 
-            self.handle = load(self.run_dir, ema=self.ema, device=self.device)
+            loader = load_translator if self.is_translation else load
+            self.handle = loader(self.run_dir, ema=self.ema, device=self.device)
         return self.handle
 
+    def translation(self) -> Any:
+        """The test pairs and their translations (``TranslationSamples``), computed once."""
+        if self._translation is None:
+            from ganforge.evaluation.translation import TranslationSamples
+
+            self._translation = TranslationSamples(self)
+        return self._translation
+
     def samples(self) -> torch.Tensor:
-        """``n`` samples for ``seed`` on the CPU (the same for every metric of one call)."""
+        """``n`` samples for ``seed`` on the CPU (the same for every metric of one call); for an
+        image-to-image run, the translations of the first ``n`` test inputs."""
         if self.given_samples is not None:
             return self.given_samples
         if self._samples is None:
-            self._samples = self.generator().sample(self.n, seed=self.seed)
+            if self.is_translation:
+                self._samples = self.translation().outputs
+            else:
+                self._samples = self.generator().sample(self.n, seed=self.seed)
         return self._samples
 
     @property
@@ -92,7 +114,10 @@ class EvalContext:
         return self._fake
 
     def real_features(self) -> dict[str, torch.Tensor]:
-        """The training data's features, cached on disk per dataset + extractor (reference.py)."""
+        """The training data's features, cached on disk per dataset + extractor (reference.py); for
+        an image-to-image run, the features of the test targets its outputs are compared with."""
+        if self.real is None and self.is_translation:
+            self.real = self.extractor.extract(self.translation().pairs.x, device=self.device)
         if self.real is None:
             from ganforge.evaluation.reference import real_features
 
@@ -297,12 +322,13 @@ def evaluate(
     values, per_metric = compute(ctx, names)
     record = {
         "metrics": per_metric,
-        "n": n,
+        "n": len(ctx.samples()) if ctx.is_translation else n,  # at most the test split's size
         "seed": seed,
         "dataset": {
             "name": cfg.data.name,
             "params": dict(cfg.data.params),
             "resolution": cfg.data.resolution,
+            **({"split": "test"} if ctx.is_translation else {}),
         },
         **_checkpoint_facts(ctx.generator().checkpoint, ema),
         "ganforge_version": __version__,

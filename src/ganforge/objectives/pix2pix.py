@@ -26,20 +26,29 @@ from ganforge.registry import register_objective
 
 class Pix2PixObjective:
     def __init__(
-        self, g: nn.Module, d: nn.Module, ctx: Context, loss: str = "ns", lambda_l1: float = 100.0
+        self,
+        g: nn.Module,
+        d: nn.Module,
+        ctx: Context,
+        loss: str = "ns",
+        lambda_l1: float = 100.0,
+        lambda_adv: float = 1.0,
     ) -> None:
-        if lambda_l1 < 0:
-            raise ConfigError(f"'objective.lambda_l1' must be >= 0, got {lambda_l1}")
+        for key, value in (("lambda_l1", lambda_l1), ("lambda_adv", lambda_adv)):
+            if value < 0:
+                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
         self.g, self.d, self.ctx = g, d, ctx
         self.loss = get_loss(loss)
-        self.lambda_l1 = lambda_l1
+        self.lambda_l1, self.lambda_adv = lambda_l1, lambda_adv
         self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", trains="d", keep_graph=("g",)), Phase("G", trains="g", fresh_batch=False)]
+        """D then G; with ``lambda_adv`` 0 (the L1-only ablation: a plain regression U-Net) G only."""
+        g_phase = Phase("G", trains="g", fresh_batch=self.lambda_adv == 0)
+        return [Phase("D", trains="d", keep_graph=("g",)), g_phase] if self.lambda_adv else [g_phase]
 
     def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
         a, b = inputs_of(batch, "pix2pix")
@@ -70,14 +79,16 @@ class Pix2PixObjective:
         fake, self._pending = self._pending, None
         if fake is None or not fake.requires_grad:
             fake = self.g(a)
+        l1 = (fake.float() - b.float()).abs().mean()
+        if not self.lambda_adv:
+            return {"loss": self.lambda_l1 * l1, "l1": l1.detach()}
         real_logits = None
         if self.loss.needs_real_in_g:
             with torch.no_grad():
                 real_logits = self.d(b, a).float()
         adversarial = self.loss.g_loss(self.d(fake, a).float(), real_logits)
-        l1 = (fake.float() - b.float()).abs().mean()
         return {
-            "loss": adversarial + self.lambda_l1 * l1,
+            "loss": self.lambda_adv * adversarial + self.lambda_l1 * l1,
             "loss_g": adversarial.detach(),
             "l1": l1.detach(),
         }
@@ -93,8 +104,13 @@ class Pix2PixObjective:
     "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
 )
 def build_pix2pix(
-    nets: dict[str, nn.Module], ctx: Context, loss: str = "ns", lambda_l1: float = 100.0
+    nets: dict[str, nn.Module],
+    ctx: Context,
+    loss: str = "ns",
+    lambda_l1: float = 100.0,
+    lambda_adv: float = 1.0,
 ) -> Pix2PixObjective:
-    """Isola et al. 2017: ``loss`` (config ``objective.loss``) + ``lambda_l1`` · L1; needs a pix2pix model."""
+    """Isola et al. 2017: ``lambda_adv`` · ``loss`` (config ``objective.loss``) + ``lambda_l1`` · L1;
+    needs a pix2pix model. ``lambda_adv: 0`` is the L1-only ablation (no D phase at all)."""
     g, d = translation_networks(nets, "pix2pix", "pix2pix", both_ways=False)
-    return Pix2PixObjective(g, d, ctx, loss=loss, lambda_l1=lambda_l1)
+    return Pix2PixObjective(g, d, ctx, loss=loss, lambda_l1=lambda_l1, lambda_adv=lambda_adv)

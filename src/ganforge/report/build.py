@@ -220,14 +220,21 @@ def samples_section(data: RunData) -> h.Section:
 
 def generator_section(data: RunData) -> h.Section:
     """The latest generator (EMA when present): a slerp walk for images, a scatter for 2-D data."""
-    title = "Latent interpolation"
+    from ganforge.evaluation.translation import is_translation
+    from ganforge.rundir import read_run_config
+
+    config = read_run_config(data.path)
+    translation = is_translation(config)
+    title = "Test translations" if translation else "Latent interpolation"
     if not data.checkpoints:
         return h.Section("generator", title, h.note("No checkpoint yet, so no generator to draw from."))
     from ganforge.api import load
-    from ganforge.report.generated import generator_view
+    from ganforge.report.generated import generator_view, translation_view
 
     try:
-        view = generator_view(load(data.path, ema=True))
+        view = (
+            translation_view(data.path, config) if translation else generator_view(load(data.path, ema=True))
+        )
     except GanforgeError as err:
         return h.Section("generator", title, h.note(f"Could not load the generator: {err}"))
     if view is None:

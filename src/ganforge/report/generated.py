@@ -1,4 +1,5 @@
-"""What the report draws from the trained generator itself: a latent walk, or a 2-D scatter.
+"""What the report draws from the trained generator itself: a latent walk, a 2-D scatter, or (for
+an image-to-image run) input / output / target strips of held-out test pairs.
 
 Both use fixed seeds, so two reports of the same checkpoint show the same pictures and reports of
 successive checkpoints walk the same latent path (differences are the training's, not the RNG's).
@@ -88,6 +89,42 @@ def generator_view(handle: Any) -> GeneratedView | None:
     return None
 
 
+STRIP_ROWS = 8
+
+
+@torch.no_grad()
+def translation_view(run_dir: Any, config: Any, rows: int = STRIP_ROWS) -> GeneratedView:
+    """The first ``rows`` test pairs (the evaluation's protocol, ``evaluation/translation.py``): per
+    row input | output | target; a smaller input (super-resolution) is enlarged with nearest, a masked
+    input shows its hole in mid grey, an editing run's row shows the attribute it was asked for."""
+    import torch.nn.functional as F
+
+    from ganforge.evaluation import EvalContext
+
+    t = EvalContext(config, rows, seed=SEED, run_dir=run_dir).translation()
+    a, out, x = t.pairs.a, t.outputs, t.pairs.x
+    if a.shape[-2:] != out.shape[-2:]:
+        a = F.interpolate(a, size=out.shape[-2:], mode="nearest")
+    if "mask" in t.pairs.conditions:
+        a = torch.where(t.pairs.conditions["mask"] > 0.5, torch.zeros_like(a), a)
+    panels, names = [a, out, x], "input | output | target"
+    if "attr" in t.pairs.conditions:  # the target is not the output's ground truth here
+        panels, names = [a, out], "input | output at the requested attribute"
+    k = len(panels)
+    images = torch.stack(panels, dim=1).reshape(-1, *out.shape[1:])
+    asked = ""
+    if "attr" in t.pairs.conditions:
+        values = ", ".join(f"{v:.2g}" for v in t.pairs.conditions["attr"][:, 0].tolist())
+        asked = f" Requested attribute per row: {values}."
+    caption = (
+        f"{len(out)} held-out test pairs ({config.data.name}, split test), one per row: {names};"
+        f" {'EMA' if 'ema' in _weights(t.handle) else 'raw'} generator of {t.handle.checkpoint.stem}.{asked}"
+    )
+    return GeneratedView(
+        "translation", image_data_uri(make_grid(images, nrow=k, scale=max(1, 64 // out.shape[-1]))), caption
+    )
+
+
 def _weights(handle: Any) -> str:
     """``"ema"`` when the handle was built from EMA weights present in its checkpoint, else ``"raw"``."""
     from safetensors import safe_open
@@ -97,4 +134,4 @@ def _weights(handle: Any) -> str:
     return "ema" if has_ema else "raw"
 
 
-__all__ = ["GeneratedView", "generator_view", "interpolation_strip", "mixture_of"]
+__all__ = ["GeneratedView", "generator_view", "interpolation_strip", "mixture_of", "translation_view"]

@@ -191,11 +191,6 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
 
     dataset, cfg = load_data(cfg)
     nets = build_networks(cfg, dataset.shape, dataset.num_classes)
-    if cfg.train.eval_every and getattr(nets.get("g"), "sample_z", None) is None:
-        raise ConfigError(
-            f"'train.eval_every' evaluates samples of a latent generator, which model '{cfg.model.name}'"
-            " has not (a translation model maps inputs); set train.eval_every: 0"
-        )
     checkpoint, resume_state = None, None
     if run_dir is not None:
         checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)

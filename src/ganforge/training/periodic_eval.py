@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ganforge.config import Config
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, EvalError
 from ganforge.utils.io import truncate_jsonl_after
 
 if TYPE_CHECKING:
@@ -48,6 +48,13 @@ class PeriodicEval:
         self.path = run_dir / "logs" / "evals.jsonl"
         self.best_path = run_dir / "checkpoints"
         # Checked now, at build time: a typo in eval_metrics must not surface hours into a run.
+        from ganforge.evaluation.translation import is_translation, held_out_params
+
+        if is_translation(cfg):  # scored on the test split, which must exist
+            try:
+                held_out_params(cfg)
+            except EvalError as err:
+                raise ConfigError(f"train.eval_every: {err}") from None
         self.names, self.n = prepare(cfg, train.eval_metrics or default_eval_metrics(cfg), train.eval_n)
         headline = get_metric(self.names[0])
         self.key, self.higher_is_better = headline.headline, headline.higher_is_better
@@ -84,8 +91,9 @@ class PeriodicEval:
             fh.write(json.dumps(line) + "\n")
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
-        from ganforge.api import GeneratorHandle
+        from ganforge.api import GeneratorHandle, TranslatorHandle
         from ganforge.evaluation import EvalContext, compute
+        from ganforge.evaluation.translation import is_translation
 
         generator = trainer.sampling_generator
         was_training = generator.training
@@ -94,7 +102,8 @@ class PeriodicEval:
         cuda = [trainer.device] if trainer.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             try:
-                handle = GeneratorHandle(generator, self.cfg, Path(), trainer.device)  # sets eval mode
+                handle_class = TranslatorHandle if is_translation(self.cfg) else GeneratorHandle
+                handle = handle_class(generator, self.cfg, Path(), trainer.device)  # sets eval mode
                 ctx = EvalContext(
                     self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
                     handle=handle, real=self._real,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ganforge.metrics.features import inception, mnist_cnn, raw
+from ganforge.metrics.features import inception, mnist_cnn, mnist_judge, raw
 from ganforge.metrics.features.base import FeatureExtractor
 from ganforge.registry import EXTRACTORS
 
@@ -29,4 +29,12 @@ def create_extractor(name: str, **kwargs: Any) -> FeatureExtractor:
     return EXTRACTORS.build(name, **kwargs)
 
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "create_extractor", "inception", "mnist_cnn", "raw"]
+__all__ = [
+    "EXTRACTORS",
+    "FeatureExtractor",
+    "create_extractor",
+    "inception",
+    "mnist_cnn",
+    "mnist_judge",
+    "raw",
+]

@@ -86,17 +86,17 @@ def preprocess_digits(x: torch.Tensor) -> torch.Tensor:
     return resize_images(x, INPUT_SIZE)
 
 
-def read_sidecar(weights: Path) -> dict[str, Any]:
+def read_sidecar(weights: Path, name: str = "mnist-cnn") -> dict[str, Any]:
     """The JSON next to a weights file (``x.safetensors`` -> ``x.json``), or an EvalError."""
     sidecar = weights.with_suffix(".json")
     try:
         return json.loads(sidecar.read_text())
     except FileNotFoundError:
         raise EvalError(
-            f"the mnist-cnn weights {weights} have no sidecar {sidecar.name} holding their checksum"
+            f"the {name} weights {weights} have no sidecar {sidecar.name} holding their checksum"
         ) from None
     except (OSError, ValueError) as err:
-        raise EvalError(f"cannot read the mnist-cnn sidecar {sidecar}: {err}") from None
+        raise EvalError(f"cannot read the {name} sidecar {sidecar}: {err}") from None
 
 
 class MnistCNN(FeatureExtractor):
@@ -112,13 +112,16 @@ class MnistCNN(FeatureExtractor):
     feature_dim = FEATURE_DIM
     num_classes = NUM_CLASSES
     progress_threshold = 50_000
+    net_class: type[nn.Module] = MnistCNNNet
+    default_weights = DEFAULT_WEIGHTS
+    script = "scripts/train_mnist_cnn.py"
 
     def __init__(self, weights: str | Path | None = None, *, pretrained: bool = True) -> None:
         super().__init__()
-        self.net = MnistCNNNet()
+        self.net = self.net_class()
         self.meta: dict[str, Any] = {}
         if pretrained:
-            self.meta = self.load(Path(weights) if weights is not None else DEFAULT_WEIGHTS)
+            self.meta = self.load(Path(weights) if weights is not None else self.default_weights)
         self.eval()
 
     def load(self, weights: Path) -> dict[str, Any]:
@@ -126,35 +129,36 @@ class MnistCNN(FeatureExtractor):
         from safetensors.torch import load_file
 
         if not weights.is_file():
-            raise EvalError(f"mnist-cnn weights not found: {weights}")
-        meta = read_sidecar(weights)
+            raise EvalError(f"{self.name} weights not found: {weights}")
+        meta = read_sidecar(weights, self.name)
         expected = str(meta.get("sha256", ""))
         actual = sha256_file(weights)
         if actual != expected:
             raise EvalError(
-                f"the mnist-cnn weights {weights} do not match the sha256 in their sidecar"
+                f"the {self.name} weights {weights} do not match the sha256 in their sidecar"
                 f" {weights.with_suffix('.json').name} (got {actual[:12]}, expected"
                 f" {expected[:12] or 'none'}): the file is corrupt or was replaced; reinstall ganforge"
-                " or retrain with scripts/train_mnist_cnn.py"
+                f" or retrain with {self.script}"
             )
         try:
             self.net.load_state_dict(load_file(str(weights)))
         except (RuntimeError, ValueError) as err:
-            raise EvalError(f"the mnist-cnn weights {weights} do not fit the network: {err}") from None
+            raise EvalError(f"the {self.name} weights {weights} do not fit the network: {err}") from None
         return meta
 
     def check_input(self, shape: tuple[int, ...] | torch.Size) -> None:
         if len(shape) != 3:
             raise EvalError(
-                f"mnist-cnn needs grey digit images shaped (N, 1, H, W), got samples of shape {tuple(shape)}"
+                f"{self.name} needs grey digit images shaped (N, 1, H, W), got samples of shape"
+                f" {tuple(shape)}"
             )
         if shape[0] != 1:
             raise EvalError(
-                f"mnist-cnn classifies grey digits (1 channel) but got {shape[0]} channels; for"
+                f"{self.name} classifies grey digits (1 channel) but got {shape[0]} channels; for"
                 " StackedMNIST classify each channel separately (x[:, c:c+1])"
             )
         if min(shape[1:]) < 8:
-            raise EvalError(f"mnist-cnn needs digits of at least 8x8 pixels, got {shape[1]}x{shape[2]}")
+            raise EvalError(f"{self.name} needs digits of at least 8x8 pixels, got {shape[1]}x{shape[2]}")
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         return preprocess_digits(x)
