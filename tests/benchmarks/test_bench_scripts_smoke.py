@@ -19,6 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import augmentation
+import restoration
 import tabular_vs_ctgan
 
 
@@ -102,3 +103,31 @@ def test_ctgan_driver_round_trip(tmp_path):
     )
     assert list(syn.columns) == list(frame.columns) and len(syn) == len(frame)
     assert facts["fit_s"] > 0 and facts["epochs"] == 1
+
+
+def test_restoration_baselines_and_scores_on_known_answers():
+    """The restoration table's baselines and scores: the truth scores perfectly, biharmonic fills a
+    hole from its border, mean fill only touches the hole, bicubic keeps a constant image constant."""
+    from ganforge.data.degrade import center_mask
+    from ganforge.data.embedded import mnist_arrays
+    from ganforge.evaluation.translation import HeldOutPairs
+    from ganforge.metrics.features import create_extractor
+
+    x = mnist_arrays("test")[0][:32]
+    y = torch.as_tensor(mnist_arrays("test")[1][:32])
+    mask = center_mask(32, 12).expand(32, 1, 32, 32).clone()
+    pairs = HeldOutPairs(a=torch.where(mask > 0.5, 0.0, x), x=x, y=y, conditions={"mask": mask})
+    extractors = {name: create_extractor(name) for name in (restoration.JUDGE, restoration.FEATURES)}
+    extractors["real_features"] = extractors[restoration.FEATURES].extract(x)["features"]
+    truth = restoration.score(x, pairs, extractors)
+    assert truth["psnr"] > 100 and truth["ssim"] == pytest.approx(1.0) and truth["identity"] > 0.9
+    filled = restoration.biharmonic(pairs)
+    assert torch.equal(filled[mask.expand_as(x) < 0.5], x[mask.expand_as(x) < 0.5])
+    assert (
+        restoration.score(filled, pairs, extractors)["psnr"]
+        > restoration.score(pairs.a, pairs, extractors)["psnr"]
+    )
+    mean = restoration.mean_fill(pairs)
+    assert torch.equal(mean[mask.expand_as(x) < 0.5], x[mask.expand_as(x) < 0.5])
+    flat = HeldOutPairs(a=torch.full((2, 1, 8, 8), 0.25), x=torch.full((2, 1, 32, 32), 0.25), y=None)
+    assert torch.allclose(restoration.bicubic(flat), flat.x)
