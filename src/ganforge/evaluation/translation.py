@@ -51,7 +51,8 @@ def is_translation(cfg: Config) -> bool:
 def held_out_params(cfg: Config) -> dict[str, Any]:
     """The run's dataset parameters with the held-out split selected, or an EvalError saying why not."""
     params = dict(cfg.data.params)
-    if "split" in params or "split" in DATASETS.get(cfg.data.name).parameters():
+    accepted = DATASETS.get(cfg.data.name).parameters()
+    if "split" in params or "split" in accepted:
         params["split"] = "test"
     elif isinstance(params.get("base_params"), dict) and "split" in params["base_params"]:
         params["base_params"] = {**params["base_params"], "split": "test"}
@@ -60,7 +61,7 @@ def held_out_params(cfg: Config) -> dict[str, Any]:
             f"task metrics score a run on its dataset's held-out split, but data '{cfg.data.name}'"
             " (with these parameters) has none: give it a 'split' (or base_params.split) parameter"
         )
-    if cfg.data.resolution is not None:
+    if cfg.data.resolution is not None and "resolution" in accepted:
         params["resolution"] = cfg.data.resolution
     return params
 
