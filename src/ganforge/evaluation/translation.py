@@ -79,16 +79,23 @@ class HeldOutPairs:
 
 
 def load_held_out_pairs(cfg: Config, n: int, conditions: tuple[str, ...]) -> HeldOutPairs:
+    """The first ``n`` test pairs with the conditions the translator takes. A plain image dataset
+    (inpainting trains on ``mnist``, ``faces``, ``folder`` as they are) has no inputs ``a``: with a
+    ``mask`` condition they are its images with the hole filled with 0, as the objective builds them."""
     ds = DATASETS.build(cfg.data.name, **held_out_params(cfg))
-    a = ds.extras.get("a")
-    if a is None:
-        raise EvalError(f"the test split of '{cfg.data.name}' holds no input images 'a' to translate")
     k = min(n, len(ds.x))
-    pairs = HeldOutPairs(a=a[:k], x=ds.x[:k], y=None if ds.y is None else ds.y[:k])
+    a = ds.extras.get("a")
+    pairs = HeldOutPairs(a=ds.x[:k] if a is None else a[:k], x=ds.x[:k], y=None if ds.y is None else ds.y[:k])
     pairs.attribute = DATASETS.get(cfg.data.name).meta.get("attribute")
     for name in conditions:
         given = ds.extras.get(name)
         pairs.conditions[name] = given[:k] if given is not None else _protocol_condition(name, cfg, pairs)
+    if a is None:
+        if "mask" not in pairs.conditions:
+            raise EvalError(f"the test split of '{cfg.data.name}' holds no input images 'a' to translate")
+        from ganforge.data.degrade import apply_mask
+
+        pairs.a = apply_mask(pairs.x, pairs.conditions["mask"], fill=0.0)
     return pairs
 
 
