@@ -35,6 +35,10 @@ def tiny_overrides(name: str) -> list[str]:
         overrides.append("train.eval_n=100")
     if cfg.data.name == "stacked_mnist":  # 512 stacks, not 25,600
         overrides.append("data.n=512")
+    if "pretrain_steps" in cfg.objective.params:  # SRGAN: both steps in the adversarial stage
+        overrides.append("objective.pretrain_steps=0")
+    if cfg.data.name == "sr_patches":
+        overrides.append("data.n_patches=64")
     return overrides
 
 

@@ -1,1 +1,223 @@
-"""Placeholder: filled in by issue 8 work."""
+"""SRGAN training (Ledig et al. 2017, Sec. 2.2 and 3.2; ESRGAN, Wang et al. 2018, Sec. 3.2-3.3) in
+two stages on the one Trainer.
+
+Stage 1, phase ``Gpre`` (steps < ``pretrain_steps``): SRResNet alone on the content loss, L1 or
+MSE to the high-resolution target. Ledig et al. initialise SRGAN's generator with the
+MSE-trained SRResNet "to avoid undesired local optima"; ESRGAN pre-trains with L1. The
+pixel-optimal output is the conditional mean, blurry where the input is ambiguous, which is exactly
+what the adversarial stage then sharpens.
+
+Stage 2, phases ``D`` then ``G`` (steps ≥ ``pretrain_steps``), as ``objectives/pix2pix.py``: one
+generator forward per step, made in the D phase with G's graph (``Phase.keep_graph``) and reused by
+the G phase. G minimises
+
+    L_G = lambda_content · L_content + lambda_adv · L_adv (+ lambda_perceptual · L_perceptual)
+
+(ESRGAN Eq. 3 with its L1 weight η = 1e-2 and adversarial weight λ = 5e-3 as defaults). L_adv is
+any registered loss (``objective.loss``): SRGAN's is the non-saturating ``ns``; ESRGAN's
+relativistic average one is ``ragan``, whose G loss also reads D's scores of the real batch
+(``needs_real_in_g``; those are computed without a graph, D is not trained in the G phase).
+``perceptual``: an optional feature-matching loss in a registered extractor's feature space
+(SRGAN's VGG loss, Sec. 2.2.1), MSE between features of output and target; off by default,
+because the only offline extractor for digits is ``mnist-cnn``, which also scores the outputs.
+
+The pre-training loss is weighted by ``lambda_content`` as well (1 when that is 0). Both stages
+share G's Adam, whose second-moment estimate remembers gradient sizes for ~1/(1 − β2) = 1,000
+steps: a content loss 100× larger in stage 1 than in stage 2 would shrink G's first adversarial
+steps a hundredfold. The same weight in both keeps the step sizes continuous.
+
+Both stages are bounded by ``Phase.start`` / ``Phase.stop``, which are step numbers, so a run
+resumed anywhere continues in the right stage. ``lambda_adv: 0`` is the L1-only ablation: the
+content stage then lasts the whole run and D is never trained.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.errors import ConfigError
+from ganforge.losses import get_loss
+from ganforge.models.srgan import SRDiscriminator, SRResNet
+from ganforge.models.translation import TranslationGenerator
+from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.translation import inputs_of
+from ganforge.registry import register_objective
+
+CONTENT = ("l1", "mse")
+
+
+def content_loss(kind: str, fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    diff = fake.float() - target.float()
+    return diff.abs().mean() if kind == "l1" else diff.square().mean()
+
+
+def upsample_nearest(a: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Inputs shown at the output size, one low-resolution pixel as a block (no smoothing to hide it)."""
+    return F.interpolate(a.float(), size=size, mode="nearest")
+
+
+class SRGANObjective:
+    def __init__(
+        self,
+        g: TranslationGenerator,
+        d: nn.Module,
+        ctx: Context,
+        loss: str = "ns",
+        content: str = "l1",
+        pretrain_steps: int = 1000,
+        lambda_content: float = 1e-2,
+        lambda_adv: float = 5e-3,
+        perceptual: str = "none",
+        lambda_perceptual: float = 1.0,
+    ) -> None:
+        if content not in CONTENT:
+            raise ConfigError(f"'objective.content' must be one of {', '.join(CONTENT)}, got {content!r}")
+        if isinstance(pretrain_steps, bool) or not isinstance(pretrain_steps, int) or pretrain_steps < 0:
+            raise ConfigError(f"'objective.pretrain_steps' must be an integer >= 0, got {pretrain_steps!r}")
+        for key, value in (
+            ("lambda_content", lambda_content),
+            ("lambda_adv", lambda_adv),
+            ("lambda_perceptual", lambda_perceptual),
+        ):
+            if not value >= 0:
+                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
+        if lambda_content == 0 and lambda_adv == 0:
+            raise ConfigError("'objective.lambda_content' and 'objective.lambda_adv' cannot both be 0")
+        self.g, self.d, self.ctx = g, d, ctx
+        self.loss = get_loss(loss)
+        self.content, self.pretrain_steps = content, pretrain_steps
+        self.lambda_content, self.lambda_adv = lambda_content, lambda_adv
+        self.lambda_perceptual = lambda_perceptual
+        self.extractor = self._extractor(perceptual)
+        self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
+
+    def _extractor(self, name: str) -> nn.Module | None:
+        if name in ("none", "", None):
+            return None
+        from ganforge.metrics.features import create_extractor
+
+        ext = create_extractor(name)
+        ext.check_input(self.g.out_shape)  # an EvalError now, not mid-run
+        return ext.to(self.ctx.device).eval().requires_grad_(False)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "d": self.d}
+
+    def phases(self) -> list[Phase]:
+        if self.lambda_adv == 0:  # the L1/MSE-only ablation: SRResNet for the whole run
+            return [Phase("Gpre", trains="g")]
+        return [
+            Phase("Gpre", trains="g", stop=self.pretrain_steps),
+            Phase("D", trains="d", keep_graph=("g",), start=self.pretrain_steps),
+            Phase("G", trains="g", fresh_batch=False, start=self.pretrain_steps),
+        ]
+
+    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+        a, b = inputs_of(batch, "srgan")
+        if phase == "Gpre":
+            return self._pretrain_step(a, b)
+        if phase == "D":
+            return self._d_step(a, b)
+        if phase == "G":
+            return self._g_step(a, b)
+        raise ValueError(f"unknown phase '{phase}'")
+
+    def _perceptual(self, fake: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
+        if self.extractor is None:
+            return None
+        ext = self.extractor
+        with torch.no_grad():
+            target = ext(ext.preprocess(b.float()))["features"].float()
+        return F.mse_loss(ext(ext.preprocess(fake.float()))["features"].float(), target)
+
+    def _pretrain_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake = self.g(a)
+        content = content_loss(self.content, fake, b)
+        out = {"loss": (self.lambda_content or 1.0) * content, "content": content.detach()}
+        perceptual = self._perceptual(fake, b)
+        if perceptual is not None:
+            out["loss"] = out["loss"] + self.lambda_perceptual * perceptual
+            out["perceptual"] = perceptual.detach()
+        return out
+
+    def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake = self._pending = self.g(a)
+        real_logits = self.d(b).float()
+        fake_logits = self.d(fake.detach()).float()
+        loss = self.loss.d_loss(real_logits, fake_logits)
+        if self.loss.needs_real_in_g:  # relativistic: is each real scored above the fakes' mean?
+            accuracy = (real_logits > fake_logits.mean()).float().mean()
+        else:
+            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
+        return {
+            "loss": loss,
+            "loss_d": loss.detach(),
+            "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(),
+            "d_acc": accuracy.detach(),
+        }
+
+    def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+        fake, self._pending = self._pending, None
+        if fake is None or not fake.requires_grad:
+            fake = self.g(a)
+        real_logits = None
+        if self.loss.needs_real_in_g:
+            with torch.no_grad():
+                real_logits = self.d(b).float()
+        adversarial = self.loss.g_loss(self.d(fake).float(), real_logits)
+        content = content_loss(self.content, fake, b)
+        loss = self.lambda_content * content + self.lambda_adv * adversarial
+        out = {"loss_g": adversarial.detach(), "content": content.detach()}
+        perceptual = self._perceptual(fake, b)
+        if perceptual is not None:
+            loss = loss + self.lambda_perceptual * perceptual
+            out["perceptual"] = perceptual.detach()
+        return {"loss": loss, **out}
+
+    @torch.no_grad()
+    def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor:
+        """input (nearest-upsampled) | output | target per sample: (N, 3, C, H, W)."""
+        a, b = inputs_of(batch, "srgan")
+        size = (b.shape[-2], b.shape[-1])
+        return torch.stack([upsample_nearest(a, size), g(a).float(), b.float()], dim=1)
+
+
+@register_objective(
+    "srgan",
+    description="SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)",
+)
+def build_srgan(
+    nets: dict[str, nn.Module],
+    ctx: Context,
+    loss: str = "ns",
+    content: str = "l1",
+    pretrain_steps: int = 1000,
+    lambda_content: float = 1e-2,
+    lambda_adv: float = 5e-3,
+    perceptual: str = "none",
+    lambda_perceptual: float = 1.0,
+) -> SRGANObjective:
+    """Ledig et al. 2017 / Wang et al. 2018; needs an ``srgan`` model (model.name: srgan or srgan_tiny)."""
+    g, d = nets.get("g"), nets.get("d")
+    if not (
+        isinstance(g, TranslationGenerator)
+        and g.ba is None
+        and isinstance(g.ab, SRResNet)
+        and isinstance(d, SRDiscriminator)
+    ):
+        raise ConfigError("objective 'srgan' needs an 'srgan' model (model.name: srgan or srgan_tiny)")
+    return SRGANObjective(
+        g,
+        d,
+        ctx,
+        loss=loss,
+        content=content,
+        pretrain_steps=pretrain_steps,
+        lambda_content=lambda_content,
+        lambda_adv=lambda_adv,
+        perceptual=perceptual,
+        lambda_perceptual=lambda_perceptual,
+    )
