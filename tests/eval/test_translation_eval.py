@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,7 +94,27 @@ def test_clear_errors(runs: dict[str, Path], tmp_path: Path) -> None:
         evaluate(latent, "psnr", n=8, write=False)
 
 
-def test_attribute_requests_span_the_range_in_five_levels() -> None:
-    attr = torch.tensor([[1.0], [3.0], [2.0], [5.0], [4.0], [1.5], [2.5]])
-    asked = attr_requests(attr)[:, 0].tolist()
-    assert asked == [1.0, 2.0, 3.0, 4.0, 5.0, 1.0, 2.0]
+def test_attribute_requests_span_the_5_to_95_percentiles_in_five_levels() -> None:
+    attr = torch.linspace(0, 100, 101)[:, None]
+    attr[-1] = 1000.0  # an outlier must not stretch the requests
+    asked = attr_requests(attr)[:, 0]
+    torch.testing.assert_close(asked[:7], torch.tensor([5.0, 27.5, 50.0, 72.5, 95.0, 5.0, 27.5]))
+
+
+def test_inpainting_is_scored_inside_the_centred_hole(tmp_path: Path) -> None:
+    """A plain-image inpainting run: inputs are the test digits with the 12x12 hole, PSNR and SSIM
+    are computed over the hole only (known pixels come back exactly and would flatter it)."""
+    from ganforge.data.degrade import apply_mask, center_mask
+    from ganforge.data.embedded import mnist_arrays
+
+    run = _train(
+        tmp_path, "inpaint_tiny", {"name": "mnist", "split": "train"}, {"name": "inpaint", "hole": 12}
+    )
+    values = evaluate(run, "psnr,identity", n=N, write=False).values
+    x = mnist_arrays("test")[0][:N]
+    mask = center_mask(32, 12).expand(N, 1, 32, 32)
+    out = load_translator(run).translate(apply_mask(x, mask), mask=mask)
+    hole = mask.expand_as(x) > 0.5
+    assert torch.equal(out[~hole], x[~hole])
+    mse = float(((out - x)[hole] ** 2).mean())
+    assert values["psnr"] == pytest.approx(10 * np.log10(4.0 / mse), abs=1e-3)
