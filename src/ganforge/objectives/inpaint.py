@@ -1,1 +1,210 @@
-"""Placeholder: filled in by issue 8 work."""
+"""Inpainting: fill the holes of any image dataset, L1 + adversarial, phases D then G.
+
+    L_G = λ_l1 · (‖(G − x)·m‖₁ / ‖m‖₁ + w_valid · ‖(G − x)·(1 − m)‖₁ / ‖1 − m‖₁) + λ_adv · L_adv(D(x̂, m))
+
+* The L1 term is Yu et al. 2019's pixel-wise reconstruction loss ("Free-Form Image Inpainting with
+  Gated Convolution", Sec. 3.4) on the generator's raw output G (before compositing), split by
+  region: the hole is what matters, a small weight ``valid_weight`` on the known pixels keeps the
+  whole output an image (which also trains the gates and the early layers on every pixel).
+* L_adv is any registered adversarial loss (``objective.loss``; the presets use ``hinge``, the
+  SN-PatchGAN loss of Yu et al. Sec. 3.3) on the composited image x̂ = x·(1 − m) + G·m, scored by
+  the global + local discriminator of Iizuka et al. 2017 (``models/inpaint.py``), which gets the
+  mask too. ``lambda_adv: 0`` is the L1-only ablation: the D phase is then skipped entirely.
+
+Masks (``objective.masks``): ``center`` (a centred ``hole``×``hole`` square, default 3/8 of the side:
+12 px at 32), ``free_form`` (brush strokes, ``data.degrade.free_form_masks``, seeded per step),
+``mixed`` (each sample one or the other with probability ½) or ``data`` (the batch's ``mask`` key,
+e.g. from the ``masked`` dataset). The first three are drawn every step from the objective's own
+``torch.Generator``, seeded from the run's seed and checkpointed, so a resumed run draws the masks
+the uninterrupted one would. The generator's input ``a`` = x with the hole filled with 0 (mid grey
+in [-1, 1]) is built here from ``x`` and the mask, so any image dataset (``mnist``, ``faces``,
+``folder``) is inpainting data as it is; a batch's own ``a`` is ignored.
+
+Each step generates once, as pix2pix: the D phase makes x̂ with G's graph (``Phase.keep_graph``),
+trains D on it detached, and the G phase back-propagates through the same output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.data.masked import MASK_MODES, default_hole, draw_masks, masked_input
+from ganforge.errors import ConfigError, DataError
+from ganforge.losses import get_loss
+from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
+from ganforge.models.translation import TranslationGenerator
+from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.registry import register_objective
+
+PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
+
+
+class InpaintObjective:
+    def __init__(
+        self,
+        g: TranslationGenerator,
+        d: GlobalLocalDiscriminator,
+        ctx: Context,
+        loss: str = "hinge",
+        lambda_l1: float = 10.0,
+        lambda_adv: float = 1.0,
+        valid_weight: float = 0.1,
+        masks: str = "mixed",
+        hole: int | None = None,
+    ) -> None:
+        for key, value in (
+            ("lambda_l1", lambda_l1),
+            ("lambda_adv", lambda_adv),
+            ("valid_weight", valid_weight),
+        ):
+            if value < 0:
+                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
+        if masks not in MASK_MODES:
+            raise ConfigError(f"'objective.masks' must be one of {', '.join(MASK_MODES)}, got {masks!r}")
+        self.side = int(g.in_shape[-1])
+        hole = default_hole(self.side) if hole is None else hole
+        if isinstance(hole, bool) or not isinstance(hole, int) or not 0 < hole <= self.side:
+            raise ConfigError(
+                f"'objective.hole' must be between 1 and the image side {self.side}, got {hole!r}"
+            )
+        self.g, self.d, self.ctx = g, d, ctx
+        self.net: GatedInpaintGenerator = g.ab  # type: ignore[assignment]
+        self.loss = get_loss(loss)
+        self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
+        self.masks, self.hole = masks, hole
+        # Seeded from the run's seed (set just before the objective is built); one stream per rank.
+        self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
+        self._pending: tuple[torch.Tensor, ...] | None = None  # the D phase's (x, a, mask, raw, out)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "d": self.d}
+
+    def phases(self) -> list[Phase]:
+        if self.lambda_adv == 0:  # L1 only: nothing reads D, so do not train it
+            return [Phase("G", trains="g")]
+        return [Phase("D", trains="d", keep_graph=("g",)), Phase("G", trains="g", fresh_batch=False)]
+
+    # ------------------------------------------------------------------ masks and generation
+    def batch_masks(self, batch: Batch) -> torch.Tensor:
+        """This step's masks for ``batch``: the batch's own (``data``) or freshly drawn ones."""
+        x = batch["x"]
+        if x.ndim != 4 or x.shape[-1] != self.side or x.shape[-2] != self.side:
+            raise DataError(f"inpainting needs (N, C, {self.side}, {self.side}) images, got {tuple(x.shape)}")
+        if self.masks == "data":
+            if "mask" not in batch:
+                raise DataError(
+                    "objective.masks: data needs batches with a 'mask' key (data.name: masked);"
+                    " or let the objective draw masks (masks: center, free_form or mixed)"
+                )
+            mask = batch["mask"]
+            if mask.shape != (len(x), 1, *x.shape[-2:]):
+                raise DataError(f"batch masks must be (N, 1, H, W) like x, got {tuple(mask.shape)}")
+            return (mask > 0.5).to(x.dtype)
+        return draw_masks(self.masks, len(x), self.side, self.hole, gen=self.gen).to(x.device, x.dtype)
+
+    def _generate(self, batch: Batch) -> tuple[torch.Tensor, ...]:
+        mask = self.batch_masks(batch)
+        x = batch["x"]
+        a = masked_input(x, mask)
+        raw = self.net.predict(a, mask)
+        return x, a, mask, raw, self.net.complete(a, mask, raw)
+
+    # ------------------------------------------------------------------ phases
+    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+        if phase == "D":
+            return self._d_step(batch)
+        if phase == "G":
+            return self._g_step(batch)
+        raise ValueError(f"unknown phase '{phase}'")
+
+    def _d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        self._pending = x, _, mask, _, fake = self._generate(batch)
+        real_logits = self.d(x, mask).float()
+        fake_logits = self.d(fake.detach(), mask).float()
+        loss = self.loss.d_loss(real_logits, fake_logits)
+        if self.loss.needs_real_in_g:
+            accuracy = (real_logits > fake_logits).float().mean()
+        else:
+            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
+        return {
+            "loss": loss,
+            "loss_d": loss.detach(),
+            "d_real": real_logits.detach().mean(),
+            "d_fake": fake_logits.detach().mean(),
+            "d_acc": accuracy.detach(),
+        }
+
+    def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        pending, self._pending = self._pending, None
+        if pending is None or not pending[3].requires_grad:
+            pending = self._generate(batch)
+        x, _, mask, raw, fake = pending
+        err = (raw.float() - x.float()).abs()
+        m = mask.float().expand_as(err)
+        l1_hole = (err * m).sum() / m.sum().clamp_min(1.0)
+        l1_valid = (err * (1 - m)).sum() / (1 - m).sum().clamp_min(1.0)
+        loss = self.lambda_l1 * (l1_hole + self.valid_weight * l1_valid)
+        stats = {"l1_hole": l1_hole.detach(), "l1_valid": l1_valid.detach()}
+        if self.lambda_adv > 0:
+            real_logits = None
+            if self.loss.needs_real_in_g:
+                with torch.no_grad():
+                    real_logits = self.d(x, mask).float()
+            adversarial = self.loss.g_loss(self.d(fake, mask).float(), real_logits)
+            loss = loss + self.lambda_adv * adversarial
+            stats["loss_g"] = adversarial.detach()
+        return {"loss": loss, **stats}
+
+    @torch.no_grad()
+    def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor:
+        """masked input | output | target per sample: (N, 3, C, H, W), with fixed masks (the batch's
+        own for ``data``, else ``masks`` drawn from a fixed seed) so grids are comparable."""
+        x = batch["x"].float()
+        if self.masks == "data" and "mask" in batch:
+            mask = (batch["mask"] > 0.5).float()
+        else:
+            mode = "center" if self.masks == "data" else self.masks
+            mask = draw_masks(mode, len(x), self.side, self.hole, seed=PREVIEW_SEED).to(x.device)
+        a = masked_input(x, mask)
+        return torch.stack([a, g(a, mask=mask).float(), x], dim=1)
+
+    # Optional hooks the Trainer calls (objectives/base.py): the mask stream is training state.
+    def state_dict(self) -> dict[str, Any]:
+        return {"mask_rng": self.gen.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "mask_rng" in state:
+            self.gen.set_state(state["mask_rng"].cpu())
+
+
+@register_objective(
+    "inpaint",
+    description="inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step",
+)
+def build_inpaint(
+    nets: dict[str, nn.Module],
+    ctx: Context,
+    loss: str = "hinge",
+    lambda_l1: float = 10.0,
+    lambda_adv: float = 1.0,
+    valid_weight: float = 0.1,
+    masks: str = "mixed",
+    hole: int | None = None,
+) -> InpaintObjective:
+    """``loss`` (config ``objective.loss``) · ``lambda_adv`` + ``lambda_l1`` · (hole L1 +
+    ``valid_weight`` · known-pixel L1); ``masks``: center, free_form, mixed or data; ``hole``: the
+    centred square's side (default 3/8 of the image side). Needs an ``inpaint`` model."""
+    g, d = nets.get("g"), nets.get("d")
+    ok = (
+        isinstance(g, TranslationGenerator)
+        and isinstance(g.ab, GatedInpaintGenerator)
+        and isinstance(d, GlobalLocalDiscriminator)
+    )
+    if not ok:
+        raise ConfigError(
+            "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
+        )
+    return InpaintObjective(g, d, ctx, loss, lambda_l1, lambda_adv, valid_weight, masks, hole)  # type: ignore[arg-type]
