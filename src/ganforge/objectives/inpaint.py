@@ -37,6 +37,7 @@ from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.translation import discriminator_terms
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -124,18 +125,7 @@ class InpaintObjective:
         self._pending = x, _, mask, _, fake = self._generate(batch)
         real_logits = self.d(x, mask).float()
         fake_logits = self.d(fake.detach(), mask).float()
-        loss = self.loss.d_loss(real_logits, fake_logits)
-        if self.loss.needs_real_in_g:
-            accuracy = (real_logits > fake_logits).float().mean()
-        else:
-            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-        return {
-            "loss": loss,
-            "loss_d": loss.detach(),
-            "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(),
-            "d_acc": accuracy.detach(),
-        }
+        return discriminator_terms(self.loss, real_logits, fake_logits)
 
     def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         pending, self._pending = self._pending, None

@@ -20,7 +20,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import inputs_of, translation_networks
+from ganforge.objectives.translation import discriminator_terms, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
 
@@ -62,18 +62,7 @@ class Pix2PixObjective:
         fake = self._pending = self.g(a)
         real_logits = self.d(b, a).float()
         fake_logits = self.d(fake.detach(), a).float()
-        loss = self.loss.d_loss(real_logits, fake_logits)
-        if self.loss.needs_real_in_g:  # relativistic: does D rank each real patch above its fake?
-            accuracy = (real_logits > fake_logits).float().mean()
-        else:
-            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-        return {
-            "loss": loss,
-            "loss_d": loss.detach(),
-            "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(),
-            "d_acc": accuracy.detach(),
-        }
+        return discriminator_terms(self.loss, real_logits, fake_logits)
 
     def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake, self._pending = self._pending, None

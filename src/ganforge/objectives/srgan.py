@@ -42,7 +42,7 @@ from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import inputs_of
+from ganforge.objectives.translation import discriminator_terms, inputs_of
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -146,18 +146,7 @@ class SRGANObjective:
         fake = self._pending = self.g(a)
         real_logits = self.d(b).float()
         fake_logits = self.d(fake.detach()).float()
-        loss = self.loss.d_loss(real_logits, fake_logits)
-        if self.loss.needs_real_in_g:  # relativistic: is each real scored above the fakes' mean?
-            accuracy = (real_logits > fake_logits.mean()).float().mean()
-        else:
-            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-        return {
-            "loss": loss,
-            "loss_d": loss.detach(),
-            "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(),
-            "d_acc": accuracy.detach(),
-        }
+        return discriminator_terms(self.loss, real_logits, fake_logits, versus_mean=True)
 
     def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake, self._pending = self._pending, None
