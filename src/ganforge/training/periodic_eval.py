@@ -48,7 +48,7 @@ class PeriodicEval:
         self.path = run_dir / "logs" / "evals.jsonl"
         self.best_path = run_dir / "checkpoints"
         # Checked now, at build time: a typo in eval_metrics must not surface hours into a run.
-        from ganforge.evaluation.translation import is_translation, held_out_params
+        from ganforge.evaluation.translation import held_out_params, is_translation
 
         if is_translation(cfg):  # scored on the test split, which must exist
             try:
