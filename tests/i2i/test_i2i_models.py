@@ -22,6 +22,7 @@ from ganforge.models.translation import (
 from ganforge.registry import MODELS, create_model
 
 TRANSLATION = ["pix2pix", "pix2pix_tiny", "cyclegan", "cyclegan_tiny"]
+RESTORATION = {"srgan_tiny": (), "inpaint_tiny": ("mask",), "attr_edit_tiny": ("attr",)}
 TINY_CASES = [("pix2pix_tiny", (1, 32, 32)), ("pix2pix_tiny", (3, 64, 64)), ("cyclegan_tiny", (1, 32, 32))]
 
 
@@ -32,10 +33,17 @@ def _score(name: str, d: torch.nn.Module, out: torch.Tensor, inp: torch.Tensor) 
 
 
 def test_translation_models_are_registered_apart_from_latent_ones() -> None:
-    for name in TRANSLATION:
+    for name in [*TRANSLATION, *RESTORATION, *(n.removesuffix("_tiny") for n in RESTORATION)]:
         meta = MODELS.get(name).meta
         assert meta["inputs"] == ("image_pair",) and meta["task"] == "translation"
         assert "resolutions" not in meta  # load_data would resize x but not the inputs a
+
+
+@pytest.mark.parametrize(("name", "conditions"), RESTORATION.items())
+def test_restoration_models_declare_what_they_need_besides_the_image(name: str, conditions: tuple) -> None:
+    g = create_model(name, shape=(1, 32, 32))["g"]
+    assert isinstance(g, TranslationGenerator) and g.conditions == conditions
+    assert g.out_shape == (1, 32, 32) and g.in_shape == ((1, 8, 8) if name == "srgan_tiny" else (1, 32, 32))
 
 
 @pytest.mark.parametrize(("name", "shape"), TINY_CASES)
