@@ -46,7 +46,7 @@ from bench_common import machine_facts
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
 from ganforge.evaluation import EvalContext
-from ganforge.evaluation.translation import HeldOutPairs
+from ganforge.evaluation.translation import HeldOutPairs, attribute_scores
 from ganforge.metrics import fid, label_accuracy
 from ganforge.metrics.features import create_extractor
 from ganforge.metrics.image_quality import mean_psnr, ssim
@@ -125,24 +125,16 @@ def score(outputs: torch.Tensor, pairs: HeldOutPairs, extractors: dict[str, Any]
         "fid": fid(real, feats["features"]),
     }
     if "attr" in pairs.conditions:
-        from ganforge.data.attributes import ATTRIBUTES
-
         assert pairs.attribute is not None
-        measured = ATTRIBUTES[pairs.attribute](outputs).float().reshape(len(outputs), -1)[:, 0]
-        wanted = pairs.conditions["attr"].float().reshape(len(outputs), -1)[:, 0]
-        values["attr_corr"] = float(np.corrcoef(wanted.numpy(), measured.numpy())[0, 1])
-        values["attr_mae"] = float((measured - wanted).abs().mean())
-        return values
+        return {**values, **attribute_scores(outputs, pairs.conditions["attr"], pairs.attribute)}
     mask = pairs.conditions.get("mask")
+    values["psnr"] = mean_psnr(outputs, pairs.x, mask=mask)
+    values["ssim"] = float(ssim(outputs, pairs.x, mask=mask).mean())
     if mask is None:
-        values["psnr"] = mean_psnr(outputs, pairs.x)
         crop = (..., slice(FRAME, -FRAME), slice(FRAME, -FRAME))
         values["psnr_28"] = mean_psnr(outputs[crop], pairs.x[crop])
-        values["ssim"] = float(ssim(outputs, pairs.x).mean())
     else:  # inside the hole only: the known pixels are returned as they are
-        err = ((outputs - pairs.x) ** 2 * mask).sum() / (mask.sum() * outputs.shape[1])
-        values["psnr"] = values["psnr_28"] = float(10 * np.log10(4.0 / max(float(err), 1e-12)))
-        values["ssim"] = float(ssim(outputs, pairs.x, mask=mask).mean())
+        values["psnr_28"] = values["psnr"]
     return values
 
 

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 
 from ganforge.data.base import ArrayDataset
-from ganforge.data.degrade import center_mask, free_form_masks
+from ganforge.data.degrade import apply_mask, center_mask, free_form_masks
+from ganforge.data.paired import plain_base
 from ganforge.errors import ConfigError
-from ganforge.registry import DATASETS, register_dataset
+from ganforge.registry import register_dataset
 
 MASK_MODES = ("center", "free_form", "mixed", "data")
 FILL = 0.0  # the value of the hole in the generator's input (and in previews): mid grey
@@ -34,8 +35,8 @@ def default_hole(side: int) -> int:
 
 
 def masked_input(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``x`` with the missing pixels (mask 1) set to ``FILL``."""
-    return torch.where(mask.to(x.device) > 0.5, torch.full_like(x, FILL), x)
+    """The generator's input: ``x`` with the missing pixels (mask 1) set to ``FILL``."""
+    return apply_mask(x, mask, FILL)
 
 
 def draw_masks(
@@ -59,9 +60,6 @@ def draw_masks(
     raise ConfigError(f"masks must be one of {', '.join(MASK_MODES)}, got {mode!r}")
 
 
-NOT_A_BASE = ("masked", "degraded", "edges2digits", "thin2thick", "paired_folder", "unpaired_folder")
-
-
 @register_dataset(
     "masked",
     native_resolution=None,
@@ -79,17 +77,10 @@ def masked(
 ) -> ArrayDataset:
     """Dataset ``base`` (built with ``base_params``, e.g. ``{split: test}``) with ``masks`` (center,
     free_form, mixed; from ``seed``) and the masked images ``a`` (hole = 0)."""
-    if base in NOT_A_BASE:
-        raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
     modes = [m for m in MASK_MODES if m != "data"]
     if masks not in modes:
         raise ConfigError(f"data.masks must be one of {', '.join(modes)}, got {masks!r}")
-    params = dict(base_params or {})
-    if resolution is not None:
-        params["resolution"] = resolution
-    target = DATASETS.build(base, **params)
-    if not target.is_image or target.extras or target.independent:
-        raise ConfigError(f"data.base '{base}' must hold plain images to be masked")
+    target = plain_base(base, base_params, resolution, "to be masked")
     n, _, h, w = target.x.shape
     if h != w:
         raise ConfigError(f"masked needs square images, got {h}x{w}")

@@ -176,6 +176,25 @@ def thin2thick(split: str = "train", resolution: int | None = None, radius: int 
     return make_unpaired(domain_a, domain_b, name="thin2thick")
 
 
+def plain_base(
+    base: str, base_params: dict[str, Any] | None, resolution: int | None, purpose: str
+) -> ArrayDataset:
+    """Build the ``base`` of a wrapper dataset (``degraded``, ``masked``): plain images only.
+
+    A dataset that already pairs images declares ``pairing`` in its registry entry (edges2digits,
+    thin2thick, the folder pairs, the wrappers themselves, ...), so it is refused by that, not by a
+    list of names each wrapper would have to keep up to date."""
+    if base in DATASETS and DATASETS.get(base).meta.get("pairing"):
+        raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
+    params = dict(base_params or {})
+    if resolution is not None:
+        params["resolution"] = resolution
+    target = DATASETS.build(base, **params)
+    if not target.is_image or target.extras or target.independent:
+        raise ConfigError(f"data.base '{base}' must hold plain images {purpose}")
+    return target
+
+
 @register_dataset(
     "degraded",
     native_resolution=None,
@@ -194,14 +213,7 @@ def degraded(
     targets, and ``degradation`` (``data/degrade.py``: edges, dilate, downsample, center_hole,
     free_form; with ``degradation_params``) of each image as its input: users' own photos become a
     restoration task by naming ``folder`` as the base."""
-    if base in ("degraded", "edges2digits", "thin2thick", "paired_folder", "unpaired_folder"):
-        raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
-    params = dict(base_params or {})
-    if resolution is not None:
-        params["resolution"] = resolution
-    target = DATASETS.build(base, **params)
-    if not target.is_image:
-        raise ConfigError(f"data.base '{base}' holds vectors; a degradation needs images")
+    target = plain_base(base, base_params, resolution, "to be degraded")
     return make_paired(
         target, degrade(target.x, degradation, degradation_params), name=f"{base}+{degradation}"
     )

@@ -93,9 +93,9 @@ def load_held_out_pairs(cfg: Config, n: int, conditions: tuple[str, ...]) -> Hel
     if a is None:
         if "mask" not in pairs.conditions:
             raise EvalError(f"the test split of '{cfg.data.name}' holds no input images 'a' to translate")
-        from ganforge.data.degrade import apply_mask
+        from ganforge.data.masked import masked_input
 
-        pairs.a = apply_mask(pairs.x, pairs.conditions["mask"], fill=0.0)
+        pairs.a = masked_input(pairs.x, pairs.conditions["mask"])
     return pairs
 
 
@@ -103,10 +103,10 @@ def _protocol_condition(name: str, cfg: Config, pairs: HeldOutPairs) -> torch.Te
     """A condition the test split does not carry, made as the module docstring documents."""
     side = pairs.a.shape[-1]
     if name == "mask":
-        from ganforge.data.degrade import center_mask
+        from ganforge.data.masked import default_hole, draw_masks
 
-        hole = int(cfg.objective.params.get("hole", round(side * 3 / 8)))
-        return center_mask(side, hole).expand(len(pairs.a), 1, side, side).clone()
+        hole = int(cfg.objective.params.get("hole", default_hole(side)))
+        return draw_masks("center", len(pairs.a), side, hole)
     raise EvalError(f"the test split of '{cfg.data.name}' carries no '{name}' for this translator")
 
 
@@ -170,20 +170,10 @@ def _targets(t: TranslationSamples, metric: str) -> torch.Tensor:
     description="PSNR (dB) of outputs vs test targets, pooled MSE; inside the hole for inpainting",
 )
 def psnr_metric(ctx: EvalContext) -> Values:
-    from ganforge.metrics.image_quality import psnr
+    from ganforge.metrics.image_quality import mean_psnr
 
     t = _translation(ctx)
-    target, mask = _targets(t, "psnr"), _region(t)
-    if mask is None:
-        from ganforge.metrics.image_quality import mean_psnr
-
-        return {"psnr": mean_psnr(t.outputs, target)}
-    # pooled over the set: the MSE of every masked pixel, then one PSNR (as mean_psnr does)
-    per_image = psnr(t.outputs, target, mask=mask)
-    mse = 4.0 / torch.pow(10.0, per_image / 10)  # data range 2: PSNR = 10 log10(4 / MSE)
-    weights = mask.flatten(1).sum(1)
-    pooled = float((mse * weights).sum() / weights.sum().clamp_min(1))
-    return {"psnr": float(10 * np.log10(4.0 / max(pooled, 1e-12)))}
+    return {"psnr": mean_psnr(t.outputs, _targets(t, "psnr"), mask=_region(t))}
 
 
 @register_metric(
@@ -244,6 +234,17 @@ def cycle_metric(ctx: EvalContext) -> Values:
     }
 
 
+def attribute_scores(outputs: torch.Tensor, requested: torch.Tensor, attribute: str) -> Values:
+    """Pearson correlation and mean absolute error of the measured (``data.attributes.ATTRIBUTES``)
+    against the requested attribute, first attribute column."""
+    from ganforge.data.attributes import ATTRIBUTES
+
+    measured = ATTRIBUTES[attribute](outputs).float().reshape(len(outputs), -1)[:, 0]
+    want = requested.float().reshape(len(outputs), -1)[:, 0]
+    corr = float(np.corrcoef(want.numpy(), measured.numpy())[0, 1])
+    return {"attr_corr": corr, "attr_mae": float((measured - want).abs().mean())}
+
+
 @register_metric(
     "attribute",
     keys=("attr_corr", "attr_mae"),
@@ -254,15 +255,10 @@ def cycle_metric(ctx: EvalContext) -> Values:
     description="attribute editing: Pearson correlation and MAE of measured vs requested attribute",
 )
 def attribute_metric(ctx: EvalContext) -> Values:
-    from ganforge.data.attributes import ATTRIBUTES
-
     t = _translation(ctx)
     requested = t.pairs.conditions.get("attr")
     if requested is None or t.pairs.attribute is None:
         raise EvalError(
             "metric 'attribute' needs an attribute-editing run on a dataset that names its attribute"
         )
-    measured = ATTRIBUTES[t.pairs.attribute](t.outputs).float().reshape(len(t.outputs), -1)
-    want = requested.float().reshape(len(t.outputs), -1)
-    corr = float(np.corrcoef(want[:, 0].numpy(), measured[:, 0].numpy())[0, 1])
-    return {"attr_corr": corr, "attr_mae": float((measured - want).abs().mean())}
+    return attribute_scores(t.outputs, requested, t.pairs.attribute)

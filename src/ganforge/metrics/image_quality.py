@@ -122,8 +122,20 @@ def ssim(
     return ((smap * centre).flatten(1).sum(1) / count).float()
 
 
-def mean_psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> float:
-    """PSNR of the pooled MSE over all images (one number for a set; finite unless all match)."""
+def mean_psnr(
+    x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0, mask: torch.Tensor | None = None
+) -> float:
+    """PSNR of the pooled MSE over all images (one number for a set; finite unless all match); with
+    ``mask``, over every masked pixel of every image (inpainting's hole, pooled over the set)."""
     x, y = _pair(x, y)
-    mse = (x - y).square().mean().item()
+    err = (x - y).square()
+    m = _mask(mask, x)
+    if m is None:
+        mse = err.mean().item()
+    else:
+        weight = m.expand_as(err)
+        count = weight.sum().item()
+        if count == 0:
+            raise EvalError("the mask selects no pixel of these images")
+        mse = (err * weight).sum().item() / count
     return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)

@@ -105,8 +105,6 @@ def translation_view(run_dir: Any, config: Any, rows: int = STRIP_ROWS) -> Gener
     a, out, x = t.pairs.a, t.outputs, t.pairs.x
     if a.shape[-2:] != out.shape[-2:]:
         a = F.interpolate(a, size=out.shape[-2:], mode="nearest")
-    if "mask" in t.pairs.conditions:
-        a = torch.where(t.pairs.conditions["mask"] > 0.5, torch.zeros_like(a), a)
     panels, names = [a, out, x], "input | output | target"
     if "attr" in t.pairs.conditions:  # the target is not the output's ground truth here
         panels, names = [a, out], "input | output at the requested attribute"
