@@ -170,6 +170,28 @@ def test_objective_draws_or_reads_masks_and_builds_its_own_input() -> None:
     assert [p.name for p in l1_only.phases()] == ["G"]  # the ablation does not train D
 
 
+def test_perceptual_term_compares_features_of_completion_and_target() -> None:
+    """The optional feature loss: zero when the completion is the target, gradients into G only
+    through the hole (the known pixels are composited), and the extractor stays frozen."""
+    torch.manual_seed(0)
+    x = _digits(4)
+    objective = build_inpaint(
+        create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_adv=0.0, perceptual="mnist-cnn"
+    )
+    feature_loss = objective.perceptual
+    assert feature_loss is not None and float(feature_loss(x, x)) == 0.0
+    out = objective.step("G", {"x": x})
+    assert out["perceptual"] > 0
+    out["loss"].backward()
+    assert all(p.grad is not None for p in objective.g.parameters())
+    assert not any(p.requires_grad for p in feature_loss.extractor.parameters())
+    assert build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX).perceptual is None
+    with pytest.raises(ConfigError, match="unknown extractor"):
+        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, perceptual="vgg19")
+    with pytest.raises(ConfigError, match="lambda_perceptual"):
+        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_perceptual=-1.0)
+
+
 def test_bad_configs_are_clear_errors(tmp_path: Path) -> None:
     nets = create_model("inpaint_tiny", shape=(1, 32, 32))
     with pytest.raises(ConfigError, match="masks"):

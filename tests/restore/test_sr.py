@@ -112,6 +112,20 @@ def test_rrdb_blocks_start_near_the_identity() -> None:
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in srresnet.modules())
 
 
+@pytest.mark.parametrize("block", ["srresnet", "rrdb"])
+def test_bicubic_residual_starts_at_bicubic_and_learns_a_correction(block: str) -> None:
+    """VDSR's global residual: at initialisation G is exactly bicubic upsampling (clamped), and
+    the zero-initialised tail still receives gradients, so training moves away from it."""
+    torch.manual_seed(0)
+    g = create_model("srgan_tiny", shape=(3, 32, 32), block=block, bicubic_residual=True)["g"]
+    a = torch.rand(4, 3, 8, 8) * 2 - 1
+    bicubic = F.interpolate(a, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)
+    torch.testing.assert_close(g(a), bicubic, rtol=0, atol=1e-6)
+    (g(a) - torch.rand(4, 3, 32, 32)).square().mean().backward()
+    tail = [m for m in g.ab.tail.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    assert tail.weight.grad is not None and tail.weight.grad.abs().sum() > 0
+
+
 def test_bad_shapes_and_parameters_are_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"30x30 must be divisible by model.scale \(4\)"):
         create_model("srgan_tiny", shape=(1, 30, 30))
@@ -162,7 +176,7 @@ def test_optional_perceptual_loss_reaches_the_generator() -> None:
     assert out["perceptual"] > 0
     out["loss"].backward()
     assert all(p.grad is not None for p in objective.g.parameters())
-    assert not any(p.requires_grad for p in objective.extractor.parameters())  # a fixed feature space
+    assert not any(p.requires_grad for p in objective.perceptual.extractor.parameters())  # a fixed feature space
     with pytest.raises(ConfigError, match="unknown extractor"):
         build_srgan(create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="vgg19")
 

@@ -70,20 +70,30 @@ class MLPDiscriminator(nn.Module):
     description="MLP generator/discriminator for toy 2-D mixtures and small flattened images",
 )
 def mlp(
-    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 64, hidden: int = 256, depth: int = 3
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    z_dim: int = 64,
+    hidden: int = 256,
+    depth: int = 3,
+    g_depth: int | None = None,
 ) -> dict[str, nn.Module]:
     """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
 
     Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
-    ``shape`` is one sample's shape from the data: (D,) vectors or (C, H, W) images.
+    ``shape`` is one sample's shape from the data: (D,) vectors or (C, H, W) images. ``g_depth``
+    (default ``depth``) deepens the generator alone: a ReLU network's steepest possible transition
+    grows with depth, and a generator of a connected latent needs steep ones to jump between
+    separated modes without samples in the gaps.
     """
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
-    for key, value in (("z_dim", z_dim), ("hidden", hidden), ("depth", depth)):
+    g_depth = depth if g_depth is None else g_depth
+    for key, value in (("z_dim", z_dim), ("hidden", hidden), ("depth", depth), ("g_depth", g_depth)):
         if value < 1:
             raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
     return {
-        "g": MLPGenerator(z_dim, shape, hidden, depth, num_classes),
+        "g": MLPGenerator(z_dim, shape, hidden, g_depth, num_classes),
         "d": MLPDiscriminator(shape, hidden, depth, num_classes),
     }
 

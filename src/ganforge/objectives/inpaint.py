@@ -37,7 +37,7 @@ from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import discriminator_terms
+from ganforge.objectives.translation import FeatureLoss, discriminator_terms
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -55,11 +55,15 @@ class InpaintObjective:
         valid_weight: float = 0.1,
         masks: str = "mixed",
         hole: int | None = None,
+        perceptual: str = "none",
+        lambda_perceptual: float = 1.0,
+        perceptual_on: str = "features",
     ) -> None:
         for key, value in (
             ("lambda_l1", lambda_l1),
             ("lambda_adv", lambda_adv),
             ("valid_weight", valid_weight),
+            ("lambda_perceptual", lambda_perceptual),
         ):
             if value < 0:
                 raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
@@ -76,6 +80,8 @@ class InpaintObjective:
         self.loss = get_loss(loss)
         self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
         self.masks, self.hole = masks, hole
+        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, perceptual_on)
+        self.lambda_perceptual = lambda_perceptual
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
         self._pending: tuple[torch.Tensor, ...] | None = None  # the D phase's (x, a, mask, raw, out)
@@ -138,6 +144,10 @@ class InpaintObjective:
         l1_valid = (err * (1 - m)).sum() / (1 - m).sum().clamp_min(1.0)
         loss = self.lambda_l1 * (l1_hole + self.valid_weight * l1_valid)
         stats = {"l1_hole": l1_hole.detach(), "l1_valid": l1_valid.detach()}
+        if self.perceptual is not None:
+            perceptual = self.perceptual(fake, x)
+            loss = loss + self.lambda_perceptual * perceptual
+            stats["perceptual"] = perceptual.detach()
         if self.lambda_adv > 0:
             real_logits = None
             if self.loss.needs_real_in_g:
@@ -183,10 +193,15 @@ def build_inpaint(
     valid_weight: float = 0.1,
     masks: str = "mixed",
     hole: int | None = None,
+    perceptual: str = "none",
+    lambda_perceptual: float = 1.0,
+    perceptual_on: str = "features",
 ) -> InpaintObjective:
     """``loss`` (config ``objective.loss``) · ``lambda_adv`` + ``lambda_l1`` · (hole L1 +
     ``valid_weight`` · known-pixel L1); ``masks``: center, free_form, mixed or data; ``hole``: the
-    centred square's side (default 3/8 of the image side). Needs an ``inpaint`` model."""
+    centred square's side (default 3/8 of the image side); ``perceptual``: an extractor name for a
+    feature loss on the completion (weight ``lambda_perceptual``), ``none`` by default. Needs an
+    ``inpaint`` model."""
     g, d = nets.get("g"), nets.get("d")
     ok = (
         isinstance(g, TranslationGenerator)
@@ -197,4 +212,17 @@ def build_inpaint(
         raise ConfigError(
             "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
         )
-    return InpaintObjective(g, d, ctx, loss, lambda_l1, lambda_adv, valid_weight, masks, hole)  # type: ignore[arg-type]
+    return InpaintObjective(  # type: ignore[arg-type]
+        g,
+        d,
+        ctx,
+        loss,
+        lambda_l1,
+        lambda_adv,
+        valid_weight,
+        masks,
+        hole,
+        perceptual,
+        lambda_perceptual,
+        perceptual_on,
+    )

@@ -18,8 +18,8 @@ any registered loss (``objective.loss``): SRGAN's is the non-saturating ``ns``; 
 relativistic average one is ``ragan``, whose G loss also reads D's scores of the real batch
 (``needs_real_in_g``; those are computed without a graph, D is not trained in the G phase).
 ``perceptual``: an optional feature-matching loss in a registered extractor's feature space
-(SRGAN's VGG loss, Sec. 2.2.1), MSE between features of output and target; off by default,
-because the only offline extractor for digits is ``mnist-cnn``, which also scores the outputs.
+(SRGAN's VGG loss, Sec. 2.2.1; ``objectives.translation.FeatureLoss``), MSE between features of
+output and target; off by default (no offline extractor for photos ships with ganforge).
 
 The pre-training loss is weighted by ``lambda_content`` as well (1 when that is 0). Both stages
 share G's Adam, whose second-moment estimate remembers gradient sizes for ~1/(1 − β2) = 1,000
@@ -42,7 +42,7 @@ from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import discriminator_terms, inputs_of
+from ganforge.objectives.translation import FeatureLoss, discriminator_terms, inputs_of
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -90,17 +90,8 @@ class SRGANObjective:
         self.content, self.pretrain_steps = content, pretrain_steps
         self.lambda_content, self.lambda_adv = lambda_content, lambda_adv
         self.lambda_perceptual = lambda_perceptual
-        self.extractor = self._extractor(perceptual)
+        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
-
-    def _extractor(self, name: str) -> nn.Module | None:
-        if name in ("none", "", None):
-            return None
-        from ganforge.metrics.features import create_extractor
-
-        ext = create_extractor(name)
-        ext.check_input(self.g.out_shape)  # an EvalError now, not mid-run
-        return ext.to(self.ctx.device).eval().requires_grad_(False)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
@@ -125,12 +116,7 @@ class SRGANObjective:
         raise ValueError(f"unknown phase '{phase}'")
 
     def _perceptual(self, fake: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
-        if self.extractor is None:
-            return None
-        ext = self.extractor
-        with torch.no_grad():
-            target = ext(ext.preprocess(b.float()))["features"].float()
-        return F.mse_loss(ext(ext.preprocess(fake.float()))["features"].float(), target)
+        return None if self.perceptual is None else self.perceptual(fake, b)
 
     def _pretrain_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self.g(a)
