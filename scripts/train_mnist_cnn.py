@@ -10,6 +10,11 @@ light augmentation (small random rotation, scale and shift), then reports accura
 model selection): the number reported is an honest held-out estimate. Deterministic for a given
 seed on one CPU thread.
 
+``--hole 12 --out DIR`` trains and tests on digits whose centred 12x12 square is blanked (filled
+with 0, as the inpainting presets' inputs): how much of a digit's identity survives the hole, the
+ceiling a classifier can read straight from inpainting inputs (docs/inpainting.md). It refuses to
+write such weights over the shipped ones.
+
 Writes ``<out>/mnist_cnn.safetensors`` and ``<out>/mnist_cnn.json`` (``mnist_judge.*`` for
 ``--arch judge``) (architecture, this script and
 its arguments, train/test accuracy, sha256 of the weights), both atomically.
@@ -81,6 +86,14 @@ def augment(x: torch.Tensor, gen: torch.Generator, rotate: float, scale: float, 
 
 
 @torch.no_grad()
+def holed(x: torch.Tensor, hole: int) -> torch.Tensor:
+    """Digits with their centred ``hole`` x ``hole`` square set to 0, the inpainting input."""
+    from ganforge.data.degrade import center_mask
+    from ganforge.data.masked import masked_input
+
+    return masked_input(x, center_mask(x.shape[-1], hole).expand(len(x), -1, -1, -1))
+
+
 def accuracy(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 500) -> float:
     net.eval()
     correct = sum(
@@ -94,7 +107,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.use_deterministic_algorithms(True)
     gen = torch.Generator().manual_seed(args.seed)
     train_set, test_set = mnist(split="train"), mnist(split="test")
-    x, y = train_set.x, train_set.y
+    x, y, x_test = train_set.x, train_set.y, test_set.x
+    if args.hole:  # after augmentation below, so the hole stays centred like the test inputs'
+        x, x_test = holed(x, args.hole), holed(x_test, args.hole)
     assert y is not None and test_set.y is not None
     net = ARCHES[args.arch][1](dropout=args.dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -109,7 +124,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         total = 0.0
         for i in range(0, len(x), args.batch_size):
             idx = order[i : i + args.batch_size]
-            xb = augment(x[idx], gen, args.rotate, args.scale, args.shift)
+            xb = augment(train_set.x[idx], gen, args.rotate, args.scale, args.shift)
+            if args.hole:
+                xb = holed(xb, args.hole)
             loss = F.cross_entropy(net(xb)[1], y[idx], label_smoothing=args.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -122,7 +139,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "net": net,
         "train_accuracy": accuracy(net, x, y),
-        "test_accuracy": accuracy(net, test_set.x, test_set.y),
+        "test_accuracy": accuracy(net, x_test, test_set.y),
         "train_seconds": round(seconds, 1),
     }
 
@@ -142,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 = reproducible anywhere)")
     p.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="folder for <stem>.{safetensors,json}")
+    p.add_argument("--hole", type=int, default=0, help="blank the centred HOLE x HOLE square (ceiling study)")
     args = p.parse_args(argv)
+    if args.hole and args.out.resolve() == WEIGHTS_DIR.resolve():
+        p.error("--hole trains a study network: give --out a folder other than the shipped weights'")
     torch.set_num_threads(args.threads)
 
     from safetensors.torch import save_file

@@ -163,11 +163,28 @@ def test_mlp_output_is_bounded_for_images_only() -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "kwargs"), [((2, 3), {}), ((2,), {"depth": 0}), ((2,), {"hidden": 0}), ((2,), {"z_dim": 0})]
+    ("shape", "kwargs"),
+    [
+        ((2, 3), {}),
+        ((2,), {"depth": 0}),
+        ((2,), {"hidden": 0}),
+        ((2,), {"z_dim": 0}),
+        ((2,), {"g_depth": 0}),
+    ],
 )
 def test_mlp_rejects_bad_shapes_and_sizes(shape: tuple[int, ...], kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError):
         MODELS.build("mlp", shape, **kwargs)
+
+
+def test_mlp_g_depth_deepens_the_generator_alone() -> None:
+    def hidden_layers(net: nn.Module) -> int:
+        return sum(isinstance(m, nn.Linear) for m in net.modules()) - 1
+
+    nets = MODELS.build("mlp", (2,), depth=3, g_depth=6)
+    assert (hidden_layers(nets["g"]), hidden_layers(nets["d"])) == (6, 3)
+    plain = MODELS.build("mlp", (2,), depth=3)
+    assert (hidden_layers(plain["g"]), hidden_layers(plain["d"])) == (3, 3)
 
 
 # --- dcgan ----------------------------------------------------------------------------------------

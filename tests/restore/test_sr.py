@@ -176,7 +176,8 @@ def test_optional_perceptual_loss_reaches_the_generator() -> None:
     assert out["perceptual"] > 0
     out["loss"].backward()
     assert all(p.grad is not None for p in objective.g.parameters())
-    assert not any(p.requires_grad for p in objective.perceptual.extractor.parameters())  # a fixed feature space
+    frozen = objective.perceptual.extractor  # a fixed feature space
+    assert not any(p.requires_grad for p in frozen.parameters())
     with pytest.raises(ConfigError, match="unknown extractor"):
         build_srgan(create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="vgg19")
 

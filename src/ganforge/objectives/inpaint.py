@@ -57,7 +57,6 @@ class InpaintObjective:
         hole: int | None = None,
         perceptual: str = "none",
         lambda_perceptual: float = 1.0,
-        perceptual_on: str = "features",
     ) -> None:
         for key, value in (
             ("lambda_l1", lambda_l1),
@@ -80,7 +79,7 @@ class InpaintObjective:
         self.loss = get_loss(loss)
         self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
         self.masks, self.hole = masks, hole
-        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, perceptual_on)
+        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device)
         self.lambda_perceptual = lambda_perceptual
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
@@ -195,7 +194,6 @@ def build_inpaint(
     hole: int | None = None,
     perceptual: str = "none",
     lambda_perceptual: float = 1.0,
-    perceptual_on: str = "features",
 ) -> InpaintObjective:
     """``loss`` (config ``objective.loss``) · ``lambda_adv`` + ``lambda_l1`` · (hole L1 +
     ``valid_weight`` · known-pixel L1); ``masks``: center, free_form, mixed or data; ``hole``: the
@@ -213,16 +211,5 @@ def build_inpaint(
             "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
         )
     return InpaintObjective(  # type: ignore[arg-type]
-        g,
-        d,
-        ctx,
-        loss,
-        lambda_l1,
-        lambda_adv,
-        valid_weight,
-        masks,
-        hole,
-        perceptual,
-        lambda_perceptual,
-        perceptual_on,
+        g, d, ctx, loss, lambda_l1, lambda_adv, valid_weight, masks, hole, perceptual, lambda_perceptual
     )

@@ -68,34 +68,26 @@ class FeatureLoss:
     seed) when the presets train against ``mnist-cnn``.
     """
 
-    def __init__(
-        self, name: str, out_shape: tuple[int, ...], device: torch.device, on: str = "features"
-    ) -> None:
+    def __init__(self, name: str, out_shape: tuple[int, ...], device: torch.device) -> None:
         from ganforge.metrics.features import create_extractor  # lazy: keeps registry import cheap
 
-        if on not in ("features", "logits"):
-            raise ConfigError(f"'objective.perceptual_on' must be features or logits, got {on!r}")
-        self.name, self.on = name, on
+        self.name = name
         extractor = create_extractor(name)
         extractor.check_input(out_shape)  # an EvalError when the run is built, not mid-run
         self.extractor = extractor.to(device).eval().requires_grad_(False)
 
     @classmethod
     def from_config(
-        cls, name: str | None, out_shape: tuple[int, ...], device: torch.device, on: str = "features"
+        cls, name: str | None, out_shape: tuple[int, ...], device: torch.device
     ) -> FeatureLoss | None:
         """``objective.perceptual``: an extractor name, or ``none`` (the default) for no such term."""
-        return None if name in ("none", "", None) else cls(str(name), out_shape, device, on)
+        return None if name in ("none", "", None) else cls(str(name), out_shape, device)
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ext = self.extractor
         with torch.no_grad():
-            wanted = ext(ext.preprocess(target.float()))[self.on].float()
-        got = ext(ext.preprocess(output.float()))[self.on].float()
-        if self.on == "features":
-            return F.mse_loss(got, wanted)
-        # logits: distillation (Hinton et al. 2015), KL(p_target || p_output) of the class posteriors
-        return F.kl_div(got.log_softmax(1), wanted.log_softmax(1), log_target=True, reduction="batchmean")
+            wanted = ext(ext.preprocess(target.float()))["features"].float()
+        return F.mse_loss(ext(ext.preprocess(output.float()))["features"].float(), wanted)
 
 
 def discriminator_terms(
