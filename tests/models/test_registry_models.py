@@ -170,6 +170,9 @@ def test_mlp_output_is_bounded_for_images_only() -> None:
         ((2,), {"hidden": 0}),
         ((2,), {"z_dim": 0}),
         ((2,), {"g_depth": 0}),
+        ((2,), {"latent_components": 1}),
+        ((2,), {"latent_components": 8, "z_dim": 1}),
+        ((2,), {"latent_components": 8, "latent_scale": 0.0}),
     ],
 )
 def test_mlp_rejects_bad_shapes_and_sizes(shape: tuple[int, ...], kwargs: dict[str, int]) -> None:
@@ -185,6 +188,27 @@ def test_mlp_g_depth_deepens_the_generator_alone() -> None:
     assert (hidden_layers(nets["g"]), hidden_layers(nets["d"])) == (6, 3)
     plain = MODELS.build("mlp", (2,), depth=3)
     assert (hidden_layers(plain["g"]), hidden_layers(plain["d"])) == (3, 3)
+
+
+def test_mixture_latent_is_uniform_over_fixed_islands() -> None:
+    """Normal draws in, a uniform mixture of narrow Gaussians out: z[:, 0] picks the island
+    uniformly, the rest is the offset within it; the same centres in every build."""
+    from ganforge.models.mlp import MixtureLatent
+
+    nets = MODELS.build("mlp", (2,), z_dim=5, latent_components=16, latent_scale=0.05)
+    latent = nets["g"].latent
+    assert isinstance(latent, MixtureLatent) and latent.centres.shape == (16, 4)
+    again = MODELS.build("mlp", (2,), z_dim=5, latent_components=16, latent_scale=0.05)["g"].latent
+    assert torch.equal(latent.centres, again.centres)  # fixed, and saved with the weights
+    assert "latent.centres" in nets["g"].state_dict()
+    z = torch.randn(32_000, 5, generator=torch.Generator().manual_seed(0))
+    h = latent(z)
+    island = torch.cdist(h, latent.centres).argmin(1)
+    counts = torch.bincount(island, minlength=16).float()
+    assert (counts / counts.mean() - 1).abs().max() < 0.1  # uniform over the islands
+    offsets = h - latent.centres[island]
+    assert offsets.std().item() == pytest.approx(0.05, rel=0.05)
+    assert nets["g"](z[:8]).shape == (8, 2)
 
 
 # --- dcgan ----------------------------------------------------------------------------------------

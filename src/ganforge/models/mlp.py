@@ -40,15 +40,59 @@ class MLPGenerator(Generator):
     """
 
     def __init__(
-        self, z_dim: int, out_shape: tuple[int, ...], hidden: int, depth: int, num_classes: int = 0
+        self,
+        z_dim: int,
+        out_shape: tuple[int, ...],
+        hidden: int,
+        depth: int,
+        num_classes: int = 0,
+        latent_components: int = 0,
+        latent_scale: float = 0.1,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
-        self.net = mlp_stack([z_dim, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
+        self.latent = MixtureLatent(z_dim, latent_components, latent_scale) if latent_components else None
+        width = z_dim - 1 if self.latent is not None else z_dim
+        self.net = mlp_stack([width, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
         self.out = nn.Tanh() if len(out_shape) == 3 else nn.Identity()
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.out(self.net(z)).reshape(z.shape[0], *self.out_shape)
+        h = z if self.latent is None else self.latent(z)
+        return self.out(self.net(h)).reshape(z.shape[0], *self.out_shape)
+
+
+class MixtureLatent(nn.Module):
+    """Standard-normal z (N, z_dim) -> a draw from a uniform mixture of ``components`` narrow
+    Gaussians in z_dim - 1 dimensions: z[:, 0] picks the component through the normal CDF (so it is
+    uniform), the rest is the noise within it, ``centre_k + scale · z[:, 1:]``.
+
+    Why: a continuous generator maps a connected latent to a connected set, so between separated
+    modes it *must* leave samples in the gaps (Tanielian et al. 2020, "Learning disconnected
+    manifolds: a no GAN's land"; Khayatkhoei et al. 2018). A latent of well-separated islands lets
+    it place each island on one mode instead. The centres are fixed N(0, I) draws (a constant
+    seed, stored as a buffer), never learnt, and far more numerous than the modes of any toy
+    preset, so nothing here knows the data's mode count. It is a reparameterisation of ordinary
+    normal draws, so every sampler (training, EMA grids, the API, latent tools) works unchanged.
+    """
+
+    SEED = 0
+
+    def __init__(self, z_dim: int, components: int, scale: float) -> None:
+        super().__init__()
+        if z_dim < 2:
+            raise ConfigError(f"a mixture latent needs model.z_dim >= 2 (1 picks the component), got {z_dim}")
+        if components < 2:
+            raise ConfigError(f"'model.latent_components' must be 0 (off) or at least 2, got {components}")
+        if not scale > 0:
+            raise ConfigError(f"'model.latent_scale' must be > 0, got {scale}")
+        gen = torch.Generator().manual_seed(self.SEED)
+        self.register_buffer("centres", torch.randn(components, z_dim - 1, generator=gen))
+        self.scale = float(scale)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        uniform = torch.special.ndtr(z[:, 0].float())
+        k = (uniform * len(self.centres)).long().clamp_(0, len(self.centres) - 1)
+        return self.centres[k].to(z.dtype) + self.scale * z[:, 1:]
 
 
 class MLPDiscriminator(nn.Module):
@@ -77,6 +121,8 @@ def mlp(
     hidden: int = 256,
     depth: int = 3,
     g_depth: int | None = None,
+    latent_components: int = 0,
+    latent_scale: float = 0.1,
 ) -> dict[str, nn.Module]:
     """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
 
@@ -84,7 +130,8 @@ def mlp(
     ``shape`` is one sample's shape from the data: (D,) vectors or (C, H, W) images. ``g_depth``
     (default ``depth``) deepens the generator alone: a ReLU network's steepest possible transition
     grows with depth, and a generator of a connected latent needs steep ones to jump between
-    separated modes without samples in the gaps.
+    separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input from a
+    mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``) instead of one.
     """
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
@@ -93,7 +140,7 @@ def mlp(
         if value < 1:
             raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
     return {
-        "g": MLPGenerator(z_dim, shape, hidden, g_depth, num_classes),
+        "g": MLPGenerator(z_dim, shape, hidden, g_depth, num_classes, latent_components, latent_scale),
         "d": MLPDiscriminator(shape, hidden, depth, num_classes),
     }
 
