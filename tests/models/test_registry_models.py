@@ -211,6 +211,22 @@ def test_mixture_latent_is_uniform_over_fixed_islands() -> None:
     assert nets["g"](z[:8]).shape == (8, 2)
 
 
+def test_mixture_latent_anneals_from_one_blob_to_narrow_islands() -> None:
+    from ganforge.models.mlp import MixtureLatent
+
+    latent = MixtureLatent(5, 16, scale=0.04, anneal=0.5)
+    widths = []
+    for fraction in (0.0, 0.25, 0.5, 0.9):
+        latent.set_progress(fraction)
+        widths.append(float(latent.width))
+    assert widths == pytest.approx([1.0, 0.2, 0.04, 0.04])
+    fixed = MixtureLatent(5, 16, scale=0.04)
+    fixed.set_progress(0.0)
+    assert float(fixed.width) == pytest.approx(0.04)
+    with pytest.raises(ConfigError, match="latent_anneal"):
+        MixtureLatent(5, 16, scale=0.04, anneal=1.5)
+
+
 # --- dcgan ----------------------------------------------------------------------------------------
 
 

@@ -107,3 +107,35 @@ def test_a_rollback_halves_the_scheduled_base_lr(tmp_path):
     factor = build_lr_schedule("linear", 20, 0.0)
     assert factor is not None
     assert trainer.learning_rates()["lr_g"] == pytest.approx(base / 2 * factor(3))
+
+
+def test_an_annealed_latent_follows_training_progress_and_resumes_bit_for_bit(tmp_path, monkeypatch):
+    """Modules with ``set_progress`` (here the mlp's mixture latent) are told step / steps before
+    every step: the width shrinks on schedule, the EMA copy and checkpoints carry it, and a run
+    interrupted mid-anneal resumes to the same tensors."""
+    latent = {"latent_components": 16, "latent_scale": 0.05, "latent_anneal": 0.5}
+    raw = make_config(
+        batch_size=16,
+        model_params=latent,
+        train={"steps": 12, "deterministic": True, "log_every": 2, "ckpt_every": 4, "sample_every": 4},
+    )
+    train_step = Trainer.train_step
+    widths: list[float] = []
+
+    def interrupted(self: Trainer) -> None:
+        if self.state.step == 3:  # inside the anneal, before the step-4 checkpoint
+            widths.append(float(self.nets["g"].latent.width))
+        if self.state.step == 5:
+            raise KeyboardInterrupt
+        train_step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ganforge.train(raw, out=tmp_path / "a")
+    monkeypatch.undo()
+    assert widths == [pytest.approx(0.05 ** (2 / 12 / 0.5))]  # set by step 2, the last one run
+    ganforge.train(raw, out=tmp_path / "a", resume=True)
+    ganforge.train(raw, out=tmp_path / "b")
+    (tensors_a, _), (tensors_b, _) = final_checkpoint(tmp_path / "a"), final_checkpoint(tmp_path / "b")
+    assert_tensors_equal(tensors_a, tensors_b)
+    assert float(tensors_a["ema.g.latent.width"]) == pytest.approx(0.05)  # sampling uses the final width

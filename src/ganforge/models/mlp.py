@@ -48,10 +48,15 @@ class MLPGenerator(Generator):
         num_classes: int = 0,
         latent_components: int = 0,
         latent_scale: float = 0.1,
+        latent_anneal: float = 0.0,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
-        self.latent = MixtureLatent(z_dim, latent_components, latent_scale) if latent_components else None
+        self.latent = (
+            MixtureLatent(z_dim, latent_components, latent_scale, latent_anneal)
+            if latent_components
+            else None
+        )
         width = z_dim - 1 if self.latent is not None else z_dim
         self.net = mlp_stack([width, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
         self.out = nn.Tanh() if len(out_shape) == 3 else nn.Identity()
@@ -77,7 +82,7 @@ class MixtureLatent(nn.Module):
 
     SEED = 0
 
-    def __init__(self, z_dim: int, components: int, scale: float) -> None:
+    def __init__(self, z_dim: int, components: int, scale: float, anneal: float = 0.0) -> None:
         super().__init__()
         if z_dim < 2:
             raise ConfigError(f"a mixture latent needs model.z_dim >= 2 (1 picks the component), got {z_dim}")
@@ -85,14 +90,28 @@ class MixtureLatent(nn.Module):
             raise ConfigError(f"'model.latent_components' must be 0 (off) or at least 2, got {components}")
         if not scale > 0:
             raise ConfigError(f"'model.latent_scale' must be > 0, got {scale}")
+        if not 0.0 <= anneal <= 1.0:
+            raise ConfigError(f"'model.latent_anneal' must be a fraction of training in [0, 1], got {anneal}")
         gen = torch.Generator().manual_seed(self.SEED)
         self.register_buffer("centres", torch.randn(components, z_dim - 1, generator=gen))
-        self.scale = float(scale)
+        self.scale, self.anneal = float(scale), float(anneal)
+        # The width in use: a buffer, so checkpoints and the EMA copy carry it.
+        self.register_buffer("width", torch.tensor(self.scale if anneal == 0 else 1.0))
+
+    def set_progress(self, fraction: float) -> None:
+        """Called by the Trainer before each step (``fraction`` = step / steps): with ``anneal`` > 0
+        the islands start as one wide blob (width 1, the plain normal latent) and shrink
+        geometrically to ``scale`` over that fraction of training. Early on G then balances its
+        mass over the modes the way a connected latent does (islands straddle modes); narrow
+        islands from the start lock in whatever mode each first lands on."""
+        if self.anneal > 0:
+            t = min(fraction / self.anneal, 1.0)
+            self.width.fill_(self.scale**t)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         uniform = torch.special.ndtr(z[:, 0].float())
         k = (uniform * len(self.centres)).long().clamp_(0, len(self.centres) - 1)
-        return self.centres[k].to(z.dtype) + self.scale * z[:, 1:]
+        return self.centres[k].to(z.dtype) + self.width.to(z.dtype) * z[:, 1:]
 
 
 class MLPDiscriminator(nn.Module):
@@ -123,6 +142,7 @@ def mlp(
     g_depth: int | None = None,
     latent_components: int = 0,
     latent_scale: float = 0.1,
+    latent_anneal: float = 0.0,
 ) -> dict[str, nn.Module]:
     """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
 
@@ -131,7 +151,8 @@ def mlp(
     (default ``depth``) deepens the generator alone: a ReLU network's steepest possible transition
     grows with depth, and a generator of a connected latent needs steep ones to jump between
     separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input from a
-    mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``) instead of one.
+    mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached after
+    the ``latent_anneal`` fraction of training) instead of one.
     """
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
@@ -140,14 +161,33 @@ def mlp(
         if value < 1:
             raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
     return {
-        "g": MLPGenerator(z_dim, shape, hidden, g_depth, num_classes, latent_components, latent_scale),
+        "g": MLPGenerator(
+            z_dim, shape, hidden, g_depth, num_classes, latent_components, latent_scale, latent_anneal
+        ),
         "d": MLPDiscriminator(shape, hidden, depth, num_classes),
     }
 
 
 @register_model("mlp_tiny", inputs=("vector", "image"), description="mlp with small widths, for tests")
 def mlp_tiny(
-    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 8, hidden: int = 32, depth: int = 2
+    shape: tuple[int, ...],
+    num_classes: int = 0,
+    *,
+    z_dim: int = 8,
+    hidden: int = 32,
+    depth: int = 2,
+    latent_components: int = 0,
+    latent_scale: float = 0.1,
+    latent_anneal: float = 0.0,
 ) -> dict[str, nn.Module]:
     """``mlp`` with small widths, for tests."""
-    return mlp(shape, num_classes, z_dim=z_dim, hidden=hidden, depth=depth)
+    return mlp(
+        shape,
+        num_classes,
+        z_dim=z_dim,
+        hidden=hidden,
+        depth=depth,
+        latent_components=latent_components,
+        latent_scale=latent_scale,
+        latent_anneal=latent_anneal,
+    )

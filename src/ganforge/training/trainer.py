@@ -138,6 +138,14 @@ class Trainer:
         self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
         self.guard = guard  # NaN/inf and exploding-gradient rollback (guard.py)
         self._after_optimizer_step = getattr(objective, "after_optimizer_step", None)
+        # Modules whose behaviour follows training progress (``set_progress(step / steps)``, called
+        # before every step, so a resumed run sets the same values an uninterrupted one does).
+        self._progress_aware = [
+            m
+            for net in self.nets.values()
+            for m in net.modules()
+            if callable(getattr(m, "set_progress", None))
+        ]
         self.max_seconds = max_seconds  # wall-clock budget of this fit() call; 0: none
         self.stop_reason: str | None = None  # set by request_stop (early stopping) or the time budget
         self._stop_requested = False
@@ -185,6 +193,8 @@ class Trainer:
         step = self.state.step
         if self.lr_schedule is not None:
             self.apply_lr_schedule(step)
+        for module in self._progress_aware:  # e.g. an annealed latent (models/mlp.py)
+            module.set_progress(step / self.steps)
         measure = (step + 1) % self.measure_every == 0 or step + 1 == self.steps  # log steps
         for phase in self.phases:
             if phase.due(step):
