@@ -223,8 +223,16 @@ def test_mixture_latent_anneals_from_one_blob_to_narrow_islands() -> None:
     fixed = MixtureLatent(5, 16, scale=0.04)
     fixed.set_progress(0.0)
     assert float(fixed.width) == pytest.approx(0.04)
+    late = MixtureLatent(5, 16, scale=0.04, anneal=0.25, anneal_start=0.5)
+    late_widths = []
+    for fraction in (0.0, 0.5, 0.625, 0.75, 1.0):
+        late.set_progress(fraction)
+        late_widths.append(float(late.width))
+    assert late_widths == pytest.approx([1.0, 1.0, 0.2, 0.04, 0.04])
     with pytest.raises(ConfigError, match="latent_anneal"):
         MixtureLatent(5, 16, scale=0.04, anneal=1.5)
+    with pytest.raises(ConfigError, match="latent_anneal_start"):
+        MixtureLatent(5, 16, scale=0.04, anneal=0.5, anneal_start=-0.1)
 
 
 # --- dcgan ----------------------------------------------------------------------------------------

@@ -49,11 +49,12 @@ class MLPGenerator(Generator):
         latent_components: int = 0,
         latent_scale: float = 0.1,
         latent_anneal: float = 0.0,
+        latent_anneal_start: float = 0.0,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
         self.latent = (
-            MixtureLatent(z_dim, latent_components, latent_scale, latent_anneal)
+            MixtureLatent(z_dim, latent_components, latent_scale, latent_anneal, latent_anneal_start)
             if latent_components
             else None
         )
@@ -82,7 +83,9 @@ class MixtureLatent(nn.Module):
 
     SEED = 0
 
-    def __init__(self, z_dim: int, components: int, scale: float, anneal: float = 0.0) -> None:
+    def __init__(
+        self, z_dim: int, components: int, scale: float, anneal: float = 0.0, anneal_start: float = 0.0
+    ) -> None:
         super().__init__()
         if z_dim < 2:
             raise ConfigError(f"a mixture latent needs model.z_dim >= 2 (1 picks the component), got {z_dim}")
@@ -92,20 +95,24 @@ class MixtureLatent(nn.Module):
             raise ConfigError(f"'model.latent_scale' must be > 0, got {scale}")
         if not 0.0 <= anneal <= 1.0:
             raise ConfigError(f"'model.latent_anneal' must be a fraction of training in [0, 1], got {anneal}")
+        if not 0.0 <= anneal_start <= 1.0:
+            raise ConfigError(
+                f"'model.latent_anneal_start' must be a fraction of training in [0, 1], got {anneal_start}"
+            )
         gen = torch.Generator().manual_seed(self.SEED)
         self.register_buffer("centres", torch.randn(components, z_dim - 1, generator=gen))
-        self.scale, self.anneal = float(scale), float(anneal)
+        self.scale, self.anneal, self.anneal_start = float(scale), float(anneal), float(anneal_start)
         # The width in use: a buffer, so checkpoints and the EMA copy carry it.
         self.register_buffer("width", torch.tensor(self.scale if anneal == 0 else 1.0))
 
     def set_progress(self, fraction: float) -> None:
         """Called by the Trainer before each step (``fraction`` = step / steps): with ``anneal`` > 0
         the islands start as one wide blob (width 1, the plain normal latent) and shrink
-        geometrically to ``scale`` over that fraction of training. Early on G then balances its
-        mass over the modes the way a connected latent does (islands straddle modes); narrow
-        islands from the start lock in whatever mode each first lands on."""
+        geometrically to ``scale`` over that fraction of training, from ``anneal_start`` on. While
+        wide, G balances its mass over the modes the way a connected latent does (islands straddle
+        modes); narrow islands from the start lock in whatever mode each first lands on."""
         if self.anneal > 0:
-            t = min(fraction / self.anneal, 1.0)
+            t = min(max(fraction - self.anneal_start, 0.0) / self.anneal, 1.0)
             self.width.fill_(self.scale**t)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -143,6 +150,7 @@ def mlp(
     latent_components: int = 0,
     latent_scale: float = 0.1,
     latent_anneal: float = 0.0,
+    latent_anneal_start: float = 0.0,
 ) -> dict[str, nn.Module]:
     """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
 
@@ -152,7 +160,7 @@ def mlp(
     grows with depth, and a generator of a connected latent needs steep ones to jump between
     separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input from a
     mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached after
-    the ``latent_anneal`` fraction of training) instead of one.
+    the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead of one.
     """
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
@@ -162,7 +170,15 @@ def mlp(
             raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
     return {
         "g": MLPGenerator(
-            z_dim, shape, hidden, g_depth, num_classes, latent_components, latent_scale, latent_anneal
+            z_dim,
+            shape,
+            hidden,
+            g_depth,
+            num_classes,
+            latent_components,
+            latent_scale,
+            latent_anneal,
+            latent_anneal_start,
         ),
         "d": MLPDiscriminator(shape, hidden, depth, num_classes),
     }
@@ -179,6 +195,7 @@ def mlp_tiny(
     latent_components: int = 0,
     latent_scale: float = 0.1,
     latent_anneal: float = 0.0,
+    latent_anneal_start: float = 0.0,
 ) -> dict[str, nn.Module]:
     """``mlp`` with small widths, for tests."""
     return mlp(
@@ -190,4 +207,5 @@ def mlp_tiny(
         latent_components=latent_components,
         latent_scale=latent_scale,
         latent_anneal=latent_anneal,
+        latent_anneal_start=latent_anneal_start,
     )
