@@ -119,8 +119,10 @@ def test_restoration_baselines_and_scores_on_known_answers():
     pairs = HeldOutPairs(a=torch.where(mask > 0.5, 0.0, x), x=x, y=y, conditions={"mask": mask})
     extractors = {name: create_extractor(name) for name in (restoration.JUDGE, restoration.FEATURES)}
     extractors["real_features"] = extractors[restoration.FEATURES].extract(x)["features"]
+    extractors["real_judge_features"] = extractors[restoration.JUDGE].extract(x)["features"]
     truth = restoration.score(x, pairs, extractors)
     assert truth["psnr"] > 100 and truth["ssim"] == pytest.approx(1.0) and truth["identity"] > 0.9
+    assert abs(truth["fid_judge"]) < 1e-3 and abs(truth["fid"]) < 1e-3  # real vs itself
     filled = restoration.biharmonic(pairs)
     assert torch.equal(filled[mask.expand_as(x) < 0.5], x[mask.expand_as(x) < 0.5])
     assert (

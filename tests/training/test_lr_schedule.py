@@ -115,8 +115,9 @@ def test_an_annealed_latent_follows_training_progress_and_resumes_bit_for_bit(tm
     interrupted mid-anneal resumes to the same tensors."""
     latent = {"latent_components": 16, "latent_scale": 0.05, "latent_anneal": 0.5}
     raw = make_config(
+        "mlp",
         batch_size=16,
-        model_params=latent,
+        model_params={"z_dim": 8, "hidden": 32, "depth": 2, **latent},
         train={"steps": 12, "deterministic": True, "log_every": 2, "ckpt_every": 4, "sample_every": 4},
     )
     train_step = Trainer.train_step

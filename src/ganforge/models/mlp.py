@@ -186,26 +186,7 @@ def mlp(
 
 @register_model("mlp_tiny", inputs=("vector", "image"), description="mlp with small widths, for tests")
 def mlp_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    z_dim: int = 8,
-    hidden: int = 32,
-    depth: int = 2,
-    latent_components: int = 0,
-    latent_scale: float = 0.1,
-    latent_anneal: float = 0.0,
-    latent_anneal_start: float = 0.0,
+    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 8, hidden: int = 32, depth: int = 2
 ) -> dict[str, nn.Module]:
     """``mlp`` with small widths, for tests."""
-    return mlp(
-        shape,
-        num_classes,
-        z_dim=z_dim,
-        hidden=hidden,
-        depth=depth,
-        latent_components=latent_components,
-        latent_scale=latent_scale,
-        latent_anneal=latent_anneal,
-        latent_anneal_start=latent_anneal_start,
-    )
+    return mlp(shape, num_classes, z_dim=z_dim, hidden=hidden, depth=depth)
