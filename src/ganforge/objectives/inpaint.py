@@ -37,7 +37,7 @@ from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import FeatureLoss, discriminator_terms
+from ganforge.objectives.translation import FeatureLoss, add_perceptual, discriminator_terms
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -79,8 +79,7 @@ class InpaintObjective:
         self.loss = get_loss(loss)
         self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
         self.masks, self.hole = masks, hole
-        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device)
-        self.lambda_perceptual = lambda_perceptual
+        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
         self._pending: tuple[torch.Tensor, ...] | None = None  # the D phase's (x, a, mask, raw, out)
@@ -143,10 +142,7 @@ class InpaintObjective:
         l1_valid = (err * (1 - m)).sum() / (1 - m).sum().clamp_min(1.0)
         loss = self.lambda_l1 * (l1_hole + self.valid_weight * l1_valid)
         stats = {"l1_hole": l1_hole.detach(), "l1_valid": l1_valid.detach()}
-        if self.perceptual is not None:
-            perceptual = self.perceptual(fake, x)
-            loss = loss + self.lambda_perceptual * perceptual
-            stats["perceptual"] = perceptual.detach()
+        loss = add_perceptual(self.perceptual, loss, stats, fake, x)
         if self.lambda_adv > 0:
             real_logits = None
             if self.loss.needs_real_in_g:

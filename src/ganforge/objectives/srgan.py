@@ -42,7 +42,7 @@ from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import FeatureLoss, discriminator_terms, inputs_of
+from ganforge.objectives.translation import FeatureLoss, add_perceptual, discriminator_terms, inputs_of
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -89,8 +89,7 @@ class SRGANObjective:
         self.loss = get_loss(loss)
         self.content, self.pretrain_steps = content, pretrain_steps
         self.lambda_content, self.lambda_adv = lambda_content, lambda_adv
-        self.lambda_perceptual = lambda_perceptual
-        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device)
+        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
 
     def networks(self) -> dict[str, nn.Module]:
@@ -115,18 +114,12 @@ class SRGANObjective:
             return self._g_step(a, b)
         raise ValueError(f"unknown phase '{phase}'")
 
-    def _perceptual(self, fake: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
-        return None if self.perceptual is None else self.perceptual(fake, b)
-
     def _pretrain_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self.g(a)
         content = content_loss(self.content, fake, b)
-        out = {"loss": (self.lambda_content or 1.0) * content, "content": content.detach()}
-        perceptual = self._perceptual(fake, b)
-        if perceptual is not None:
-            out["loss"] = out["loss"] + self.lambda_perceptual * perceptual
-            out["perceptual"] = perceptual.detach()
-        return out
+        out = {"content": content.detach()}
+        loss = add_perceptual(self.perceptual, (self.lambda_content or 1.0) * content, out, fake, b)
+        return {"loss": loss, **out}
 
     def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self._pending = self.g(a)
@@ -146,10 +139,7 @@ class SRGANObjective:
         content = content_loss(self.content, fake, b)
         loss = self.lambda_content * content + self.lambda_adv * adversarial
         out = {"loss_g": adversarial.detach(), "content": content.detach()}
-        perceptual = self._perceptual(fake, b)
-        if perceptual is not None:
-            loss = loss + self.lambda_perceptual * perceptual
-            out["perceptual"] = perceptual.detach()
+        loss = add_perceptual(self.perceptual, loss, out, fake, b)
         return {"loss": loss, **out}
 
     @torch.no_grad()

@@ -68,26 +68,45 @@ class FeatureLoss:
     seed) when the presets train against ``mnist-cnn``.
     """
 
-    def __init__(self, name: str, out_shape: tuple[int, ...], device: torch.device) -> None:
+    def __init__(
+        self, name: str, out_shape: tuple[int, ...], device: torch.device, weight: float = 1.0
+    ) -> None:
         from ganforge.metrics.features import create_extractor  # lazy: keeps registry import cheap
 
-        self.name = name
+        self.name, self.weight = name, weight
         extractor = create_extractor(name)
         extractor.check_input(out_shape)  # an EvalError when the run is built, not mid-run
         self.extractor = extractor.to(device).eval().requires_grad_(False)
 
     @classmethod
     def from_config(
-        cls, name: str | None, out_shape: tuple[int, ...], device: torch.device
+        cls, name: str | None, out_shape: tuple[int, ...], device: torch.device, weight: float = 1.0
     ) -> FeatureLoss | None:
-        """``objective.perceptual``: an extractor name, or ``none`` (the default) for no such term."""
-        return None if name in ("none", "", None) else cls(str(name), out_shape, device)
+        """``objective.perceptual``: an extractor name, or ``none`` (the default) for no such term;
+        ``weight``: ``objective.lambda_perceptual``."""
+        return None if name in ("none", "", None) else cls(str(name), out_shape, device, weight)
 
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ext = self.extractor
         with torch.no_grad():
             wanted = ext(ext.preprocess(target.float()))["features"].float()
         return F.mse_loss(ext(ext.preprocess(output.float()))["features"].float(), wanted)
+
+
+def add_perceptual(
+    term: FeatureLoss | None,
+    loss: torch.Tensor,
+    stats: dict[str, torch.Tensor],
+    output: torch.Tensor,
+    target: torch.Tensor,
+) -> torch.Tensor:
+    """``loss`` + the term's weight · its value on (output, target), logged as ``perceptual`` in
+    ``stats``; ``loss`` itself when the objective has no perceptual term."""
+    if term is None:
+        return loss
+    value = term(output, target)
+    stats["perceptual"] = value.detach()
+    return loss + term.weight * value
 
 
 def discriminator_terms(
