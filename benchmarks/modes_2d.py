@@ -12,9 +12,10 @@ reported under ``diverged``. The baselines measured in the same run are:
 - ``wgan_gp``: WGAN-GP, Gulrajani et al. 2017 (λ = 10, n_critic = 5, Adam 1e-4, β = (0, 0.9));
 - ``pacgan``: PacGAN, Lin et al. 2018 (the non-saturating GAN with a packed discriminator, pac 2);
 
-``vanilla_minimax``, ``ns`` and ``pacgan`` share the best grid preset's networks, optimiser, EMA and
-step count, so they differ from it only in the objective (no R1; PacGAN packing); ``wgan_gp`` keeps
-the paper's optimiser and gets the steps that fit the same ~60 s;
+``vanilla_minimax``, ``ns`` and ``pacgan`` share the best presets' networks, optimiser, EMA and
+step count with a plain normal 2-D latent (as ``toy/ring8``), so they differ from ring8 only in the
+objective (no R1; PacGAN packing), and from grid25 also in its learnt island latent; ``wgan_gp``
+keeps the paper's optimiser and gets the steps that fit the same ~60 s;
 
 and ganforge's best presets ``toy/grid25`` / ``toy/ring8`` (reported as ``best``). The mixture is
 chosen per run by overriding ``data.kind``, ``data.modes`` and ``data.std``, so each preset sees

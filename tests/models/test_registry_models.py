@@ -8,6 +8,7 @@ reference numbers.
 from __future__ import annotations
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -173,6 +174,7 @@ def test_mlp_output_is_bounded_for_images_only() -> None:
         ((2,), {"latent_components": 1}),
         ((2,), {"latent_components": 8, "z_dim": 1}),
         ((2,), {"latent_components": 8, "latent_scale": 0.0}),
+        ((2,), {"latent_learn_weights": True}),
     ],
 )
 def test_mlp_rejects_bad_shapes_and_sizes(shape: tuple[int, ...], kwargs: dict[str, int]) -> None:
@@ -233,6 +235,27 @@ def test_mixture_latent_anneals_from_one_blob_to_narrow_islands() -> None:
         MixtureLatent(5, 16, scale=0.04, anneal=1.5)
     with pytest.raises(ConfigError, match="latent_anneal_start"):
         MixtureLatent(5, 16, scale=0.04, anneal=0.5, anneal_start=-0.1)
+
+
+def test_learnt_island_weights_start_uniform_and_decide_the_draws() -> None:
+    """With ``latent_learn_weights`` z[:, 0] picks islands by the inverse CDF of softmax(weights):
+    at the start the same picks as the uniform mixture; each pick's log-probability is kept, with a
+    gradient to the weights only."""
+    z = torch.randn(4000, 5, generator=torch.Generator().manual_seed(0))
+    plain = MODELS.build("mlp", (2,), z_dim=5, latent_components=8)["g"]
+    learnt = MODELS.build("mlp", (2,), z_dim=5, latent_components=8, latent_learn_weights=True)["g"]
+    assert plain.draw_log_prob is None
+    assert torch.equal(plain.latent(z), learnt.latent(z))
+    log_prob = learnt.draw_log_prob
+    assert log_prob is not None and log_prob.shape == (4000,)
+    assert torch.allclose(log_prob, torch.full((4000,), -math.log(8)))
+    log_prob.sum().backward()
+    assert learnt.latent.weight_logits.grad is not None
+    with torch.no_grad():
+        learnt.latent.weight_logits.copy_(torch.log(torch.tensor([5.0, 1, 1, 1, 0, 0, 0, 0]).clamp(min=1e-9)))
+    island = torch.cdist(learnt.latent(z), learnt.latent.centres).argmin(1)
+    share = torch.bincount(island, minlength=8).float() / len(z)
+    assert share.tolist() == pytest.approx([0.625, 0.125, 0.125, 0.125, 0, 0, 0, 0], abs=0.025)
 
 
 # --- dcgan ----------------------------------------------------------------------------------------

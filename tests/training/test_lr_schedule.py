@@ -112,8 +112,10 @@ def test_a_rollback_halves_the_scheduled_base_lr(tmp_path):
 def test_an_annealed_latent_follows_training_progress_and_resumes_bit_for_bit(tmp_path, monkeypatch):
     """Modules with ``set_progress`` (here the mlp's mixture latent) are told step / steps before
     every step: the width shrinks on schedule, the EMA copy and checkpoints carry it, and a run
-    interrupted mid-anneal resumes to the same tensors."""
+    interrupted mid-anneal resumes to the same tensors (the learnt island weights and their Adam
+    state included)."""
     latent = {"latent_components": 16, "latent_scale": 0.05, "latent_anneal": 0.5}
+    latent["latent_learn_weights"] = True
     raw = make_config(
         "mlp",
         batch_size=16,
@@ -139,4 +141,5 @@ def test_an_annealed_latent_follows_training_progress_and_resumes_bit_for_bit(tm
     ganforge.train(raw, out=tmp_path / "b")
     (tensors_a, _), (tensors_b, _) = final_checkpoint(tmp_path / "a"), final_checkpoint(tmp_path / "b")
     assert_tensors_equal(tensors_a, tensors_b)
+    assert tensors_a["nets.g.latent.weight_logits"].abs().sum() > 0  # they learnt
     assert float(tensors_a["ema.g.latent.width"]) == pytest.approx(0.05)  # sampling uses the final width

@@ -50,14 +50,16 @@ class MLPGenerator(Generator):
         latent_scale: float = 0.1,
         latent_anneal: float = 0.0,
         latent_anneal_start: float = 0.0,
+        latent_learn_weights: bool = False,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
-        self.latent = (
-            MixtureLatent(z_dim, latent_components, latent_scale, latent_anneal, latent_anneal_start)
-            if latent_components
-            else None
-        )
+        if latent_learn_weights and not latent_components:
+            raise ConfigError("'model.latent_learn_weights' needs islands: set 'model.latent_components'")
+        self.latent = None
+        if latent_components:
+            anneal = (latent_anneal, latent_anneal_start)
+            self.latent = MixtureLatent(z_dim, latent_components, latent_scale, *anneal, latent_learn_weights)
         width = z_dim - 1 if self.latent is not None else z_dim
         self.net = mlp_stack([width, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
         self.out = nn.Tanh() if len(out_shape) == 3 else nn.Identity()
@@ -65,6 +67,12 @@ class MLPGenerator(Generator):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = z if self.latent is None else self.latent(z)
         return self.out(self.net(h)).reshape(z.shape[0], *self.out_shape)
+
+    @property
+    def draw_log_prob(self) -> torch.Tensor | None:
+        """Per sample of the last forward: log-probability of its island, when the island weights
+        are learnt (else None). The ``gan`` objective's score-function term reads it."""
+        return None if self.latent is None else self.latent.draw_log_prob
 
 
 class MixtureLatent(nn.Module):
@@ -79,12 +87,26 @@ class MixtureLatent(nn.Module):
     seed, stored as a buffer), never learnt, and far more numerous than the modes of any toy
     preset, so nothing here knows the data's mode count. It is a reparameterisation of ordinary
     normal draws, so every sampler (training, EMA grids, the API, latent tools) works unchanged.
+
+    Islands settle on a mode early and cannot cross a gap later, so with equal weights the modes
+    end up with unequal island counts and unequal mass. ``learn_weights`` makes the mixture
+    weights a parameter of G (softmax of ``weight_logits``, uniform at start): z[:, 0] then picks
+    an island through the inverse CDF of those weights, and the log-probability of each pick is
+    kept in ``draw_log_prob`` for a score-function (REINFORCE) gradient, which the ``gan``
+    objective adds to G's loss. Weights flow from islands whose samples D rates less real than
+    the batch's average to those it rates more real: toward the modes that are short of mass.
     """
 
     SEED = 0
 
     def __init__(
-        self, z_dim: int, components: int, scale: float, anneal: float = 0.0, anneal_start: float = 0.0
+        self,
+        z_dim: int,
+        components: int,
+        scale: float,
+        anneal: float = 0.0,
+        anneal_start: float = 0.0,
+        learn_weights: bool = False,
     ) -> None:
         super().__init__()
         if z_dim < 2:
@@ -104,6 +126,8 @@ class MixtureLatent(nn.Module):
         self.scale, self.anneal, self.anneal_start = float(scale), float(anneal), float(anneal_start)
         # The width in use: a buffer, so checkpoints and the EMA copy carry it.
         self.register_buffer("width", torch.tensor(self.scale if anneal == 0 else 1.0))
+        self.weight_logits = nn.Parameter(torch.zeros(components)) if learn_weights else None
+        self.draw_log_prob: torch.Tensor | None = None
 
     def set_progress(self, fraction: float) -> None:
         """Called by the Trainer before each step (``fraction`` = step / steps): with ``anneal`` > 0
@@ -117,7 +141,14 @@ class MixtureLatent(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         uniform = torch.special.ndtr(z[:, 0].float())
-        k = (uniform * len(self.centres)).long().clamp_(0, len(self.centres) - 1)
+        if self.weight_logits is None:
+            k = (uniform * len(self.centres)).long()
+        else:
+            log_weights = torch.log_softmax(self.weight_logits.float(), 0)
+            k = torch.searchsorted(log_weights.detach().exp().cumsum(0), uniform.contiguous())
+        k = k.clamp_(0, len(self.centres) - 1)
+        if self.weight_logits is not None:
+            self.draw_log_prob = log_weights[k]
         return self.centres[k].to(z.dtype) + self.width.to(z.dtype) * z[:, 1:]
 
 
@@ -151,6 +182,7 @@ def mlp(
     latent_scale: float = 0.1,
     latent_anneal: float = 0.0,
     latent_anneal_start: float = 0.0,
+    latent_learn_weights: bool = False,
 ) -> dict[str, nn.Module]:
     """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
 
@@ -160,7 +192,8 @@ def mlp(
     grows with depth, and a generator of a connected latent needs steep ones to jump between
     separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input from a
     mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached after
-    the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead of one.
+    the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead of one;
+    ``latent_learn_weights`` lets G learn the islands' weights (trained by the ``gan`` objective).
     """
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
@@ -179,6 +212,7 @@ def mlp(
             latent_scale,
             latent_anneal,
             latent_anneal_start,
+            latent_learn_weights,
         ),
         "d": MLPDiscriminator(shape, hidden, depth, num_classes),
     }

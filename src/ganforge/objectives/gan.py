@@ -60,6 +60,10 @@ class AdversarialObjective:
         self.d_steps = 0  # D-phase calls so far (checkpointed): the instance-noise schedule's clock
         self.noise_std = 0.0
         self._pending_fake: torch.Tensor | None = None  # the last D phase's fakes, with G's graph
+        # Log-probability of each fake's discrete latent draw, for generators that learn its weights
+        # (MixtureLatent); read right after the forward that made them, so no later G call mixes in.
+        self._fake_log_prob: torch.Tensor | None = None
+        self._pending_log_prob: torch.Tensor | None = None
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
@@ -76,7 +80,9 @@ class AdversarialObjective:
 
     def _fake(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
         z = self.ctx.randn(n, self.g.z_dim)
-        return self.g(z, labels)
+        fake = self.g(z, labels)
+        self._fake_log_prob = getattr(self.g, "draw_log_prob", None)
+        return fake
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """D's fp32 logits on a batch of samples, through everything D's input passes on the way.
@@ -105,6 +111,7 @@ class AdversarialObjective:
         self.d_steps += 1
         if self.reuse_fakes:
             fake = self._pending_fake = self._fake(len(real), labels)
+            self._pending_log_prob = self._fake_log_prob
         else:
             with torch.no_grad():
                 fake = self._fake(len(real), labels)
@@ -146,14 +153,19 @@ class AdversarialObjective:
 
     def _g_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         fake, self._pending_fake = self._pending_fake, None
+        log_prob, self._pending_log_prob = self._pending_log_prob, None
         if fake is None or not fake.requires_grad:
             fake = self._fake(len(real), labels)
+            log_prob = self._fake_log_prob
         real_logits = None
         if self.loss.needs_real_in_g:  # relativistic losses compare with D(x); no gradient to G there
             with torch.no_grad():
                 real_logits = self.critic(real, labels)
-        loss = self.loss.g_loss(self.critic(fake, labels), real_logits)
+        fake_logits = self.critic(fake, labels)
+        loss = self.loss.g_loss(fake_logits, real_logits)
         stats = {"loss_g": loss.detach()}
+        if log_prob is not None:  # G learns the weights of its discrete latent draw (after loss_g is read)
+            loss = loss + score_function_term(fake_logits, log_prob)
         if self.s.ortho_lambda > 0:
             ortho = orthogonal_penalty(self.g)
             loss = loss + self.s.ortho_lambda * ortho
@@ -193,6 +205,20 @@ class AdversarialObjective:
         if self.lecam is not None:
             lecam = prefixed(state, "lecam")
             self.lecam.load_state_dict(lecam, device=self.ctx.device)
+
+
+def score_function_term(fake_logits: torch.Tensor, log_prob: torch.Tensor) -> torch.Tensor:
+    """REINFORCE surrogate for the discrete part of G's latent: its gradient is -E[(r - r̄) ∇log p].
+
+    The reward r of a sample is D's logit for it (at D's optimum, log p_data/p_G there), r̄ the
+    batch mean as baseline; minimising the surrogate moves probability toward the choices whose
+    samples D finds under-represented. Only what ``log_prob`` depends on (the mixture weights)
+    gets this gradient. With PacGAN packing one logit judges a pack of samples, so their
+    log-probabilities are summed per pack.
+    """
+    reward = fake_logits.detach().reshape(len(fake_logits), -1).mean(1)
+    log_prob = log_prob.reshape(len(reward), -1).sum(1)
+    return -((reward - reward.mean()) * log_prob).mean()
 
 
 @register_objective(
