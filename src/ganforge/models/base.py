@@ -21,6 +21,13 @@ class Generator(nn.Module):
     # still ignore labels (unconditional DCGAN on labelled MNIST); sampling "class 7" from it would lie.
     conditional: bool = False
 
+    @property
+    def draw_log_prob(self) -> torch.Tensor | None:
+        """Per sample of the last forward: the log-probability of a discrete latent choice whose
+        probabilities G learns (the mlp's ``MixtureLatent`` islands); None for a plain latent. The
+        ``gan`` objective trains those probabilities with a score-function gradient."""
+        return None
+
     def sample_z(
         self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
     ) -> torch.Tensor:

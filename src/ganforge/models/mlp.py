@@ -70,8 +70,7 @@ class MLPGenerator(Generator):
 
     @property
     def draw_log_prob(self) -> torch.Tensor | None:
-        """Per sample of the last forward: log-probability of its island, when the island weights
-        are learnt (else None). The ``gan`` objective's score-function term reads it."""
+        """Log-probability of each sample's island in the last forward, when the weights are learnt."""
         return None if self.latent is None else self.latent.draw_log_prob
 
 
