@@ -9,10 +9,11 @@ KL(mode histogram ‖ uniform). Note that even a perfect generator scores kl ≈
 1000 / 0.06, R3GAN 1000 / 0.029; the goal is 1000 / ≤ 0.03.
 
 - ``best``: ``configs/image/stacked_mnist.yaml``;
-- ``dcgan_classic``: the same networks and steps at the DCGAN paper's settings (Adam 2e-4, no EMA);
+- ``dcgan_classic``: the same networks and steps at the DCGAN paper's settings (Adam 2e-4, no EMA,
+  no R1);
 - ``pacdcgan2``: the preset with PacGAN packing (pac 2, Lin et al. 2018).
 
-    python benchmarks/stacked_mnist.py                      # all three (~3 x 7 min on 2 cores)
+    python benchmarks/stacked_mnist.py                      # all three (~3 x 20-30 min on 2 cores)
     python benchmarks/stacked_mnist.py --presets best --set train.steps=2000
 """
 
@@ -32,7 +33,7 @@ from ganforge.evaluation import evaluate
 
 PRESETS = {
     "best": [],
-    "dcgan_classic": ["optim.g.lr=2e-4", "optim.d.lr=2e-4", "train.ema_kimg=0"],
+    "dcgan_classic": ["optim.g.lr=2e-4", "optim.d.lr=2e-4", "train.ema_kimg=0", "objective.r1_gamma=0"],
     "pacdcgan2": ["objective.pac=2"],
 }
 GOAL = {"modes_covered": 1000, "kl": 0.03}
