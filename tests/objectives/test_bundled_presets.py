@@ -29,8 +29,10 @@ def tiny_overrides(name: str) -> list[str]:
         "train.n_samples=4",
         f"data.batch_size={min(cfg.data.batch_size, 32)}",
     ]
-    if f"{cfg.model.name}_tiny" in MODELS:
-        overrides.append(f"model.name={cfg.model.name}_tiny")
+    tiny = f"{cfg.model.name}_tiny"
+    # The tiny variant where it takes every model key the preset sets (mlp_tiny has no mixture latent).
+    if tiny in MODELS and set(cfg.model.params) <= set(MODELS.get(tiny).parameters()):
+        overrides.append(f"model.name={tiny}")
     if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
         overrides.append("train.eval_n=100")
     if cfg.data.name == "stacked_mnist":  # 512 stacks, not 25,600
