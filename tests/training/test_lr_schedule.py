@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import pytest
 from training_helpers import assert_tensors_equal, final_checkpoint, make_config, read_metrics
@@ -60,16 +61,17 @@ def test_the_logged_lr_follows_the_schedule(tmp_path):
     assert lrs[2] == pytest.approx(base * 6 / 11) and lrs[3] == pytest.approx(base * 1 / 11)
 
 
-def test_a_scheduled_run_resumes_bit_for_bit(tmp_path, monkeypatch):
-    raw = make_config(
-        batch_size=16,
-        train={"steps": 12, "deterministic": True, "log_every": 2, "ckpt_every": 4, "sample_every": 4,
-               "lr_schedule": "cosine", "lr_decay_start": 0.25},
-    )  # fmt: skip
+def interrupt_resume_and_rerun(
+    raw: dict, tmp_path, monkeypatch, stop_at: int, before_step: Callable[[Trainer], None] | None = None
+) -> None:
+    """Train ``raw`` into ``a/``, killed as step ``stop_at`` begins, then resume it to the end; train
+    it uninterrupted into ``b/``. ``before_step(trainer)`` runs before each step of the killed run."""
     train_step = Trainer.train_step
 
     def interrupted(self: Trainer) -> None:
-        if self.state.step == 7:  # after the step-4 checkpoint, inside the decay
+        if before_step is not None:
+            before_step(self)
+        if self.state.step == stop_at:
             raise KeyboardInterrupt
         train_step(self)
 
@@ -79,6 +81,16 @@ def test_a_scheduled_run_resumes_bit_for_bit(tmp_path, monkeypatch):
     monkeypatch.undo()
     ganforge.train(raw, out=tmp_path / "a", resume=True)
     ganforge.train(raw, out=tmp_path / "b")
+
+
+def test_a_scheduled_run_resumes_bit_for_bit(tmp_path, monkeypatch):
+    raw = make_config(
+        batch_size=16,
+        train={"steps": 12, "deterministic": True, "log_every": 2, "ckpt_every": 4, "sample_every": 4,
+               "lr_schedule": "cosine", "lr_decay_start": 0.25},
+    )  # fmt: skip
+    # Killed after the step-4 checkpoint, inside the decay.
+    interrupt_resume_and_rerun(raw, tmp_path, monkeypatch, stop_at=7)
     (tensors_a, meta_a), (tensors_b, meta_b) = (
         final_checkpoint(tmp_path / "a"),
         final_checkpoint(tmp_path / "b"),
@@ -122,23 +134,14 @@ def test_an_annealed_latent_follows_training_progress_and_resumes_bit_for_bit(tm
         model_params={"z_dim": 8, "hidden": 32, "depth": 2, **latent},
         train={"steps": 12, "deterministic": True, "log_every": 2, "ckpt_every": 4, "sample_every": 4},
     )
-    train_step = Trainer.train_step
     widths: list[float] = []
 
-    def interrupted(self: Trainer) -> None:
-        if self.state.step == 3:  # inside the anneal, before the step-4 checkpoint
-            widths.append(float(self.nets["g"].latent.width))
-        if self.state.step == 5:
-            raise KeyboardInterrupt
-        train_step(self)
+    def record_width(trainer: Trainer) -> None:
+        if trainer.state.step == 3:  # inside the anneal, before the step-4 checkpoint
+            widths.append(float(trainer.nets["g"].latent.width))
 
-    monkeypatch.setattr(Trainer, "train_step", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        ganforge.train(raw, out=tmp_path / "a")
-    monkeypatch.undo()
+    interrupt_resume_and_rerun(raw, tmp_path, monkeypatch, stop_at=5, before_step=record_width)
     assert widths == [pytest.approx(0.05 ** (2 / 12 / 0.5))]  # set by step 2, the last one run
-    ganforge.train(raw, out=tmp_path / "a", resume=True)
-    ganforge.train(raw, out=tmp_path / "b")
     (tensors_a, _), (tensors_b, _) = final_checkpoint(tmp_path / "a"), final_checkpoint(tmp_path / "b")
     assert_tensors_equal(tensors_a, tensors_b)
     assert tensors_a["nets.g.latent.weight_logits"].abs().sum() > 0  # they learnt

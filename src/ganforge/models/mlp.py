@@ -140,13 +140,12 @@ class MixtureLatent(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         uniform = torch.special.ndtr(z[:, 0].float())
+        last = len(self.centres) - 1
         if self.weight_logits is None:
-            k = (uniform * len(self.centres)).long()
-        else:
+            k = (uniform * len(self.centres)).long().clamp_(0, last)
+        else:  # the inverse CDF of the learnt weights
             log_weights = torch.log_softmax(self.weight_logits.float(), 0)
-            k = torch.searchsorted(log_weights.detach().exp().cumsum(0), uniform.contiguous())
-        k = k.clamp_(0, len(self.centres) - 1)
-        if self.weight_logits is not None:
+            k = torch.searchsorted(log_weights.detach().exp().cumsum(0), uniform.contiguous()).clamp_(0, last)
             self.draw_log_prob = log_weights[k]
         return self.centres[k].to(z.dtype) + self.width.to(z.dtype) * z[:, 1:]
 

@@ -60,9 +60,8 @@ class AdversarialObjective:
         self.d_steps = 0  # D-phase calls so far (checkpointed): the instance-noise schedule's clock
         self.noise_std = 0.0
         self._pending_fake: torch.Tensor | None = None  # the last D phase's fakes, with G's graph
-        # Log-probability of each fake's discrete latent draw, for generators that learn its weights
-        # (MixtureLatent); read right after the forward that made them, so no later G call mixes in.
-        self._fake_log_prob: torch.Tensor | None = None
+        # Log-probability of each pending fake's discrete latent draw, for generators that learn its
+        # weights (MixtureLatent): read right after the forward that made them, so no later G call mixes in.
         self._pending_log_prob: torch.Tensor | None = None
 
     def networks(self) -> dict[str, nn.Module]:
@@ -80,9 +79,7 @@ class AdversarialObjective:
 
     def _fake(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
         z = self.ctx.randn(n, self.g.z_dim)
-        fake = self.g(z, labels)
-        self._fake_log_prob = getattr(self.g, "draw_log_prob", None)
-        return fake
+        return self.g(z, labels)
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """D's fp32 logits on a batch of samples, through everything D's input passes on the way.
@@ -111,7 +108,7 @@ class AdversarialObjective:
         self.d_steps += 1
         if self.reuse_fakes:
             fake = self._pending_fake = self._fake(len(real), labels)
-            self._pending_log_prob = self._fake_log_prob
+            self._pending_log_prob = self.g.draw_log_prob
         else:
             with torch.no_grad():
                 fake = self._fake(len(real), labels)
@@ -156,7 +153,7 @@ class AdversarialObjective:
         log_prob, self._pending_log_prob = self._pending_log_prob, None
         if fake is None or not fake.requires_grad:
             fake = self._fake(len(real), labels)
-            log_prob = self._fake_log_prob
+            log_prob = self.g.draw_log_prob
         real_logits = None
         if self.loss.needs_real_in_g:  # relativistic losses compare with D(x); no gradient to G there
             with torch.no_grad():
