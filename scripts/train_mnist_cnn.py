@@ -33,6 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ganforge.data.degrade import random_affine
 from ganforge.data.embedded import mnist
 from ganforge.metrics.features.base import sha256_file
 from ganforge.metrics.features.mnist_cnn import CHANNELS, FEATURE_DIM, WEIGHTS_DIR, MnistCNNNet
@@ -67,22 +68,6 @@ ARCHES: dict[str, tuple[str, type[torch.nn.Module], str, dict[str, Any]]] = {
         },
     ),
 }
-
-
-def augment(x: torch.Tensor, gen: torch.Generator, rotate: float, scale: float, shift: float) -> torch.Tensor:
-    """Random affine warp per image: rotation (degrees), scale (+-fraction), shift (pixels).
-
-    The background is -1, but ``grid_sample`` pads with 0, so the warp runs on ``x + 1`` (background
-    0) and shifts back afterwards.
-    """
-    n, _, h, _ = x.shape
-    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(rotate)
-    s = 1 + (torch.rand(n, generator=gen) * 2 - 1) * scale
-    t = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * shift / h)
-    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
-    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
 
 
 @torch.no_grad()
@@ -124,7 +109,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         total = 0.0
         for i in range(0, len(x), args.batch_size):
             idx = order[i : i + args.batch_size]
-            xb = augment(train_set.x[idx], gen, args.rotate, args.scale, args.shift)
+            xb = random_affine(train_set.x[idx], gen, args.rotate, args.scale, args.shift)
             if args.hole:
                 xb = holed(xb, args.hole)
             loss = F.cross_entropy(net(xb)[1], y[idx], label_smoothing=args.label_smoothing)

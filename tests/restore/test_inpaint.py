@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import ganforge
 from ganforge.api import load_translator
 from ganforge.data import build_dataset
-from ganforge.data.degrade import center_mask
+from ganforge.data.degrade import center_mask, random_affine
 from ganforge.data.embedded import mnist_arrays
 from ganforge.data.masked import draw_masks, masked_input
 from ganforge.errors import ConfigError, DataError
@@ -153,7 +153,7 @@ def test_objective_draws_or_reads_masks_and_builds_its_own_input() -> None:
     with pytest.raises(DataError, match="masked"):
         objective.step("D", batch)
     mask = draw_masks("free_form", 4, 32, 12, seed=9)
-    _, a, used, _, _ = objective._generate({**batch, "mask": mask})
+    _, a, used, _, _, _ = objective._generate({**batch, "mask": mask})
     assert torch.equal(used, mask) and torch.equal(a, masked_input(x, mask))
     d_out = objective.step("D", {**batch, "mask": mask})
     g_out = objective.step("G", {**batch, "mask": mask})
@@ -190,6 +190,79 @@ def test_perceptual_term_compares_features_of_completion_and_target() -> None:
         build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, perceptual="vgg19")
     with pytest.raises(ConfigError, match="lambda_perceptual"):
         build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_perceptual=-1.0)
+
+
+def test_class_head_learns_the_label_and_conditions_the_decoder() -> None:
+    """``model.class_head``: logits from G's bottleneck, trained by ``objective.lambda_class``
+    (cross-entropy on the batch labels); ``condition`` feeds the posterior to the decoder, so the
+    completion depends on it."""
+    torch.manual_seed(0)
+    x, y = _digits(32), torch.from_numpy(mnist_arrays("test")[1][:32].astype(np.int64))
+    nets = create_model("inpaint_tiny", shape=(1, 32, 32), num_classes=10, class_head="condition")
+    net = nets["g"].ab
+    mask = center_mask(32, 12).expand(32, 1, 32, 32)
+    raw, logits = net.predict_with_logits(masked_input(x, mask), mask)
+    assert logits is not None and logits.shape == (32, 10)
+    with torch.no_grad():
+        net.class_embed.weight.add_(1.0)
+    assert not torch.allclose(net.predict(masked_input(x, mask), mask), raw)  # the decoder reads it
+    plain = create_model("inpaint_tiny", shape=(1, 32, 32), num_classes=10)["g"].ab
+    assert plain.predict_with_logits(x, mask)[1] is None and plain.classifier is None
+
+    objective = build_inpaint(nets, CTX, lambda_adv=0.0, masks="center", lambda_l1=1.0, lambda_class=5.0)
+    opt = torch.optim.Adam(nets["g"].parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        out = objective.step("G", {"x": x, "y": y})
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        first = out["class_ce"] if first is None else first
+    assert out["class_ce"] < 0.5 * first and out["class_acc"] > 0.5  # it fits the labels
+    with pytest.raises(DataError, match="labelled"):
+        objective.step("G", {"x": x})
+    with pytest.raises(ConfigError, match="class_head"):
+        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_class=1.0)
+    with pytest.raises(ConfigError, match="class_head"):
+        create_model("inpaint_tiny", shape=(1, 32, 32), num_classes=10, class_head="softmax")
+    with pytest.raises(ConfigError, match="labelled"):
+        create_model("inpaint_tiny", shape=(1, 32, 32), class_head="aux")
+
+
+def test_augmentation_warps_each_training_digit_about_its_centre() -> None:
+    """``augment_rotate``/``augment_scale``: a seeded random warp about the centre (digits stay
+    centred under the fixed hole), new pixels from the border; off, the batch is used as it is."""
+    x = _digits(64)
+    assert torch.allclose(random_affine(x, torch.Generator().manual_seed(0)), x, atol=1e-5)  # no warp
+    warped = random_affine(x, torch.Generator().manual_seed(1), rotate=15, scale=0.1, background=None)
+    again = random_affine(x, torch.Generator().manual_seed(1), rotate=15, scale=0.1, background=None)
+    assert torch.equal(warped, again) and not torch.allclose(warped, x, atol=0.1)
+    assert torch.equal(warped[..., 0, 0], x[..., 0, 0])  # black border pulled in stays black
+
+    def centre_of_ink(images: torch.Tensor) -> torch.Tensor:
+        ink = (images + 1).clamp_min(0)[:, 0]
+        coords = torch.arange(32, dtype=torch.float32)
+        return (
+            torch.stack([(ink.sum(2) * coords).sum(1), (ink.sum(1) * coords).sum(1)], 1)
+            / ink.sum((1, 2))[:, None]
+        )
+
+    assert (centre_of_ink(warped) - centre_of_ink(x)).abs().mean() < 0.5
+    objective = build_inpaint(
+        create_model("inpaint_tiny", shape=(1, 32, 32)),
+        CTX,
+        masks="center",
+        augment_rotate=10,
+        augment_scale=0.1,
+    )
+    target = objective._generate({"x": x})[0]
+    assert target.shape == x.shape and not torch.allclose(target, x, atol=0.1)
+    plain = build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks="center")
+    assert plain._generate({"x": x})[0] is x
+    with pytest.raises(ConfigError, match="augment_scale"):
+        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_scale=1.0)
+    with pytest.raises(ConfigError, match="augment_rotate"):
+        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_rotate=-5)
 
 
 def test_bad_configs_are_clear_errors(tmp_path: Path) -> None:

@@ -154,6 +154,39 @@ def apply_mask(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.
     return torch.where(mask.to(x.device) > 0.5, torch.as_tensor(fill, dtype=x.dtype), x)
 
 
+def random_affine(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    rotate: float = 0.0,
+    scale: float = 0.0,
+    shift: float = 0.0,
+    background: float | None = -1.0,
+) -> torch.Tensor:
+    """A random affine warp per image about its centre: rotation up to ±``rotate`` degrees, scale by
+    up to ±``scale`` (a fraction), shift by up to ±``shift`` pixels; draws come from ``gen`` (CPU).
+
+    Why about the centre: centred digits stay centred, so a fixed hole still hides the digit's
+    middle. What comes in from outside the frame is ``background`` (-1 = black for digits), or
+    with ``background=None`` the nearest border pixel (photos).
+    """
+    _check_images(x, "random_affine")
+    n, _, h, _ = x.shape
+    angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(rotate)
+    s = 1 + (torch.rand(n, generator=gen) * 2 - 1) * scale
+    t = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * shift / h)
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+    theta = torch.stack([torch.stack([cos, -sin, t[:, 0]], 1), torch.stack([sin, cos, t[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device, torch.float32), list(x.shape), align_corners=False)
+    if background is None:
+        out = F.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+        return out.to(x.dtype)
+    # grid_sample pads with 0: warp x - background, so the padding becomes background.
+    out = F.grid_sample(
+        x.float() - background, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    return (out + background).to(x.dtype)
+
+
 def _edges(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     return canny_edges(x, sigma=sigma)
 

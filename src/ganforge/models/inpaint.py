@@ -45,6 +45,7 @@ from ganforge.nn.spectral import apply_spectral_norm
 from ganforge.registry import register_model
 
 FEATURE_GAIN = 2.0
+CLASS_HEADS = ("none", "aux", "condition")
 
 
 def composite(known: torch.Tensor, predicted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -115,8 +116,19 @@ class GatedInpaintGenerator(nn.Module):
         depth: int = 2,
         dilations: tuple[int, ...] = (2, 4),
         skips: bool = False,
+        num_classes: int = 0,
+        class_head: str = "none",
     ) -> None:
         super().__init__()
+        if class_head not in CLASS_HEADS:
+            raise ConfigError(
+                f"'model.class_head' must be one of {', '.join(CLASS_HEADS)}, got {class_head!r}"
+            )
+        if class_head != "none" and num_classes < 2:
+            raise ConfigError(
+                f"'model.class_head: {class_head}' needs a labelled dataset (at least 2 classes),"
+                f" got {num_classes} classes"
+            )
         widths = [ngf * 2**i for i in range(depth + 1)]
         self.skips = skips
         self.stem = GatedConv2d(channels + 1, widths[0], 5)
@@ -131,6 +143,10 @@ class GatedInpaintGenerator(nn.Module):
         middle += [GatedConv2d(deep, deep, 3, dilation=r) for r in dilations]
         middle += [GatedConv2d(deep, deep), GatedConv2d(deep, deep)]
         self.middle = nn.Sequential(*middle)
+        # The class head reads the bottleneck (global average pool -> linear); ``condition`` also
+        # adds an embedding of its posterior to the bottleneck before decoding.
+        self.classifier = nn.Linear(deep, num_classes) if class_head != "none" else None
+        self.class_embed = nn.Linear(num_classes, deep) if class_head == "condition" else None
         self.ups = nn.ModuleList(GatedUp(widths[i], widths[i - 1]) for i in range(depth, 0, -1))
         fan = 2 if skips else 1
         self.fuse = nn.ModuleList(
@@ -140,12 +156,18 @@ class GatedInpaintGenerator(nn.Module):
         self.out = nn.Conv2d(max(1, widths[0] // 2), channels, 3, 1, 1)  # no gate, no tanh: Yu et al.
 
     def predict(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The raw completion (``predict_with_logits`` without the class logits)."""
+        return self.predict_with_logits(x, mask)[0]
+
+    def predict_with_logits(
+        self, x: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The raw, unbounded completion of every pixel (known ones included).
 
         Linear, as Yu et al.'s last layer, rather than tanh: most hole pixels of a digit are
         background at exactly -1, which an L1 loss pulls a tanh into saturation for, and a
         saturated tanh passes no gradient to the stroke pixels either. Clamp it (``complete``)
-        to get an image."""
+        to get an image. Second: the class head's logits (N, classes), or None without one."""
         mask = mask.to(x.dtype)
         h = self.stem(torch.cat([x * (1 - mask), mask], dim=1))
         feats = [h]
@@ -153,12 +175,17 @@ class GatedInpaintGenerator(nn.Module):
             h = down(h)
             feats.append(h)
         h = self.middle(h)
+        logits = None
+        if self.classifier is not None:
+            logits = self.classifier(h.mean(dim=(2, 3)))
+            if self.class_embed is not None:
+                h = h + self.class_embed(logits.softmax(dim=1))[:, :, None, None]
         for level, (up, fuse) in enumerate(zip(self.ups, self.fuse, strict=True)):
             h = up(h)
             if self.skips:
                 h = torch.cat([h, feats[-2 - level]], dim=1)
             h = fuse(h)
-        return self.out(self.last(h))
+        return self.out(self.last(h)), logits
 
     def complete(self, x: torch.Tensor, mask: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """The image: the known pixels of ``x`` and, in the hole, ``raw`` clamped to [-1, 1]."""
@@ -257,12 +284,15 @@ def inpaint(
     d_features: int = 256,
     d_spectral_norm: bool = True,
     skips: bool = False,
+    class_head: str = "none",
 ) -> dict[str, nn.Module]:
     """``g``: gated-conv G with ``depth`` halvings and ``dilations`` (default 2, 4, ... below the
     bottleneck side); ``d``: global + local D, local crops of ``local`` px (default half the side),
     branch features ``d_features``, spectral norm unless ``d_spectral_norm`` is false.
 
-    ``num_classes`` is accepted and ignored: the completion is conditioned on the known pixels only.
+    The completion is conditioned on the known pixels only. ``class_head`` (``aux`` or
+    ``condition``, on a labelled dataset of ``num_classes``) gives G a classifier of its bottleneck,
+    trained by ``objective.lambda_class``; ``condition`` also feeds its posterior to the decoder.
     """
     for key, value in (("ngf", ngf), ("ndf", ndf), ("d_features", d_features), ("depth", depth)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -276,7 +306,9 @@ def inpaint(
         raise ConfigError(
             f"'model.local' (the local D's crop) must be between 4 and the side {side}, got {local!r}"
         )
-    g = GatedInpaintGenerator(c, ngf, depth, rates, skips=bool(skips))
+    g = GatedInpaintGenerator(
+        c, ngf, depth, rates, skips=bool(skips), num_classes=num_classes, class_head=class_head
+    )
     d = GlobalLocalDiscriminator(c, side, local, ndf, d_features, sn=bool(d_spectral_norm))
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("mask",)), "d": d}
 
@@ -299,6 +331,7 @@ def inpaint_tiny(
     d_features: int = 32,
     d_spectral_norm: bool = True,
     skips: bool = False,
+    class_head: str = "none",
 ) -> dict[str, nn.Module]:
     """``inpaint`` with small widths, for tests."""
     return inpaint(
@@ -312,4 +345,5 @@ def inpaint_tiny(
         d_features=d_features,
         d_spectral_norm=d_spectral_norm,
         skips=skips,
+        class_head=class_head,
     )

@@ -29,8 +29,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ganforge.data.degrade import random_affine
 from ganforge.data.masked import MASK_MODES, default_hole, draw_masks, masked_input
 from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
@@ -57,15 +59,26 @@ class InpaintObjective:
         hole: int | None = None,
         perceptual: str = "none",
         lambda_perceptual: float = 1.0,
+        lambda_class: float = 0.0,
+        augment_rotate: float = 0.0,
+        augment_scale: float = 0.0,
     ) -> None:
         for key, value in (
             ("lambda_l1", lambda_l1),
             ("lambda_adv", lambda_adv),
             ("valid_weight", valid_weight),
             ("lambda_perceptual", lambda_perceptual),
+            ("lambda_class", lambda_class),
+            ("augment_rotate", augment_rotate),
+            ("augment_scale", augment_scale),
         ):
             if value < 0:
                 raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
+        net: GatedInpaintGenerator = g.ab  # type: ignore[assignment]
+        if lambda_class > 0 and net.classifier is None:
+            raise ConfigError(
+                "'objective.lambda_class' trains G's class head: set model.class_head to aux or condition"
+            )
         if masks not in MASK_MODES:
             raise ConfigError(f"'objective.masks' must be one of {', '.join(MASK_MODES)}, got {masks!r}")
         self.side = int(g.in_shape[-1])
@@ -75,14 +88,18 @@ class InpaintObjective:
                 f"'objective.hole' must be between 1 and the image side {self.side}, got {hole!r}"
             )
         self.g, self.d, self.ctx = g, d, ctx
-        self.net: GatedInpaintGenerator = g.ab  # type: ignore[assignment]
+        self.net = net
+        self.lambda_class = lambda_class
+        if augment_scale >= 1:
+            raise ConfigError(f"'objective.augment_scale' must be < 1 (a fraction), got {augment_scale}")
+        self.augment_rotate, self.augment_scale = augment_rotate, augment_scale
         self.loss = get_loss(loss)
         self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
         self.masks, self.hole = masks, hole
         self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
-        self._pending: tuple[torch.Tensor, ...] | None = None  # the D phase's (x, a, mask, raw, out)
+        self._pending: tuple[Any, ...] | None = None  # the D phase's (x, a, mask, raw, out, logits)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
@@ -110,12 +127,14 @@ class InpaintObjective:
             return (mask > 0.5).to(x.dtype)
         return draw_masks(self.masks, len(x), self.side, self.hole, gen=self.gen).to(x.device, x.dtype)
 
-    def _generate(self, batch: Batch) -> tuple[torch.Tensor, ...]:
+    def _generate(self, batch: Batch) -> tuple[Any, ...]:
         mask = self.batch_masks(batch)
         x = batch["x"]
+        if self.augment_rotate > 0 or self.augment_scale > 0:
+            x = random_affine(x, self.gen, self.augment_rotate, self.augment_scale, background=None)
         a = masked_input(x, mask)
-        raw = self.net.predict(a, mask)
-        return x, a, mask, raw, self.net.complete(a, mask, raw)
+        raw, logits = self.net.predict_with_logits(a, mask)
+        return x, a, mask, raw, self.net.complete(a, mask, raw), logits
 
     # ------------------------------------------------------------------ phases
     def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
@@ -126,7 +145,7 @@ class InpaintObjective:
         raise ValueError(f"unknown phase '{phase}'")
 
     def _d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self._pending = x, _, mask, _, fake = self._generate(batch)
+        self._pending = x, _, mask, _, fake, _ = self._generate(batch)
         real_logits = self.d(x, mask).float()
         fake_logits = self.d(fake.detach(), mask).float()
         return discriminator_terms(self.loss, real_logits, fake_logits)
@@ -135,7 +154,7 @@ class InpaintObjective:
         pending, self._pending = self._pending, None
         if pending is None or not pending[3].requires_grad:
             pending = self._generate(batch)
-        x, _, mask, raw, fake = pending
+        x, _, mask, raw, fake, logits = pending
         err = (raw.float() - x.float()).abs()
         m = mask.float().expand_as(err)
         l1_hole = (err * m).sum() / m.sum().clamp_min(1.0)
@@ -143,6 +162,8 @@ class InpaintObjective:
         loss = self.lambda_l1 * (l1_hole + self.valid_weight * l1_valid)
         stats = {"l1_hole": l1_hole.detach(), "l1_valid": l1_valid.detach()}
         loss = add_perceptual(self.perceptual, loss, stats, fake, x)
+        if self.lambda_class > 0:
+            loss = loss + self.lambda_class * self._class_term(batch, logits, stats)
         if self.lambda_adv > 0:
             real_logits = None
             if self.loss.needs_real_in_g:
@@ -152,6 +173,17 @@ class InpaintObjective:
             loss = loss + self.lambda_adv * adversarial
             stats["loss_g"] = adversarial.detach()
         return {"loss": loss, **stats}
+
+    def _class_term(self, batch: Batch, logits: torch.Tensor, stats: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy of G's class head against the batch's labels (logged: ``class_ce``,
+        ``class_acc``): the multi-task signal that makes G decide which digit the hole hides."""
+        if batch.get("y") is None:
+            raise DataError("'objective.lambda_class' needs labelled batches ('y'), e.g. data.name: mnist")
+        y = batch["y"].long()
+        ce = F.cross_entropy(logits.float(), y)
+        stats["class_ce"] = ce.detach()
+        stats["class_acc"] = (logits.argmax(dim=1) == y).float().mean()
+        return ce
 
     @torch.no_grad()
     def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor:
@@ -190,12 +222,17 @@ def build_inpaint(
     hole: int | None = None,
     perceptual: str = "none",
     lambda_perceptual: float = 1.0,
+    lambda_class: float = 0.0,
+    augment_rotate: float = 0.0,
+    augment_scale: float = 0.0,
 ) -> InpaintObjective:
     """``loss`` (config ``objective.loss``) · ``lambda_adv`` + ``lambda_l1`` · (hole L1 +
     ``valid_weight`` · known-pixel L1); ``masks``: center, free_form, mixed or data; ``hole``: the
     centred square's side (default 3/8 of the image side); ``perceptual``: an extractor name for a
-    feature loss on the completion (weight ``lambda_perceptual``), ``none`` by default. Needs an
-    ``inpaint`` model."""
+    feature loss on the completion (weight ``lambda_perceptual``), ``none`` by default;
+    ``lambda_class``: cross-entropy of G's class head (``model.class_head``) on the labels;
+    ``augment_rotate`` (degrees) / ``augment_scale`` (fraction): a random warp of each training
+    image about its centre before the mask is cut (0 = off). Needs an ``inpaint`` model."""
     g, d = nets.get("g"), nets.get("d")
     ok = (
         isinstance(g, TranslationGenerator)
@@ -207,5 +244,18 @@ def build_inpaint(
             "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
         )
     return InpaintObjective(  # type: ignore[arg-type]
-        g, d, ctx, loss, lambda_l1, lambda_adv, valid_weight, masks, hole, perceptual, lambda_perceptual
+        g,
+        d,
+        ctx,
+        loss,
+        lambda_l1,
+        lambda_adv,
+        valid_weight,
+        masks,
+        hole,
+        perceptual,
+        lambda_perceptual,
+        lambda_class,
+        augment_rotate,
+        augment_scale,
     )
