@@ -13,7 +13,7 @@ KL(mode histogram ‖ uniform). Note that even a perfect generator scores kl ≈
   no R1);
 - ``pacdcgan2``: the preset with PacGAN packing (pac 2, Lin et al. 2018).
 
-    python benchmarks/stacked_mnist.py                      # all three (~3 x 20-30 min on 2 cores)
+    python benchmarks/stacked_mnist.py                      # all three (~3 x 30-40 min on 2 cores)
     python benchmarks/stacked_mnist.py --presets best --set train.steps=2000
 """
 

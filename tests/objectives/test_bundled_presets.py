@@ -35,7 +35,7 @@ def tiny_overrides(name: str) -> list[str]:
         overrides.append(f"model.name={tiny}")
     if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
         overrides.append("train.eval_n=100")
-    if cfg.data.name == "stacked_mnist":  # 512 stacks, not 25,600
+    if cfg.data.name == "stacked_mnist":  # 512 stacks, not the preset's 128,000
         overrides.append("data.n=512")
     if "pretrain_steps" in cfg.objective.params:  # SRGAN: both steps in the adversarial stage
         overrides.append("objective.pretrain_steps=0")

@@ -7,7 +7,9 @@ independently drawn digits of the embedded MNIST set (``split`` as for ``mnist``
 about equally likely; its label is ``100 d_R + 10 d_G + d_B``.
 
 The literature uses 25,600-128,000 stacks; the default 25,600 (about 25 per mode) keeps the
-dataset at ~315 MB of float32 at 32x32.
+dataset at ~315 MB of float32 at 32x32. The preset ``image/stacked_mnist`` uses 128,000 (1.6 GB):
+25,600 stacks' own mode histogram is KL 0.019 from uniform, as large as the metric's sampling floor,
+and a generator that matched its training set would inherit it; 128,000 are 0.004 from uniform.
 """
 
 from __future__ import annotations
