@@ -323,7 +323,9 @@ def test_translator_takes_a_mask_and_checks_it(trained: ganforge.Run) -> None:
 
 
 def test_resume_is_bit_identical_with_the_mask_stream(tmp_path: Path) -> None:
-    raw = config(steps=3, batch=4)
+    """The warp draws from the mask stream too, and the class head is part of G: both resume."""
+    raw = config(steps=3, batch=4, augment_rotate=10.0, augment_scale=0.1, lambda_class=1.0)
+    raw["model"]["class_head"] = "condition"
     raw["train"].update(deterministic=True, log_every=1, ckpt_every=3, sample_every=2, ema_kimg=1)
     ganforge.train(raw, out=tmp_path / "a")
     ganforge.train(raw, out=tmp_path / "a", overrides=["train.steps=6"], resume=True)
