@@ -22,6 +22,9 @@ is composited, ``out = x · (1 − m) + clamp(G(x, m)) · m``: known pixels come
 layer is linear and clamped, as Yu et al.'s, not a tanh (see ``predict``). ``skips`` (off by
 default; on in the digits preset, where it learnt faster) adds U-Net skip connections (Ronneberger
 et al. 2015): the decoder at each resolution also gets the encoder's features there.
+``class_head`` (on labelled data) adds a classifier of the bottleneck, trained by the objective's
+``lambda_class``; with ``condition`` its posterior is embedded and added back to the bottleneck, so
+the decoder draws the class G has settled on.
 
 Discriminator (``GlobalLocalDiscriminator``, Iizuka et al. 2017, Sec. 3.2): a *global* network on
 the whole image and a *local* one on a square crop centred on the hole (the centre of the mask's

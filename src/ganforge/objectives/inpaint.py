@@ -20,6 +20,12 @@ the uninterrupted one would. The generator's input ``a`` = x with the hole fille
 in [-1, 1]) is built here from ``x`` and the mask, so any image dataset (``mnist``, ``faces``,
 ``folder``) is inpainting data as it is; a batch's own ``a`` is ignored.
 
+Two opt-in aids for small datasets (the digits preset uses both: a 4,000-digit train split is
+otherwise memorised): ``augment_rotate``/``augment_scale`` warp each training image about its centre
+before its mask is cut (drawn from the same checkpointed stream as the masks), and ``lambda_class``
+adds the cross-entropy of G's class head (``model.class_head``) on the batch labels, so G decides
+which class the hole hides rather than drawing a blend of the candidates.
+
 Each step generates once, as pix2pix: the D phase makes x̂ with G's graph (``Phase.keep_graph``),
 trains D on it detached, and the G phase back-propagates through the same output.
 """
