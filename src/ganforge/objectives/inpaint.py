@@ -32,7 +32,7 @@ trains D on it detached, and the G phase back-propagates through the same output
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +49,19 @@ from ganforge.objectives.translation import FeatureLoss, add_perceptual, discrim
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
+
+
+class Completion(NamedTuple):
+    """One generator forward on a batch: the (possibly warped) target ``x``, G's input ``a``, the
+    ``mask``, G's ``raw`` output (with its graph), the composited ``out`` and the class ``logits``
+    (None without a class head)."""
+
+    x: torch.Tensor
+    a: torch.Tensor
+    mask: torch.Tensor
+    raw: torch.Tensor
+    out: torch.Tensor
+    logits: torch.Tensor | None
 
 
 class InpaintObjective:
@@ -105,7 +118,7 @@ class InpaintObjective:
         self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
-        self._pending: tuple[Any, ...] | None = None  # the D phase's (x, a, mask, raw, out, logits)
+        self._pending: Completion | None = None  # the D phase's forward, reused by the G phase
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
@@ -133,14 +146,14 @@ class InpaintObjective:
             return (mask > 0.5).to(x.dtype)
         return draw_masks(self.masks, len(x), self.side, self.hole, gen=self.gen).to(x.device, x.dtype)
 
-    def _generate(self, batch: Batch) -> tuple[Any, ...]:
+    def _generate(self, batch: Batch) -> Completion:
         mask = self.batch_masks(batch)
         x = batch["x"]
         if self.augment_rotate > 0 or self.augment_scale > 0:
             x = random_affine(x, self.gen, self.augment_rotate, self.augment_scale, background=None)
         a = masked_input(x, mask)
         raw, logits = self.net.predict_with_logits(a, mask)
-        return x, a, mask, raw, self.net.complete(a, mask, raw), logits
+        return Completion(x, a, mask, raw, self.net.complete(a, mask, raw), logits)
 
     # ------------------------------------------------------------------ phases
     def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
@@ -151,14 +164,14 @@ class InpaintObjective:
         raise ValueError(f"unknown phase '{phase}'")
 
     def _d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
-        self._pending = x, _, mask, _, fake, _ = self._generate(batch)
-        real_logits = self.d(x, mask).float()
-        fake_logits = self.d(fake.detach(), mask).float()
+        self._pending = done = self._generate(batch)
+        real_logits = self.d(done.x, done.mask).float()
+        fake_logits = self.d(done.out.detach(), done.mask).float()
         return discriminator_terms(self.loss, real_logits, fake_logits)
 
     def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         pending, self._pending = self._pending, None
-        if pending is None or not pending[3].requires_grad:
+        if pending is None or not pending.raw.requires_grad:
             pending = self._generate(batch)
         x, _, mask, raw, fake, logits = pending
         err = (raw.float() - x.float()).abs()
