@@ -18,7 +18,7 @@ from ganforge.rundir import read_run_config
 from ganforge.training.build import build_networks, build_session, resolve_device
 from ganforge.training.callbacks import sample_fixed
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
-from ganforge.training.distributed import shutdown
+from ganforge.utils.distributed import shutdown
 from ganforge.utils.images import save_samples_picture
 
 

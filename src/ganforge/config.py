@@ -296,6 +296,7 @@ def validate(cfg: Config) -> None:
     for section, registry, prefix in sections:
         entry = registry.get(section.name)
         accepted = {n: p for n, p in entry.parameters().items() if n not in RESERVED_ARGS[prefix]}
+        hints = entry.annotations()
         common = _common_keys(type(section))
         for key, value in section.params.items():
             if key not in accepted:
@@ -304,21 +305,12 @@ def validate(cfg: Config) -> None:
                     f"unknown key '{prefix}.{key}' for {registry.kind} '{section.name}'"
                     f"{did_you_mean(key, valid)}; valid: {', '.join(valid)}"
                 )
-            hint = _param_annotation(entry.builder, key)
-            section.params[key] = coerce(value, hint, f"{prefix}.{key}")
+            section.params[key] = coerce(value, hints.get(key, Any), f"{prefix}.{key}")
     _check_positive(cfg)
     from ganforge.registry import LOSSES
 
     if "loss" in OBJECTIVES.get(cfg.objective.name).parameters():
         LOSSES.get(cfg.objective.loss)
-
-
-def _param_annotation(builder: Any, name: str) -> Any:
-    try:
-        hints = typing.get_type_hints(builder)
-    except Exception:  # unresolved forward references: fall back to no check
-        hints = {}
-    return hints.get(name, Any)
 
 
 def _check_positive(cfg: Config) -> None:

@@ -1,14 +1,20 @@
 """Name -> builder registries (timm-style), so configs can say ``model.name: dcgan``.
 
 Every buildable thing (model, loss, dataset, objective) registers a builder with a decorator. The
-builder's signature *is* its config schema: ``Registry.check_kwargs`` validates config keys against
-it, so an unknown key is reported with the closest valid name.
+builder declares its options once, and that declaration *is* its config schema: either its keyword
+arguments (models, datasets), or, for a builder with an ``Options`` dataclass (objectives), that
+dataclass's fields. ``Registry.check_kwargs`` validates config keys against it, so an unknown key is
+reported with the closest valid name. Variants are data: ``register_variant("dcgan_tiny",
+base="dcgan", ngf=8)`` is the base builder with other defaults (timm's ``model_args``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import inspect
+import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -43,11 +49,38 @@ class Entry:
         doc = self.meta.get("description") or inspect.getdoc(self.builder) or ""
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
+    @property
+    def options(self) -> type | None:
+        """The builder's ``Options`` dataclass, when it declares its options that way."""
+        options = getattr(self.builder, "Options", None)
+        return options if isinstance(options, type) and dataclasses.is_dataclass(options) else None
+
     def parameters(self) -> dict[str, inspect.Parameter]:
         """Keyword parameters a config may set (excludes *args/**kwargs)."""
+        if self.options is not None:
+            return {
+                f.name: inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
+                for f in dataclasses.fields(self.options)
+            }
         sig = inspect.signature(self.builder)
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         return {n: p for n, p in sig.parameters.items() if p.kind in kinds}
+
+    def annotations(self) -> dict[str, Any]:
+        """Resolved type hints of the options (for config type checks); {} when unresolvable."""
+        target = self.options or self.builder
+        while isinstance(target, functools.partial):  # a variant: its base's hints
+            target = target.func
+        try:
+            return typing.get_type_hints(target)
+        except Exception:  # unresolved forward references: no type checks rather than a crash
+            return {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Build: options go to the ``Options`` dataclass when there is one, else to the builder."""
+        if self.options is not None:
+            return self.builder(*args, self.options(**kwargs))
+        return self.builder(*args, **kwargs)
 
 
 class Registry:
@@ -83,10 +116,27 @@ class Registry:
                 f" available: {', '.join(sorted(self._entries))}"
             ) from None
 
+    def register_variant(
+        self, name: str, base: str, *, description: str | None = None, **defaults: Any
+    ) -> None:
+        """Register ``name`` as ``base`` with other defaults: the same schema, other values.
+
+        ``register_variant("dcgan_tiny", base="dcgan", z_dim=16, ngf=8, ndf=8)``; the variant keeps
+        the base's metadata (e.g. its resolutions) and records ``variant_of``.
+        """
+        entry = self.get(base)
+        unknown = set(defaults) - set(entry.parameters())
+        if unknown:
+            raise ValueError(f"variant '{name}' sets {sorted(unknown)}, which {self.kind} '{base}' lacks")
+        builder = functools.partial(entry.builder, **defaults)
+        meta = {**entry.meta, "variant_of": entry.name, "aliases": ()}
+        meta["description"] = description or f"{entry.name} with {_describe(defaults)}"
+        self.register(name, **{k: v for k, v in meta.items() if k != "aliases"})(builder)
+
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         entry = self.get(name)
         self.check_kwargs(name, kwargs)
-        return entry.builder(*args, **kwargs)
+        return entry(*args, **kwargs)
 
     def check_kwargs(self, name: str, kwargs: dict[str, Any], section: str | None = None) -> None:
         """Raise a RegistryError naming the first key the builder does not accept."""
@@ -109,6 +159,10 @@ class Registry:
         return name in self._entries or name in self._aliases
 
 
+def _describe(defaults: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in defaults.items())
+
+
 MODELS = Registry("model")
 LOSSES = Registry("loss")
 DATASETS = Registry("dataset")
@@ -116,6 +170,7 @@ OBJECTIVES = Registry("objective")
 EXTRACTORS = Registry("extractor")
 
 register_model = MODELS.register
+register_variant = MODELS.register_variant
 register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_objective = OBJECTIVES.register
@@ -138,3 +193,9 @@ def create_model(name: str, **kwargs: Any) -> Any:
     """The one door to every model: ``create_model("dcgan_tiny", shape=(1, 32, 32))``."""
     _load_builtins()
     return MODELS.build(name, **kwargs)
+
+
+def create_objective(name: str, nets: dict[str, Any], ctx: Any, **options: Any) -> Any:
+    """The one door to every objective: ``create_objective("gan", nets, ctx, loss="hinge")``."""
+    _load_builtins()
+    return OBJECTIVES.build(name, nets, ctx, **options)

@@ -20,9 +20,8 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.metrics.features import create_extractor
 from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.attr_edit import build_attr_edit
 from ganforge.objectives.base import Context
-from ganforge.registry import DATASETS, MODELS, create_model
+from ganforge.registry import DATASETS, MODELS, create_model, create_objective
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 STEPS = 200
@@ -175,11 +174,13 @@ def test_model_shapes_heads_and_errors() -> None:
 
 def test_objective_steps_and_names_what_it_needs() -> None:
     with pytest.raises(ConfigError, match="attr_edit"):
-        build_attr_edit(create_model("pix2pix_tiny", shape=(1, 32, 32)), CTX)
+        create_objective("attr_edit", create_model("pix2pix_tiny", shape=(1, 32, 32)), CTX)
     with pytest.raises(ConfigError, match="lambda_rec"):
-        build_attr_edit(create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, lambda_rec=-1.0)
+        create_objective("attr_edit", create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, lambda_rec=-1.0)
     torch.manual_seed(0)
-    objective = build_attr_edit(create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, r1_gamma=1.0)
+    objective = create_objective(
+        "attr_edit", create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, r1_gamma=1.0
+    )
     with pytest.raises(DataError, match="thickness_digits"):
         objective.step("D", {"x": torch.zeros(2, 1, 32, 32)})
     calls = []
@@ -192,7 +193,9 @@ def test_objective_steps_and_names_what_it_needs() -> None:
     assert {"loss_g", "attr_fake", "rec", "identity"} <= set(g_out)
     g_out["loss"].backward()
     assert all(p.grad is not None for p in objective.g.parameters())
-    starless = build_attr_edit(create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, lambda_id=0.0)
+    starless = create_objective(
+        "attr_edit", create_model("attr_edit_tiny", shape=(1, 32, 32)), CTX, lambda_id=0.0
+    )
     assert "identity" not in starless.step("G", batch)  # lambda_id 0: StarGAN's objective as published
     panels = objective.preview(objective.g, batch)
     assert panels.shape == (4, 6, 1, 32, 32) and torch.equal(panels[:, 0], batch["x"])

@@ -10,9 +10,8 @@ import torch
 import ganforge
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Context
-from ganforge.objectives.cyclegan import build_cyclegan
 from ganforge.objectives.translation import ImagePool
-from ganforge.registry import create_model
+from ganforge.registry import create_model, create_objective
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 
@@ -121,16 +120,16 @@ def test_resume_is_bit_identical_with_the_history_pool(tmp_path: Path) -> None:
 def test_objective_checks_its_networks_and_weights() -> None:
     ctx = Context(device=torch.device("cpu"), randn=torch.randn)
     with pytest.raises(ConfigError, match="cyclegan"):
-        build_cyclegan(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx)
+        create_objective("cyclegan", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx)
     with pytest.raises(ConfigError, match="lambda_cyc"):
-        build_cyclegan(create_model("cyclegan_tiny", shape=(1, 32, 32)), ctx, lambda_cyc=-1.0)
+        create_objective("cyclegan", create_model("cyclegan_tiny", shape=(1, 32, 32)), ctx, lambda_cyc=-1.0)
 
 
 def test_phases_identity_switch_and_preview() -> None:
     ctx = Context(device=torch.device("cpu"), randn=torch.randn)
     torch.manual_seed(0)
     nets = create_model("cyclegan_tiny", shape=(1, 32, 32))
-    objective = build_cyclegan(nets, ctx, identity=0.0, pool_size=2)
+    objective = create_objective("cyclegan", nets, ctx, identity=0.0, pool_size=2)
     assert [(p.name, p.trains, p.fresh_batch) for p in objective.phases()] == [
         ("G", "g", True),
         ("D", "d", False),

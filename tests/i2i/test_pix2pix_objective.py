@@ -11,8 +11,7 @@ from ganforge.api import load_translator
 from ganforge.data import build_dataset
 from ganforge.errors import CheckpointError, ConfigError, DataError
 from ganforge.objectives.base import Context
-from ganforge.objectives.pix2pix import build_pix2pix
-from ganforge.registry import create_model
+from ganforge.registry import create_model, create_objective
 
 STEPS = 200
 
@@ -96,21 +95,23 @@ def test_translator_is_deterministic_and_checks_its_input(trained: ganforge.Run,
 def test_objective_names_what_it_needs() -> None:
     ctx = Context(device=torch.device("cpu"), randn=torch.randn)
     with pytest.raises(ConfigError, match="pix2pix"):
-        build_pix2pix(create_model("dcgan_tiny", shape=(1, 32, 32)), ctx)
+        create_objective("pix2pix", create_model("dcgan_tiny", shape=(1, 32, 32)), ctx)
     with pytest.raises(ConfigError, match="pix2pix"):
-        build_pix2pix(create_model("cyclegan_tiny", shape=(1, 32, 32)), ctx)
-    objective = build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx)
+        create_objective("pix2pix", create_model("cyclegan_tiny", shape=(1, 32, 32)), ctx)
+    objective = create_objective("pix2pix", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx)
     with pytest.raises(DataError, match="edges2digits"):
         objective.step("D", {"x": torch.zeros(2, 1, 32, 32)})
     with pytest.raises(ConfigError, match="lambda_l1"):
-        build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_l1=-1.0)
+        create_objective("pix2pix", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_l1=-1.0)
 
 
 def test_one_generator_forward_per_step() -> None:
     """The D phase's G(A) (with G's graph) is what the G phase back-propagates through."""
     ctx = Context(device=torch.device("cpu"), randn=torch.randn)
     torch.manual_seed(0)
-    objective = build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, loss="lsgan")
+    objective = create_objective(
+        "pix2pix", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, loss="lsgan"
+    )
     calls = []
     objective.g.register_forward_hook(lambda *args: calls.append(1))
     batch = {"x": torch.rand(4, 1, 32, 32) * 2 - 1, "a": torch.rand(4, 1, 32, 32) * 2 - 1}
@@ -166,7 +167,9 @@ def test_periodic_evaluation_without_a_test_split_is_refused_up_front(tmp_path) 
 def test_l1_only_ablation_has_no_d_phase(tmp_path) -> None:
     """``lambda_adv: 0`` is a plain L1 regression U-Net: no D phase, D's weights never move."""
     ctx = Context(device=torch.device("cpu"), randn=torch.randn)
-    objective = build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=0.0)
+    objective = create_objective(
+        "pix2pix", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=0.0
+    )
     assert [p.name for p in objective.phases()] == ["G"] and objective.phases()[0].fresh_batch
     raw = config(steps=3)
     raw["objective"]["lambda_adv"] = 0.0
@@ -177,4 +180,4 @@ def test_l1_only_ablation_has_no_d_phase(tmp_path) -> None:
     assert any(k.startswith("nets.d.") for k in tensors) and any(k.startswith("optim.g.") for k in tensors)
     assert not any(k.startswith("optim.d.") for k in tensors)  # D's Adam never took a step
     with pytest.raises(ConfigError, match="lambda_adv"):
-        build_pix2pix(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=-1.0)
+        create_objective("pix2pix", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx, lambda_adv=-1.0)

@@ -9,8 +9,8 @@ from typing import Any
 import torch
 
 from ganforge.objectives.base import Context
-from ganforge.objectives.gan import AdversarialObjective, build_gan
-from ganforge.registry import create_model
+from ganforge.objectives.gan import AdversarialObjective
+from ganforge.registry import create_model, create_objective
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 TOY = {"name": "toy2d", "kind": "ring", "n": 2048}
@@ -64,7 +64,7 @@ def toy_objective(seed: int = 0, shape: tuple[int, ...] = (2,), **params: Any) -
     torch.manual_seed(seed)
     model = "mlp_tiny" if len(shape) == 1 else "dcgan_tiny"
     nets = create_model(model, shape=shape)
-    return build_gan(nets, cpu_context(seed), **params)
+    return create_objective("gan", nets, cpu_context(seed), **params)
 
 
 class CountingD(torch.nn.Module):

@@ -14,9 +14,7 @@ from ganforge.config import load_config
 from ganforge.data.embedded import mnist_arrays
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.objectives.acgan import build_acgan
-from ganforge.objectives.gan import build_gan
-from ganforge.registry import OBJECTIVES, create_model
+from ganforge.registry import OBJECTIVES, create_model, create_objective
 from ganforge.training.build import build_networks
 from ganforge.training.checkpoint import load_module_state
 
@@ -37,7 +35,7 @@ def digit_batch(n: int = 16) -> dict[str, torch.Tensor]:
 def test_losses_are_the_paper_equations() -> None:
     """D: adversarial + w·(CE(real) + CE(fake)); G: adversarial + w·CE(fake) (Odena et al., Eq. 2-3)."""
     nets, batch, w = acgan_nets(), digit_batch(), 0.5
-    objective = build_acgan(nets, cpu_context(seed=7), aux_weight=w, loss="ns")
+    objective = create_objective("acgan", nets, cpu_context(seed=7), aux_weight=w, loss="ns")
     out_d = objective.step("D", batch)
     out_g = objective.step("G", batch)
 
@@ -57,8 +55,8 @@ def test_losses_are_the_paper_equations() -> None:
 def test_zero_aux_weight_is_exactly_the_gan_objective() -> None:
     batch = digit_batch()
     nets = acgan_nets()
-    ac = build_acgan(nets, cpu_context(seed=3), aux_weight=0.0, r1_gamma=1.0)
-    plain = build_gan(nets, cpu_context(seed=3), r1_gamma=1.0)
+    ac = create_objective("acgan", nets, cpu_context(seed=3), aux_weight=0.0, r1_gamma=1.0)
+    plain = create_objective("gan", nets, cpu_context(seed=3), r1_gamma=1.0)
     for phase in ("D", "G"):
         torch.testing.assert_close(ac.step(phase, batch)["loss"], plain.step(phase, batch)["loss"])
 

@@ -6,42 +6,13 @@ import math
 
 import pytest
 import torch
-from objective_helpers import final_checkpoint, read_metrics
 
 import ganforge
 from ganforge.config import bundled_configs, load_config
-from ganforge.registry import MODELS
+from ganforge.testing import final_checkpoint, read_metrics, tiny_overrides
 
 # What a preset promises beyond training: keys it must log, checks on its final checkpoint.
 LOGGED = {"image/wgan_gp": ("gp",), "image/r3gan_style": ("r1", "r2")}
-
-
-def tiny_overrides(name: str) -> list[str]:
-    cfg = load_config(name)
-    overrides = [
-        "train.steps=2",
-        "train.device=cpu",
-        "train.precision=fp32",
-        "train.progress=false",
-        "train.log_every=1",
-        "train.ckpt_every=2",
-        "train.sample_every=2",
-        "train.n_samples=4",
-        f"data.batch_size={min(cfg.data.batch_size, 32)}",
-    ]
-    tiny = f"{cfg.model.name}_tiny"
-    # The tiny variant where it takes every model key the preset sets (mlp_tiny has no mixture latent).
-    if tiny in MODELS and set(cfg.model.params) <= set(MODELS.get(tiny).parameters()):
-        overrides.append(f"model.name={tiny}")
-    if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
-        overrides.append("train.eval_n=100")
-    if cfg.data.name == "stacked_mnist":  # 512 stacks, not the preset's 128,000
-        overrides.append("data.n=512")
-    if "pretrain_steps" in cfg.objective.params:  # SRGAN: both steps in the adversarial stage
-        overrides.append("objective.pretrain_steps=0")
-    if cfg.data.name == "sr_patches":
-        overrides.append("data.n_patches=64")
-    return overrides
 
 
 @pytest.mark.parametrize("name", bundled_configs())

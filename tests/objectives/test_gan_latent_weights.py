@@ -6,8 +6,8 @@ import pytest
 import torch
 from objective_helpers import cpu_context
 
-from ganforge.objectives.gan import build_gan, score_function_term
-from ganforge.registry import create_model
+from ganforge.objectives.gan import score_function_term
+from ganforge.registry import create_model, create_objective
 
 
 class PrefersIsland(torch.nn.Module):
@@ -32,7 +32,7 @@ def test_weight_flows_to_the_island_d_rates_more_real(reuse_fakes: bool) -> None
     with torch.no_grad():
         anchors = g.net(g.latent.centres)  # where each island lands (its width is small)
     nets["d"] = PrefersIsland(anchors, good=1)
-    objective = build_gan(nets, cpu_context(0), reuse_fakes=reuse_fakes)
+    objective = create_objective("gan", nets, cpu_context(0), reuse_fakes=reuse_fakes)
     real = torch.randn(256, 2)
     objective.step("D", {"x": real})
     out = objective.step("G", {"x": real})

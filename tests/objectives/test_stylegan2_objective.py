@@ -15,8 +15,9 @@ from objective_helpers import cpu_context, final_checkpoint, read_metrics
 import ganforge
 from ganforge.config import load_config
 from ganforge.errors import ConfigError
-from ganforge.objectives.stylegan2 import StyleGAN2Objective, build_stylegan2, mix_styles
-from ganforge.registry import create_model
+from ganforge.objectives.stylegan2 import StyleGAN2Objective, mix_styles
+from ganforge.registry import create_model, create_objective
+from ganforge.testing import intercept_phases
 from ganforge.training.build import build_session
 
 BATCH = 16
@@ -25,7 +26,7 @@ BATCH = 16
 def objective(num_classes: int = 0, **params: Any) -> StyleGAN2Objective:
     torch.manual_seed(0)
     nets = create_model("stylegan2_tiny", shape=(1, 32, 32), num_classes=num_classes)
-    return build_stylegan2(nets, cpu_context(0), **params)
+    return create_objective("stylegan2", nets, cpu_context(0), **params)
 
 
 def quadrant_digits(path: Path, n: int = 512, seed: int = 0) -> Path:
@@ -107,22 +108,21 @@ def test_bad_settings_are_config_errors(params, needle):
 def test_the_objective_needs_a_stylegan2_generator():
     nets = create_model("dcgan_tiny", shape=(1, 32, 32))
     with pytest.raises(ConfigError, match="mapping and a synthesis"):
-        build_stylegan2(nets, cpu_context(0))
+        create_objective("stylegan2", nets, cpu_context(0))
 
 
 def test_trainer_runs_each_phase_on_schedule_with_only_its_network_trainable(quadrants):
     session = build_session(load_config(run_config(quadrants, 17)), None)
     trainer, obj = session.trainer, session.trainer.objective
     calls: list[tuple[str, bool, bool]] = []
-    step = obj.step
 
-    def spy(phase: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def spy(phase: str, batch: dict[str, torch.Tensor], step: Any) -> dict[str, torch.Tensor]:
         g_grad = all(p.requires_grad for p in obj.g.parameters())
         d_grad = any(p.requires_grad for p in obj.d.parameters())
         calls.append((phase, g_grad, d_grad))
-        return step(phase, batch)
+        return step(batch)
 
-    obj.step = spy
+    intercept_phases(trainer, spy)
     trainer.fit()
     names = [c[0] for c in calls]
     assert {n: names.count(n) for n in set(names)} == {"Gmain": 17, "Greg": 5, "Dmain": 17, "Dreg": 2}

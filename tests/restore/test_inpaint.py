@@ -19,8 +19,7 @@ from ganforge.data.masked import draw_masks, masked_input
 from ganforge.errors import ConfigError, DataError
 from ganforge.models.inpaint import GatedConv2d, crop_at, hole_crop_origin
 from ganforge.objectives.base import Context
-from ganforge.objectives.inpaint import build_inpaint
-from ganforge.registry import create_model
+from ganforge.registry import create_model, create_objective
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 CTX = Context(device=torch.device("cpu"), randn=torch.randn)
@@ -146,10 +145,14 @@ def test_objective_draws_or_reads_masks_and_builds_its_own_input() -> None:
     x = _digits(4)
     batch = {"x": x, "a": torch.full_like(x, 0.7)}  # a batch's own `a` is ignored
     for mode in ("center", "free_form", "mixed"):
-        objective = build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks=mode)
+        objective = create_objective(
+            "inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks=mode
+        )
         mask = objective.batch_masks(batch)
         assert mask.shape == (4, 1, 32, 32) and mask.sum() > 0
-    objective = build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks="data")
+    objective = create_objective(
+        "inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks="data"
+    )
     with pytest.raises(DataError, match="masked"):
         objective.step("D", batch)
     mask = draw_masks("free_form", 4, 32, 12, seed=9)
@@ -166,7 +169,9 @@ def test_objective_draws_or_reads_masks_and_builds_its_own_input() -> None:
     assert (
         preview.shape == (4, 3, 1, 32, 32) and torch.equal(preview[:, 0], a) and torch.equal(preview[:, 2], x)
     )
-    l1_only = build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_adv=0.0)
+    l1_only = create_objective(
+        "inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_adv=0.0
+    )
     assert [p.name for p in l1_only.phases()] == ["G"]  # the ablation does not train D
 
 
@@ -175,8 +180,12 @@ def test_perceptual_term_compares_features_of_completion_and_target() -> None:
     through the hole (the known pixels are composited), and the extractor stays frozen."""
     torch.manual_seed(0)
     x = _digits(4)
-    objective = build_inpaint(
-        create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_adv=0.0, perceptual="mnist-cnn"
+    objective = create_objective(
+        "inpaint",
+        create_model("inpaint_tiny", shape=(1, 32, 32)),
+        CTX,
+        lambda_adv=0.0,
+        perceptual="mnist-cnn",
     )
     feature_loss = objective.perceptual
     assert feature_loss is not None and float(feature_loss(x, x)) == 0.0
@@ -185,11 +194,15 @@ def test_perceptual_term_compares_features_of_completion_and_target() -> None:
     out["loss"].backward()
     assert all(p.grad is not None for p in objective.g.parameters())
     assert not any(p.requires_grad for p in feature_loss.extractor.parameters())
-    assert build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX).perceptual is None
+    assert (
+        create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX).perceptual is None
+    )
     with pytest.raises(ConfigError, match="unknown extractor"):
-        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, perceptual="vgg19")
+        create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, perceptual="vgg19")
     with pytest.raises(ConfigError, match="lambda_perceptual"):
-        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_perceptual=-1.0)
+        create_objective(
+            "inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_perceptual=-1.0
+        )
 
 
 def test_class_head_learns_the_label_and_conditions_the_decoder() -> None:
@@ -209,7 +222,9 @@ def test_class_head_learns_the_label_and_conditions_the_decoder() -> None:
     plain = create_model("inpaint_tiny", shape=(1, 32, 32), num_classes=10)["g"].ab
     assert plain.predict_with_logits(x, mask)[1] is None and plain.classifier is None
 
-    objective = build_inpaint(nets, CTX, lambda_adv=0.0, masks="center", lambda_l1=1.0, lambda_class=5.0)
+    objective = create_objective(
+        "inpaint", nets, CTX, lambda_adv=0.0, masks="center", lambda_l1=1.0, lambda_class=5.0
+    )
     opt = torch.optim.Adam(nets["g"].parameters(), lr=3e-3)
     first = None
     for _ in range(40):
@@ -222,7 +237,7 @@ def test_class_head_learns_the_label_and_conditions_the_decoder() -> None:
     with pytest.raises(DataError, match="labelled"):
         objective.step("G", {"x": x})
     with pytest.raises(ConfigError, match="class_head"):
-        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_class=1.0)
+        create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, lambda_class=1.0)
     with pytest.raises(ConfigError, match="class_head"):
         create_model("inpaint_tiny", shape=(1, 32, 32), num_classes=10, class_head="softmax")
     with pytest.raises(ConfigError, match="labelled"):
@@ -248,7 +263,8 @@ def test_augmentation_warps_each_training_digit_about_its_centre() -> None:
         )
 
     assert (centre_of_ink(warped) - centre_of_ink(x)).abs().mean() < 0.5
-    objective = build_inpaint(
+    objective = create_objective(
+        "inpaint",
         create_model("inpaint_tiny", shape=(1, 32, 32)),
         CTX,
         masks="center",
@@ -257,24 +273,24 @@ def test_augmentation_warps_each_training_digit_about_its_centre() -> None:
     )
     target = objective._generate({"x": x})[0]
     assert target.shape == x.shape and not torch.allclose(target, x, atol=0.1)
-    plain = build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks="center")
+    plain = create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, masks="center")
     assert plain._generate({"x": x})[0] is x
     with pytest.raises(ConfigError, match="augment_scale"):
-        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_scale=1.0)
+        create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_scale=1.0)
     with pytest.raises(ConfigError, match="augment_rotate"):
-        build_inpaint(create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_rotate=-5)
+        create_objective("inpaint", create_model("inpaint_tiny", shape=(1, 32, 32)), CTX, augment_rotate=-5)
 
 
 def test_bad_configs_are_clear_errors(tmp_path: Path) -> None:
     nets = create_model("inpaint_tiny", shape=(1, 32, 32))
     with pytest.raises(ConfigError, match="masks"):
-        build_inpaint(nets, CTX, masks="squares")
+        create_objective("inpaint", nets, CTX, masks="squares")
     with pytest.raises(ConfigError, match="hole"):
-        build_inpaint(nets, CTX, hole=40)
+        create_objective("inpaint", nets, CTX, hole=40)
     with pytest.raises(ConfigError, match="lambda_l1"):
-        build_inpaint(nets, CTX, lambda_l1=-1.0)
+        create_objective("inpaint", nets, CTX, lambda_l1=-1.0)
     with pytest.raises(ConfigError, match="inpaint"):
-        build_inpaint(create_model("pix2pix_tiny", shape=(1, 32, 32)), CTX)
+        create_objective("inpaint", create_model("pix2pix_tiny", shape=(1, 32, 32)), CTX)
     with pytest.raises(ConfigError, match="local"):
         create_model("inpaint_tiny", shape=(1, 32, 32), local=40)
     with pytest.raises(ConfigError, match="masks"):

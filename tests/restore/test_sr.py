@@ -19,9 +19,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.metrics.image_quality import mean_psnr
 from ganforge.models.srgan import d_stages_for
 from ganforge.objectives.base import Context
-from ganforge.objectives.pix2pix import build_pix2pix
-from ganforge.objectives.srgan import build_srgan
-from ganforge.registry import MODELS, create_model
+from ganforge.registry import MODELS, create_model, create_objective
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 STEPS, PRETRAIN = 300, 200
@@ -139,16 +137,16 @@ def test_bad_shapes_and_parameters_are_config_errors() -> None:
 
 def test_objective_needs_an_srgan_model_and_paired_batches(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="srgan"):
-        build_srgan(create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx())
+        create_objective("srgan", create_model("pix2pix_tiny", shape=(1, 32, 32)), ctx())
     with pytest.raises(ConfigError, match="pix2pix"):
-        build_pix2pix(create_model("srgan_tiny", shape=(1, 32, 32)), ctx())
+        create_objective("pix2pix", create_model("srgan_tiny", shape=(1, 32, 32)), ctx())
     nets = create_model("srgan_tiny", shape=(1, 32, 32))
     with pytest.raises(ConfigError, match=r"objective\.content"):
-        build_srgan(nets, ctx(), content="l3")
+        create_objective("srgan", nets, ctx(), content="l3")
     with pytest.raises(ConfigError, match="pretrain_steps"):
-        build_srgan(nets, ctx(), pretrain_steps=-1)
+        create_objective("srgan", nets, ctx(), pretrain_steps=-1)
     with pytest.raises(DataError, match="input images 'a'"):
-        build_srgan(nets, ctx()).step("Gpre", {"x": torch.zeros(2, 1, 32, 32)})
+        create_objective("srgan", nets, ctx()).step("Gpre", {"x": torch.zeros(2, 1, 32, 32)})
     with pytest.raises(ConfigError, match=r"divisible by model.scale"):  # through the trainer
         ganforge.train({**config(steps=1), "data": {"name": "mnist", "resolution": 30}}, out=tmp_path / "r")
     assert not (tmp_path / "r").exists()
@@ -156,7 +154,7 @@ def test_objective_needs_an_srgan_model_and_paired_batches(tmp_path: Path) -> No
 
 def test_stages_and_the_l1_only_ablation() -> None:
     nets = create_model("srgan_tiny", shape=(1, 32, 32))
-    staged = build_srgan(nets, ctx(), pretrain_steps=5).phases()
+    staged = create_objective("srgan", nets, ctx(), pretrain_steps=5).phases()
     assert [(p.name, p.trains, p.start, p.stop) for p in staged] == [
         ("Gpre", "g", 0, 5),
         ("D", "d", 5, None),
@@ -165,12 +163,14 @@ def test_stages_and_the_l1_only_ablation() -> None:
     due = {step: [p.name for p in staged if p.due(step)] for step in (4, 5)}
     assert due == {4: ["Gpre"], 5: ["D", "G"]}
     assert staged[1].keep_graph == ("g",) and not staged[2].fresh_batch
-    assert [p.name for p in build_srgan(nets, ctx(), lambda_adv=0.0).phases()] == ["Gpre"]
+    assert [p.name for p in create_objective("srgan", nets, ctx(), lambda_adv=0.0).phases()] == ["Gpre"]
 
 
 def test_optional_perceptual_loss_reaches_the_generator() -> None:
     torch.manual_seed(0)
-    objective = build_srgan(create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="mnist-cnn")
+    objective = create_objective(
+        "srgan", create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="mnist-cnn"
+    )
     batch = {"a": torch.rand(4, 1, 8, 8) * 2 - 1, "x": torch.rand(4, 1, 32, 32) * 2 - 1}
     out = objective.step("Gpre", batch)
     assert out["perceptual"] > 0
@@ -179,7 +179,7 @@ def test_optional_perceptual_loss_reaches_the_generator() -> None:
     frozen = objective.perceptual.extractor  # a fixed feature space
     assert not any(p.requires_grad for p in frozen.parameters())
     with pytest.raises(ConfigError, match="unknown extractor"):
-        build_srgan(create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="vgg19")
+        create_objective("srgan", create_model("srgan_tiny", shape=(1, 32, 32)), ctx(), perceptual="vgg19")
 
 
 # ---------------------------------------------------------------- training

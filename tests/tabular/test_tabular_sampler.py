@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from ganforge.errors import ConfigError
-from ganforge.registry import OBJECTIVES
+from ganforge.registry import OBJECTIVES, create_objective
 from ganforge.tabular.networks import SOFTMAX, TANH, PacDiscriminator, Span, SpanLayout, TabularGenerator
-from ganforge.tabular.objective import build_ctgan
 from ganforge.tabular.sampler import ConditionSampler, TrainingBySampling
 
 
@@ -106,6 +105,6 @@ def test_objective_is_registered_and_refuses_other_networks():
     g = TabularGenerator(8, layout, (16,))
     d = PacDiscriminator(layout.width + layout.cond_dim, pac=2, dims=(16,))
     with pytest.raises(ConfigError, match="tabular networks"):
-        build_ctgan({"g": torch.nn.Linear(2, 2), "d": d}, ctx=None)  # type: ignore[arg-type]
+        create_objective("ctgan", {"g": torch.nn.Linear(2, 2), "d": d}, ctx=None)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="pac=2"):
-        build_ctgan({"g": g, "d": d}, ctx=None, pac=10)  # type: ignore[arg-type]
+        create_objective("ctgan", {"g": g, "d": d}, ctx=None, pac=10)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ from training_helpers import (
 
 from ganforge.cli.main import main
 from ganforge.config import load_config
+from ganforge.testing import intercept_phases
 from ganforge.training.build import Session, build_session
 from ganforge.training.guard import DivergenceGuard
 
@@ -40,18 +41,17 @@ def session_for(raw: dict[str, Any], run_dir: Path | None) -> Session:
 
 def poison(session: Session, at_call: int, factor: float, phase: str = "D", times: int = 1) -> None:
     """Multiply the loss of the ``at_call``-th ``phase`` step (and the next ``times - 1``) by ``factor``."""
-    objective = session.trainer.objective
-    step, calls = objective.step, {"n": 0}
+    calls = {"n": 0}
 
-    def poisoned(name: str, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out = step(name, batch)
+    def poisoned(name: str, batch: dict[str, torch.Tensor], step: Any) -> dict[str, torch.Tensor]:
+        out = step(batch)
         if name == phase:
             calls["n"] += 1
             if at_call <= calls["n"] < at_call + times:
                 out = {**out, "loss": out["loss"] * factor}
         return out
 
-    objective.step = poisoned  # type: ignore[method-assign]
+    intercept_phases(session.trainer, poisoned)
 
 
 def events(run_dir: Path) -> list[dict[str, Any]]:
@@ -178,17 +178,16 @@ NAN_ON_ONE_RANK = textwrap.dedent(
 
     states, config, out = sys.argv[1:4]
     rank, calls = int(os.environ["RANK"]), [0]
-    step = AdversarialObjective.step
+    d_step = AdversarialObjective.d_step
 
-    def poisoned(self, phase, batch):
-        result = step(self, phase, batch)
-        if phase == "D":
-            calls[0] += 1
-            if rank == 1 and calls[0] == 12:
-                result = {**result, "loss": result["loss"] * float("nan")}
+    def poisoned(self, batch):
+        result = d_step(self, batch)
+        calls[0] += 1
+        if rank == 1 and calls[0] == 12:
+            result = {**result, "loss": result["loss"] * float("nan")}
         return result
 
-    AdversarialObjective.step = poisoned
+    AdversarialObjective.d_step = poisoned
     fit = Trainer.fit
 
     def fit_and_save(self):

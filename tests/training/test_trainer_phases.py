@@ -7,8 +7,9 @@ drives a bare Trainer, so these checks hold for any objective, not just the GAN 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,14 +23,19 @@ from ganforge.config import OptimizerConfig, load_config
 from ganforge.data import build_dataset
 from ganforge.data.loader import BatchStream
 from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.gan import AdversarialObjective
+from ganforge.objectives.gan import AdversarialObjective, GANOptions
 from ganforge.registry import MODELS
 from ganforge.training.build import build_session, make_randn
-from ganforge.training.distributed import DistInfo
 from ganforge.training.trainer import Trainer
+from ganforge.utils.distributed import DistInfo
 
 CPU = torch.device("cpu")
 BATCH = 16
+
+
+def no_step(batch: Batch) -> dict[str, torch.Tensor]:
+    """The step of a test-only phase whose body the spy objective supplies."""
+    raise AssertionError("replaced by SpyObjective")
 
 
 def flat(net: nn.Module) -> torch.Tensor:
@@ -45,22 +51,33 @@ class SpyObjective(AdversarialObjective):
         self.calls: list[dict[str, Any]] = []
 
     def phases(self) -> list[Phase]:
-        return [*super().phases(), *self.extra_phases]
+        phases = [
+            *super().phases(),
+            *(dataclasses.replace(p, step=self.greg_step) for p in self.extra_phases),
+        ]
+        return [dataclasses.replace(p, step=self.spy(p)) for p in phases]
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
-        self.calls.append(
-            {
-                "phase": phase,
-                "g_grad": {p.requires_grad for p in self.g.parameters()},
-                "d_grad": {p.requires_grad for p in self.d.parameters()},
-                "batch": batch,
-                "g": flat(self.g),
-                "d": flat(self.d),
-            }
-        )
-        if phase.startswith("Greg"):  # a stand-in lazy regulariser on G: pull its outputs toward 0
-            return {"loss": self.g(self.ctx.randn(len(batch["x"]), self.g.z_dim)).square().mean()}
-        return super().step(phase, batch)
+    def spy(self, phase: Phase) -> Callable[[Batch], dict[str, torch.Tensor]]:
+        """``phase.step``, recording each call first."""
+
+        def step(batch: Batch) -> dict[str, torch.Tensor]:
+            self.calls.append(
+                {
+                    "phase": phase.name,
+                    "g_grad": {p.requires_grad for p in self.g.parameters()},
+                    "d_grad": {p.requires_grad for p in self.d.parameters()},
+                    "batch": batch,
+                    "g": flat(self.g),
+                    "d": flat(self.d),
+                }
+            )
+            return phase.step(batch)
+
+        return step
+
+    def greg_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """A stand-in lazy regulariser on G: pull its outputs toward 0."""
+        return {"loss": self.g(self.ctx.randn(len(batch["x"]), self.g.z_dim)).square().mean()}
 
 
 class CountingStream:
@@ -84,9 +101,8 @@ def spy_trainer(
     data = build_dataset("toy2d", kind="ring", n=512)
     nets = MODELS.build("mlp_tiny", shape=(2,))
     ctx = Context(device=CPU, randn=make_randn(CPU, DistInfo()))
-    objective = SpyObjective(
-        nets["g"], nets["d"], ctx, n_critic=n_critic, extra_phases=extra_phases, reuse_fakes=reuse_fakes
-    )
+    options = GANOptions(n_critic=n_critic, reuse_fakes=reuse_fakes)
+    objective = SpyObjective(nets, ctx, options, extra_phases=extra_phases)
     stream = CountingStream(BatchStream(data, BATCH, seed=0))
     optim = {"g": OptimizerConfig(), "d": OptimizerConfig()}
     trainer = Trainer(objective, stream, optim, steps=steps, batch_size=BATCH, device=CPU, ema_kimg=0)
@@ -111,7 +127,7 @@ def test_n_critic_from_the_config_consumes_n_critic_batches_per_step(tmp_path, n
 
 
 def test_phase_every_skips_steps():
-    lazy = Phase("Greg", trains="g", every=4, fresh_batch=False)
+    lazy = Phase("Greg", trains="g", step=no_step, every=4, fresh_batch=False)
     trainer, spy, _ = spy_trainer(steps=9, extra_phases=(lazy,))
     trainer.fit()
     phases = [c["phase"] for c in spy.calls]
@@ -124,21 +140,21 @@ def test_phase_every_skips_steps():
 def test_phase_start_and_stop_bound_its_stage():
     """A staged phase (SRGAN's content pre-training, then the adversarial stage) runs on
     ``start <= step < stop`` only, and ``every`` still counts from step 0."""
-    warmup = Phase("Greg", trains="g", stop=3, fresh_batch=False)
-    late = Phase("Greg_late", trains="g", start=5, every=2, fresh_batch=False)
+    warmup = Phase("Greg", trains="g", step=no_step, stop=3, fresh_batch=False)
+    late = Phase("Greg_late", trains="g", step=no_step, start=5, every=2, fresh_batch=False)
     trainer, spy, _ = spy_trainer(steps=9, extra_phases=(warmup, late))
     trainer.fit()
     phases = [c["phase"] for c in spy.calls]
     step_of = [phases[:i].count("G") - 1 for i in range(len(phases))]
     assert [s for s, p in zip(step_of, phases, strict=True) if p == "Greg"] == [0, 1, 2]
     assert [s for s, p in zip(step_of, phases, strict=True) if p == "Greg_late"] == [6, 8]
-    staged = Phase("x", trains="g", start=2, stop=4)
+    staged = Phase("x", trains="g", step=no_step, start=2, stop=4)
     assert [staged.due(s) for s in range(5)] == [False, False, True, True, False]
 
 
 @pytest.mark.parametrize("reuse_fakes", [False, True])
 def test_requires_grad_is_on_only_for_the_phase_network_and_its_keep_graph(reuse_fakes):
-    lazy = Phase("Greg", trains="g", every=2, fresh_batch=False)
+    lazy = Phase("Greg", trains="g", step=no_step, every=2, fresh_batch=False)
     trainer, spy, _ = spy_trainer(steps=4, n_critic=2, extra_phases=(lazy,), reuse_fakes=reuse_fakes)
     trainer.fit()
     for call in spy.calls:

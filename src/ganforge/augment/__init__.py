@@ -31,6 +31,7 @@ Every kind works on (N, C, H, W) images in any dtype and memory layout; ``diffau
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import torch
@@ -100,26 +101,42 @@ def _build_ada_fixed(policy: str = "bgc", p: float = 0.0) -> AdaAugment:
     return AdaAugment(AdaPipeline(policy), p=p)
 
 
-def build_augment(
-    kind: str = "none",
-    policy: str | None = None,
-    p: float = 0.0,
-    target: float = 0.6,
-    ada_kimg: float = 500.0,
-    interval: int = 4,
-) -> Augment:
+def build_augment(kind: str = "none", **settings: Any) -> Augment:
     """The one door: an ``Augment`` of ``kind`` (``none``, ``diffaug``, ``ada``, ``ada_fixed``).
 
-    ``policy``: None for the kind's default (``"color,translation,cutout"`` for diffaug, ``"bgc"``
-    for ADA); ``p``: ADA's initial (``ada``) or constant (``ada_fixed``) probability; ``target``,
-    ``ada_kimg``, ``interval``: the ADA controller (r_t target, thousands of images for p to move
-    by 1, D steps per update). Arguments a kind does not use are ignored, so an objective can pass
-    all of its config keys whatever the kind. An unknown kind is a ``RegistryError`` (a ConfigError).
+    ``settings`` are the kind builders' keywords: ``policy`` (None for the kind's default,
+    ``"color,translation,cutout"`` for diffaug, ``"bgc"`` for ADA), ``p`` (ADA's initial or
+    constant probability), ``target``, ``ada_kimg``, ``interval`` (the ADA controller: r_t target,
+    thousands of images for p to move by 1, D steps per update). Settings a kind does not use are
+    ignored, so an objective can pass all of its options whatever the kind. An unknown kind is a
+    ``RegistryError`` (a ConfigError).
     """
     entry = AUGMENTS.get(kind)
-    given = {"policy": policy, "p": p, "target": target, "ada_kimg": ada_kimg, "interval": interval}
     accepted = entry.parameters()
-    return entry.builder(**{k: v for k, v in given.items() if k in accepted and v is not None})
+    return entry.builder(**{k: v for k, v in settings.items() if k in accepted and v is not None})
+
+
+@dataclass(frozen=True)
+class AugmentOptions:
+    """The augmentation keys of every objective that augments D's inputs (its ``Options`` inherit
+    these): ``objective.augment`` is the kind, the others its settings (see ``build_augment``)."""
+
+    augment: str = "none"
+    augment_policy: str | None = None
+    augment_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
+    ada_interval: int = 4
+
+    def build_augment(self) -> Augment:
+        return build_augment(
+            self.augment,
+            policy=self.augment_policy,
+            p=self.augment_p,
+            target=self.ada_target,
+            ada_kimg=self.ada_kimg,
+            interval=self.ada_interval,
+        )
 
 
 __all__ = [
@@ -128,6 +145,7 @@ __all__ = [
     "AdaController",
     "AdaPipeline",
     "Augment",
+    "AugmentOptions",
     "DiffAugment",
     "Identity",
     "build_augment",

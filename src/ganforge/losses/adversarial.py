@@ -47,6 +47,9 @@ class AdversarialLoss:
     score a real batch in the generator's phase too; otherwise it skips that forward.
     ``bce``: D's loss is binary cross-entropy on logits with real target 1, the losses for which
     one-sided label smoothing (Salimans et al. 2016) is defined.
+    ``signed_logits``: D's scores have a fixed zero (real above, fake below), so the sign-based
+    accuracy ``d_acc`` and the "D overpowering" diagnostic mean something; a Wasserstein critic's
+    scores are defined only up to a constant, so not for it.
     """
 
     name: str
@@ -54,6 +57,7 @@ class AdversarialLoss:
     g_loss: GLoss
     needs_real_in_g: bool = False
     bce: bool = False
+    signed_logits: bool = True
 
 
 def _f32(logits: torch.Tensor) -> torch.Tensor:
@@ -137,9 +141,10 @@ def define_loss(
     *,
     needs_real_in_g: bool = False,
     bce: bool = False,
+    signed_logits: bool = True,
 ) -> AdversarialLoss:
     """Create a loss and register a no-argument builder for it (``LOSSES.build(name)``)."""
-    loss = AdversarialLoss(name, d_loss, g_loss, needs_real_in_g=needs_real_in_g, bce=bce)
+    loss = AdversarialLoss(name, d_loss, g_loss, needs_real_in_g, bce, signed_logits)
 
     def builder() -> AdversarialLoss:
         return loss
@@ -174,6 +179,7 @@ WASSERSTEIN = define_loss(
     _mean_fake_g_loss,
     "Wasserstein critic loss, no Lipschitz constraint (Arjovsky et al. 2017)",
     aliases=("wgan",),
+    signed_logits=False,
 )
 LSGAN = define_loss(
     "lsgan",

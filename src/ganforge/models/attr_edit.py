@@ -35,7 +35,7 @@ from ganforge.data.attributes import THICKNESS_CENTER, THICKNESS_SCALE
 from ganforge.errors import ConfigError, DataError
 from ganforge.models.cyclegan import ResnetBlock
 from ganforge.models.translation import TranslationGenerator, check_translation_shape, init_normal, norm_layer
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 
 def check_attr(attr: torch.Tensor, n: int, attr_dim: int) -> torch.Tensor:
@@ -191,30 +191,13 @@ def attr_edit(
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("attr",)), "d": d}
 
 
-@register_model(
+register_variant(
     "attr_edit_tiny",
-    inputs=("image_pair",),
-    task="translation",
+    base="attr_edit",
     description="attr_edit with small widths and 2 residual blocks, for tests",
+    ngf=8,
+    ndf=16,
+    n_blocks=2,
+    d_layers=2,
+    embed_dim=16,
 )
-def attr_edit_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    attr_dim: int = 1,
-    ngf: int = 8,
-    ndf: int = 16,
-    n_blocks: int = 2,
-    downsamplings: int = 2,
-    d_layers: int = 2,
-    embed_dim: int = 16,
-    attr_center: float = THICKNESS_CENTER,
-    attr_scale: float = THICKNESS_SCALE,
-    norm: str = "instance",
-) -> dict[str, nn.Module]:
-    """``attr_edit`` with small widths, for tests."""
-    return attr_edit(
-        shape, num_classes, attr_dim=attr_dim, ngf=ngf, ndf=ndf, n_blocks=n_blocks,
-        downsamplings=downsamplings, d_layers=d_layers, embed_dim=embed_dim, attr_center=attr_center,
-        attr_scale=attr_scale, norm=norm,
-    )  # fmt: skip

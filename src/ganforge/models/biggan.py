@@ -49,7 +49,7 @@ from ganforge.nn.attention import SelfAttention2d
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.resblocks import DownBlock, UpBlock
 from ganforge.nn.spectral import apply_spectral_norm
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 BOTTOM = 4  # G's first feature map is BOTTOM x BOTTOM
 
@@ -256,35 +256,11 @@ def biggan(
     }
 
 
-@register_model(
+register_variant(
     "biggan_tiny",
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
+    base="biggan",
     description="biggan with small widths, for tests",
+    z_dim=24,
+    ch=4,
+    shared_dim=16,
 )
-def biggan_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 24,
-    ch: int = 4,
-    d_ch: int | None = None,
-    shared_dim: int = 16,
-    attention_resolution: int | None = None,
-    conditional: bool = True,
-) -> dict[str, nn.Module]:
-    """``biggan`` with small widths, for tests."""
-    return biggan(
-        shape,
-        num_classes,
-        resolution=resolution,
-        channels=channels,
-        z_dim=z_dim,
-        ch=ch,
-        d_ch=d_ch,
-        shared_dim=shared_dim,
-        attention_resolution=attention_resolution,
-        conditional=conditional,
-    )

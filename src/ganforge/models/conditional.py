@@ -32,7 +32,7 @@ from ganforge.errors import ConfigError
 from ganforge.models.base import Generator, init_dcgan_weights
 from ganforge.models.dcgan import resolve_image_shape, stage_multipliers
 from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 RESOLUTIONS = (32, 64)
 
@@ -309,39 +309,30 @@ def acgan(
     }
 
 
-def _tiny(name: str, base: str) -> None:
-    """Register ``name`` as ``base`` with small widths (the registry test runs every tiny variant)."""
-    full = {"cgan": cgan, "projection_gan": projection_gan, "acgan": acgan}[base]
-
-    @register_model(
-        name, resolutions=RESOLUTIONS, inputs=("image",), description=f"{base} with small widths, for tests"
-    )
-    def tiny(
-        shape: tuple[int, ...],
-        num_classes: int = 0,
-        *,
-        resolution: int | None = None,
-        channels: int | None = None,
-        z_dim: int = 16,
-        ngf: int = 8,
-        ndf: int = 8,
-        embed_dim: int = 8,
-        d_batchnorm: bool = True,
-    ) -> Nets:
-        return full(
-            shape,
-            num_classes,
-            resolution=resolution,
-            channels=channels,
-            z_dim=z_dim,
-            ngf=ngf,
-            ndf=ndf,
-            embed_dim=embed_dim,
-            d_batchnorm=d_batchnorm,
-        )
-
-    tiny.__doc__ = f"``{base}`` with small widths, for tests."
-
-
-for _base in ("cgan", "projection_gan", "acgan"):
-    _tiny(f"{_base}_tiny", _base)
+register_variant(
+    "cgan_tiny",
+    base="cgan",
+    description="cgan with small widths, for tests",
+    z_dim=16,
+    ngf=8,
+    ndf=8,
+    embed_dim=8,
+)
+register_variant(
+    "projection_gan_tiny",
+    base="projection_gan",
+    description="projection_gan with small widths, for tests",
+    z_dim=16,
+    ngf=8,
+    ndf=8,
+    embed_dim=8,
+)
+register_variant(
+    "acgan_tiny",
+    base="acgan",
+    description="acgan with small widths, for tests",
+    z_dim=16,
+    ngf=8,
+    ndf=8,
+    embed_dim=8,
+)

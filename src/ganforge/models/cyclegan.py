@@ -26,7 +26,7 @@ from ganforge.models.translation import (
     norm_layer,
     patch_layers_for,
 )
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 
 class ResnetBlock(nn.Module):
@@ -139,26 +139,12 @@ def cyclegan(
     }
 
 
-@register_model(
+register_variant(
     "cyclegan_tiny",
-    inputs=("image_pair",),
-    task="translation",
+    base="cyclegan",
     description="cyclegan with small widths and 2 residual blocks, for tests",
+    ngf=8,
+    ndf=8,
+    n_blocks=2,
+    d_layers=1,
 )
-def cyclegan_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 8,
-    ndf: int = 8,
-    n_blocks: int = 2,
-    downsamplings: int = 2,
-    d_layers: int | None = 1,
-    norm: str = "instance",
-    dropout: float = 0.0,
-) -> dict[str, nn.Module]:
-    """``cyclegan`` with small widths, for tests."""
-    return cyclegan(
-        shape, num_classes, ngf=ngf, ndf=ndf, n_blocks=n_blocks, downsamplings=downsamplings,
-        d_layers=d_layers, norm=norm, dropout=dropout,
-    )  # fmt: skip

@@ -22,7 +22,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.base import Generator, init_dcgan_weights
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 RESOLUTIONS = (32, 64, 128)
 
@@ -141,18 +141,11 @@ def dcgan(
     }
 
 
-@register_model(
-    "dcgan_tiny", resolutions=RESOLUTIONS, inputs=("image",), description="dcgan with small widths, for tests"
+register_variant(
+    "dcgan_tiny",
+    base="dcgan",
+    description="dcgan with small widths, for tests",
+    z_dim=16,
+    ngf=8,
+    ndf=8,
 )
-def dcgan_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 16,
-    ngf: int = 8,
-    ndf: int = 8,
-) -> dict[str, nn.Module]:
-    """``dcgan`` with small widths, for tests."""
-    return dcgan(shape, num_classes, resolution=resolution, channels=channels, z_dim=z_dim, ngf=ngf, ndf=ndf)

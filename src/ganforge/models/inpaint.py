@@ -45,7 +45,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.models.translation import TranslationGenerator, check_translation_shape
 from ganforge.nn.spectral import apply_spectral_norm
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 FEATURE_GAIN = 2.0
 CLASS_HEADS = ("none", "aux", "condition")
@@ -316,37 +316,11 @@ def inpaint(
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("mask",)), "d": d}
 
 
-@register_model(
+register_variant(
     "inpaint_tiny",
-    inputs=("image_pair",),
-    task="translation",
+    base="inpaint",
     description="inpaint with small widths, for tests",
+    ngf=8,
+    ndf=8,
+    d_features=32,
 )
-def inpaint_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 8,
-    ndf: int = 8,
-    depth: int = 2,
-    dilations: list[int] | tuple[int, ...] | None = None,
-    local: int | None = None,
-    d_features: int = 32,
-    d_spectral_norm: bool = True,
-    skips: bool = False,
-    class_head: str = "none",
-) -> dict[str, nn.Module]:
-    """``inpaint`` with small widths, for tests."""
-    return inpaint(
-        shape,
-        num_classes,
-        ngf=ngf,
-        ndf=ndf,
-        depth=depth,
-        dilations=dilations,
-        local=local,
-        d_features=d_features,
-        d_spectral_norm=d_spectral_norm,
-        skips=skips,
-        class_head=class_head,
-    )

@@ -19,7 +19,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.base import Generator
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 
 def mlp_stack(sizes: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
@@ -216,9 +216,11 @@ def mlp(
     }
 
 
-@register_model("mlp_tiny", inputs=("vector", "image"), description="mlp with small widths, for tests")
-def mlp_tiny(
-    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 8, hidden: int = 32, depth: int = 2
-) -> dict[str, nn.Module]:
-    """``mlp`` with small widths, for tests."""
-    return mlp(shape, num_classes, z_dim=z_dim, hidden=hidden, depth=depth)
+register_variant(
+    "mlp_tiny",
+    base="mlp",
+    description="mlp with small widths, for tests",
+    z_dim=8,
+    hidden=32,
+    depth=2,
+)

@@ -27,7 +27,7 @@ from ganforge.models.translation import (
     norm_layer,
     patch_layers_for,
 )
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 MAX_DEPTH = 8
 DROPOUT_LAYERS = 3  # decoder layers with dropout, innermost first (Isola et al., App. 6.1.1: CD512 x 3)
@@ -139,24 +139,12 @@ def pix2pix(
     }
 
 
-@register_model(
+register_variant(
     "pix2pix_tiny",
-    inputs=("image_pair",),
-    task="translation",
+    base="pix2pix",
     description="pix2pix with small widths and depth 3, for tests",
+    ngf=8,
+    ndf=8,
+    depth=3,
+    d_layers=1,
 )
-def pix2pix_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 8,
-    ndf: int = 8,
-    depth: int | None = 3,
-    d_layers: int | None = 1,
-    norm: str = "batch",
-    dropout: float = 0.5,
-) -> dict[str, nn.Module]:
-    """``pix2pix`` with small widths, for tests."""
-    return pix2pix(
-        shape, num_classes, ngf=ngf, ndf=ndf, depth=depth, d_layers=d_layers, norm=norm, dropout=dropout
-    )

@@ -42,7 +42,7 @@ from ganforge.models.base import Generator
 from ganforge.models.dcgan import RESOLUTIONS, resolve_image_shape
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.output import bounded_output
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 NEGATIVE_SLOPE = 0.2
 # He gain for leaky ReLU: keeps activations' second moment constant through conv + activation.
@@ -291,38 +291,14 @@ def r3gan(
     }
 
 
-@register_model(
-    "r3gan_tiny", resolutions=RESOLUTIONS, inputs=("image",), description="r3gan with small widths, for tests"
+register_variant(
+    "r3gan_tiny",
+    base="r3gan",
+    description="r3gan with small widths, for tests",
+    z_dim=16,
+    width=8,
+    max_width=32,
+    blocks_per_stage=1,
+    group_size=8,
+    embed_dim=8,
 )
-def r3gan_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 16,
-    width: int = 8,
-    max_width: int = 32,
-    blocks_per_stage: int = 1,
-    expansion: int = 2,
-    group_size: int = 8,
-    kernel_size: int = 3,
-    embed_dim: int = 8,
-    conditional: bool = True,
-) -> dict[str, nn.Module]:
-    """``r3gan`` with small widths and one block per stage, for tests."""
-    return r3gan(
-        shape,
-        num_classes,
-        resolution=resolution,
-        channels=channels,
-        z_dim=z_dim,
-        width=width,
-        max_width=max_width,
-        blocks_per_stage=blocks_per_stage,
-        expansion=expansion,
-        group_size=group_size,
-        kernel_size=kernel_size,
-        embed_dim=embed_dim,
-        conditional=conditional,
-    )

@@ -37,7 +37,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.translation import TranslationGenerator, norm_layer
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 BLOCKS = ("srresnet", "rrdb")
 RESIDUAL_SCALE = (
@@ -289,39 +289,13 @@ def srgan(
     }
 
 
-@register_model(
+register_variant(
     "srgan_tiny",
-    inputs=("image_pair",),
-    task="translation",
+    base="srgan",
     description="srgan with small widths and two blocks, for tests",
+    ngf=16,
+    n_blocks=2,
+    growth=8,
+    ndf=8,
+    dense=32,
 )
-def srgan_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    scale: int = 4,
-    block: str = "srresnet",
-    ngf: int = 16,
-    n_blocks: int = 2,
-    growth: int = 8,
-    ndf: int = 8,
-    d_stages: int | None = None,
-    d_norm: str = "batch",
-    dense: int = 32,
-    bicubic_residual: bool = False,
-) -> dict[str, nn.Module]:
-    """``srgan`` with small widths, for tests."""
-    return srgan(
-        shape,
-        num_classes,
-        scale=scale,
-        block=block,
-        ngf=ngf,
-        n_blocks=n_blocks,
-        growth=growth,
-        ndf=ndf,
-        d_stages=d_stages,
-        d_norm=d_norm,
-        dense=dense,
-        bicubic_residual=bicubic_residual,
-    )

@@ -55,7 +55,7 @@ from ganforge.nn.modulated import (
     upsample2d,
 )
 from ganforge.nn.output import bounded_output
-from ganforge.registry import register_model
+from ganforge.registry import register_model, register_variant
 
 NOISE_MODES = ("auto", "random", "const", "none")
 
@@ -367,39 +367,13 @@ def stylegan2(
     return {"g": g, "d": d}
 
 
-@register_model(
+register_variant(
     "stylegan2_tiny",
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
+    base="stylegan2",
     description="stylegan2 with small widths and a 2-layer mapping network, for tests",
+    z_dim=32,
+    w_dim=32,
+    mapping_layers=2,
+    channel_base=256,
+    channel_max=16,
 )
-def stylegan2_tiny(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 32,
-    w_dim: int = 32,
-    mapping_layers: int = 2,
-    mapping_lr_mul: float = 0.01,
-    channel_base: int = 256,
-    channel_max: int = 16,
-    mbstd_group: int = 4,
-    conditional: bool = True,
-) -> dict[str, nn.Module]:
-    """``stylegan2`` with small widths (16 at 4-16 px, halving above) and 2 mapping layers, for tests."""
-    return stylegan2(
-        shape,
-        num_classes,
-        resolution=resolution,
-        channels=channels,
-        z_dim=z_dim,
-        w_dim=w_dim,
-        mapping_layers=mapping_layers,
-        mapping_lr_mul=mapping_lr_mul,
-        channel_base=channel_base,
-        channel_max=channel_max,
-        mbstd_group=mbstd_group,
-        conditional=conditional,
-    )

@@ -8,8 +8,9 @@ and L_C = E[log P(C = c | X_real)] + E[log P(C = c | X_fake)]. So, as losses to 
     G phase:  adversarial G loss + aux_weight · CE(D_cls(G(z, y)), y)
 
 The adversarial part is exactly the ``gan`` objective's, with every stabiliser (n_critic, R1/R2/GP,
-lazy regularisation, LeCam, DiffAugment/ADA, instance noise, PacGAN, ...): ``build_acgan`` builds
-an ``AdversarialObjective`` with the same keyword arguments and composes it. The class logits come
+lazy regularisation, LeCam, DiffAugment/ADA, instance noise, PacGAN, ...): ``ACGANOptions`` extends
+``GANOptions`` by ``aux_weight``, and the objective composes an ``AdversarialObjective`` built with
+them, keeping its phase schedule and wrapping its D and G steps. The class logits come
 from the very forwards that score real and fake images: the adversarial objective is handed D
 behind a ``ClassLogitRecorder``, which calls D's ``adv_and_class`` (one pass through D's features,
 both heads), returns the adversarial logits and keeps the class logits with the labels the
@@ -19,10 +20,7 @@ step logic is repeated here and ``gan.py`` needs no hook.
 
 from __future__ import annotations
 
-import inspect
-import math
-import typing
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -30,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.gan import AdversarialObjective, build_gan
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.gan import AdversarialObjective, GANOptions
 from ganforge.registry import register_objective
 
 
@@ -62,51 +60,83 @@ def class_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
     return F.cross_entropy(logits, target), (logits.argmax(dim=1) == hard).float().mean()
 
 
-class ACGANObjective:
-    """The ``gan`` objective's phases plus the auxiliary classification loss (module docstring)."""
+@dataclass(frozen=True)
+class ACGANOptions(GANOptions):
+    """``aux_weight`` scales the class loss; every other key is the ``gan`` objective's."""
 
-    def __init__(self, adversarial: AdversarialObjective, d: nn.Module, aux_weight: float = 1.0) -> None:
-        if not math.isfinite(aux_weight) or aux_weight < 0:
-            raise ConfigError(f"'objective.aux_weight' must be a finite number >= 0, got {aux_weight}")
-        if not isinstance(adversarial.d, ClassLogitRecorder):
-            raise ValueError("the adversarial objective must score images through a ClassLogitRecorder")
-        self.adversarial, self.d, self.aux_weight = adversarial, d, aux_weight
-        self.recorder: ClassLogitRecorder = adversarial.d
+    aux_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self, 0, "aux_weight")
+
+
+@register_objective(
+    "acgan",
+    description="AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)",
+)
+class ACGANObjective(Objective):
+    """The ``gan`` objective's phases plus the auxiliary classification loss (module docstring).
+
+    The model's D must offer ``adv_and_class(x)`` (the ``acgan`` family): a D without a class head
+    could only be trained as a plain GAN, which ``objective.name: gan`` already does.
+    """
+
+    Options = ACGANOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: ACGANOptions) -> None:
+        d = nets["d"]
+        if not callable(getattr(d, "adv_and_class", None)) or getattr(d, "num_classes", 0) < 1:
+            raise ConfigError(
+                "objective 'acgan' needs a discriminator with a class head and labelled data"
+                " (model acgan or acgan_tiny on a dataset with classes)"
+            )
+        self.recorder = ClassLogitRecorder(d)
+        self.adversarial = AdversarialObjective({**nets, "d": self.recorder}, ctx, options)
+        self.d, self.aux_weight = d, options.aux_weight
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.adversarial.g, "d": self.d}  # D itself: checkpoint keys as for any model
 
     def phases(self) -> list[Phase]:
-        return self.adversarial.phases()
+        # Dreg (lazy R1/R2/GP): the penalties alone, the adversarial objective's own step.
+        return self.adversarial.phase_list(self.d_step, self.g_step, self.adversarial.dreg_step)
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def _recorded(self, step: Any, batch: Batch) -> tuple[Stats, list[tuple[torch.Tensor, Any]]]:
+        """The adversarial step's output and the class logits D recorded while it ran."""
         if batch.get("y") is None:
             raise ConfigError("objective 'acgan' needs labelled data; this dataset has no labels")
         self.recorder.records.clear()
-        out = self.adversarial.step(phase, batch)
+        out = step(batch)
         records, self.recorder.records = self.recorder.records, []
-        if phase == "D":
-            # The D step scores the real batch, then the fakes (made with the same labels); any
-            # further forwards (WGAN-GP's interpolates) are penalty terms, not classified.
-            (real_cls, real_y), (fake_cls, fake_y) = records[0], records[1]
-            aux_real, acc_real = class_loss(real_cls, real_y)
-            aux_fake, acc_fake = class_loss(fake_cls, fake_y)
-            out["loss"] = out["loss"] + self.aux_weight * (aux_real + aux_fake)
-            out.update(
-                aux_real=aux_real.detach(),
-                aux_fake=aux_fake.detach(),
-                aux_acc_real=acc_real.detach(),
-                aux_acc_fake=acc_fake.detach(),
-            )
-        elif phase == "G":
-            fake_cls, fake_y = records[0]
-            aux_g, acc_g = class_loss(fake_cls, fake_y)
-            out["loss"] = out["loss"] + self.aux_weight * aux_g
-            out.update(aux_g=aux_g.detach(), aux_acc_g=acc_g.detach())
-        return out  # Dreg (lazy R1/R2/GP): the penalties alone
+        return out, records
 
-    # Optional Trainer hooks (objectives/base.py): the adversarial objective's state is all there is.
-    def after_optimizer_step(self, phase: str) -> None:
+    def d_step(self, batch: Batch) -> Stats:
+        # The D step scores the real batch, then the fakes (made with the same labels); any
+        # further forwards (WGAN-GP's interpolates) are penalty terms, not classified.
+        out, records = self._recorded(self.adversarial.d_step, batch)
+        (real_cls, real_y), (fake_cls, fake_y) = records[0], records[1]
+        aux_real, acc_real = class_loss(real_cls, real_y)
+        aux_fake, acc_fake = class_loss(fake_cls, fake_y)
+        out["loss"] = out["loss"] + self.aux_weight * (aux_real + aux_fake)
+        out.update(
+            aux_real=aux_real.detach(),
+            aux_fake=aux_fake.detach(),
+            aux_acc_real=acc_real.detach(),
+            aux_acc_fake=acc_fake.detach(),
+        )
+        return out
+
+    def g_step(self, batch: Batch) -> Stats:
+        out, records = self._recorded(self.adversarial.g_step, batch)
+        fake_cls, fake_y = records[0]
+        aux_g, acc_g = class_loss(fake_cls, fake_y)
+        out["loss"] = out["loss"] + self.aux_weight * aux_g
+        out.update(aux_g=aux_g.detach(), aux_acc_g=acc_g.detach())
+        return out
+
+    # The adversarial objective's state is all there is.
+    def after_optimizer_step(self, phase: Phase) -> None:
         self.adversarial.after_optimizer_step(phase)
 
     def state_dict(self) -> dict[str, Any]:
@@ -114,41 +144,3 @@ class ACGANObjective:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.adversarial.load_state_dict(state)
-
-
-def with_gan_options(builder: Callable[..., Any]) -> Callable[..., Any]:
-    """Give ``builder(nets, ctx, aux_weight, **options)`` the ``gan`` builder's keyword arguments.
-
-    The registry reads a builder's signature as its config schema, so ``objective.r1_gamma`` etc.
-    are valid for ``acgan`` exactly when they are for ``gan``: derived, not copied, a stabiliser
-    added to ``gan`` reaches AC-GAN with no change here.
-    """
-    own = [p for p in inspect.signature(builder).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    gan = list(inspect.signature(build_gan).parameters.values())[2:]  # after nets, ctx
-    hints = {**typing.get_type_hints(build_gan), **typing.get_type_hints(builder)}
-    builder.__signature__ = inspect.Signature([*own, *gan], return_annotation=hints["return"])  # type: ignore[attr-defined]
-    builder.__annotations__ = {p.name: hints[p.name] for p in (*own, *gan)} | {"return": hints["return"]}
-    return builder
-
-
-@register_objective(
-    "acgan",
-    description="AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)",
-)
-@with_gan_options
-def build_acgan(
-    nets: dict[str, nn.Module], ctx: Context, aux_weight: float = 1.0, **gan_options: Any
-) -> ACGANObjective:
-    """AC-GAN; ``aux_weight`` scales the class loss, every other key is the ``gan`` objective's.
-
-    The model's D must offer ``adv_and_class(x)`` (the ``acgan`` family): a D without a class head
-    could only be trained as a plain GAN, which ``objective.name: gan`` already does.
-    """
-    d = nets["d"]
-    if not callable(getattr(d, "adv_and_class", None)) or getattr(d, "num_classes", 0) < 1:
-        raise ConfigError(
-            "objective 'acgan' needs a discriminator with a class head and labelled data"
-            " (model acgan or acgan_tiny on a dataset with classes)"
-        )
-    adversarial = build_gan({**nets, "d": ClassLogitRecorder(d)}, ctx, **gan_options)
-    return ACGANObjective(adversarial, d, aux_weight)

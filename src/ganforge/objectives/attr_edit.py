@@ -32,6 +32,7 @@ back-propagates through it, as in ``objectives/pix2pix.py``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,7 +42,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
 from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers.gradient import mean_squared_gradient
 
@@ -62,26 +63,44 @@ def attr_batch(batch: Batch, objective: str = "attr_edit") -> tuple[torch.Tensor
     return x, attr.float()
 
 
-class AttrEditObjective:
-    def __init__(
-        self,
-        g: TranslationGenerator,
-        d: AttrDiscriminator,
-        ctx: Context,
-        loss: str = "lsgan",
-        lambda_attr: float = 1.0,
-        lambda_rec: float = 10.0,
-        lambda_id: float = 10.0,
-        r1_gamma: float = 0.0,
-    ) -> None:
-        weights = {"lambda_attr": lambda_attr, "lambda_rec": lambda_rec, "lambda_id": lambda_id}
-        for key, value in {**weights, "r1_gamma": r1_gamma}.items():
-            if value < 0:
-                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
+@dataclass(frozen=True)
+class AttrEditOptions:
+    """``loss``, weights ``lambda_attr``, ``lambda_rec`` and ``lambda_id`` (0: StarGAN's objective
+    as published), optional R1 ``r1_gamma`` on D's adversarial head."""
+
+    loss: str = "lsgan"
+    lambda_attr: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_id: float = 10.0
+    r1_gamma: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 0, "lambda_attr", "lambda_rec", "lambda_id", "r1_gamma")
+
+
+@register_objective(
+    "attr_edit",
+    description="StarGAN for a continuous attribute: adversarial + λ·attribute regression + λ·cycle L1",
+)
+class AttrEditObjective(Objective):
+    """Choi et al. 2018 with attribute regression; needs an ``attr_edit`` model."""
+
+    Options = AttrEditOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: AttrEditOptions) -> None:
+        g, d = nets.get("g"), nets.get("d")
+        if not (
+            isinstance(g, TranslationGenerator)
+            and g.conditions == ("attr",)
+            and isinstance(d, AttrDiscriminator)
+        ):
+            raise ConfigError(
+                "objective 'attr_edit' needs an 'attr_edit' model (model.name: attr_edit or attr_edit_tiny)"
+            )
         self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.lambda_attr, self.lambda_rec, self.lambda_id = lambda_attr, lambda_rec, lambda_id
-        self.r1_gamma = r1_gamma
+        self.loss = get_loss(options.loss)
+        self.lambda_attr, self.lambda_rec = options.lambda_attr, options.lambda_rec
+        self.lambda_id, self.r1_gamma = options.lambda_id, options.r1_gamma
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7919 * ctx.rank + 17) % 2**63)
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # the D phase's (G(x, t), t)
@@ -90,21 +109,17 @@ class AttrEditObjective:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", trains="d", keep_graph=("g",)), Phase("G", trains="g", fresh_batch=False)]
+        return [
+            Phase("D", trains="d", step=self.d_step, keep_graph=("g",)),
+            Phase("G", trains="g", step=self.g_step, fresh_batch=False),
+        ]
 
     def targets(self, attr: torch.Tensor) -> torch.Tensor:
         """Target attributes for a batch: its own attributes in a random order (StarGAN)."""
         return attr[torch.randperm(len(attr), generator=self.gen).to(attr.device)]
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
         x, attr = attr_batch(batch)
-        if phase == "D":
-            return self._d_step(x, attr)
-        if phase == "G":
-            return self._g_step(x, attr)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _d_step(self, x: torch.Tensor, attr: torch.Tensor) -> dict[str, torch.Tensor]:
         t = self.targets(attr)
         fake = self.g(x, attr=t)
         self._pending = (fake, t)
@@ -130,7 +145,8 @@ class AttrEditObjective:
             **stats,
         }
 
-    def _g_step(self, x: torch.Tensor, attr: torch.Tensor) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
+        x, attr = attr_batch(batch)
         pending, self._pending = self._pending, None
         if pending is None or not pending[0].requires_grad:  # no D phase before (never by default)
             t = self.targets(attr)
@@ -163,36 +179,10 @@ class AttrEditObjective:
             panels.append(g(x, attr=level[None].expand(len(x), -1)).float())
         return torch.stack(panels, dim=1)
 
-    # Optional hooks the Trainer calls (objectives/base.py): the target-drawing RNG is training state.
+    # The target-drawing RNG is training state.
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "rng" in state:
             self.gen.set_state(state["rng"].cpu())
-
-
-@register_objective(
-    "attr_edit",
-    description="StarGAN for a continuous attribute: adversarial + λ·attribute regression + λ·cycle L1",
-)
-def build_attr_edit(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "lsgan",
-    lambda_attr: float = 1.0,
-    lambda_rec: float = 10.0,
-    lambda_id: float = 10.0,
-    r1_gamma: float = 0.0,
-) -> AttrEditObjective:
-    """Choi et al. 2018 with attribute regression: ``loss`` (config ``objective.loss``), weights
-    ``lambda_attr``, ``lambda_rec`` and ``lambda_id`` (0: StarGAN's objective as published), optional
-    R1 ``r1_gamma`` on D's adversarial head; needs an ``attr_edit`` model."""
-    g, d = nets.get("g"), nets.get("d")
-    if not (
-        isinstance(g, TranslationGenerator) and g.conditions == ("attr",) and isinstance(d, AttrDiscriminator)
-    ):
-        raise ConfigError(
-            "objective 'attr_edit' needs an 'attr_edit' model (model.name: attr_edit or attr_edit_tiny)"
-        )
-    return AttrEditObjective(g, d, ctx, loss, lambda_attr, lambda_rec, lambda_id, r1_gamma)

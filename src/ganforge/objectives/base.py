@@ -1,28 +1,39 @@
-"""The Objective protocol: *what* is optimised, in named phases. The Trainer decides *how*.
+"""The Objective base class: *what* is optimised, in phases. The Trainer decides *how*.
 
-Modelled on stylegan2-ada's ``loss.py``: an objective exposes phases (``D`` then ``G``; later
-``Greg`` every 4, ``Dreg`` every 16, ...) and computes one phase's loss from a batch. It never
+Modelled on stylegan2-ada's ``loss.py``: an objective lists its phases (``D`` then ``G``; later
+``Greg`` every 4, ``Dreg`` every 16, ...), each carrying the method that computes its loss from a
+batch, so an objective reads as its phase list and nothing dispatches on a phase's name. It never
 touches optimisers, precision, devices or ``requires_grad``; the trainer owns all of that, which is
 why one trainer serves every family.
+
+An objective declares its hyper-parameters once, as a frozen dataclass ``Options`` (its config
+schema: ``objective.<field>``); groups several objectives share (augmentation, stabilisers) are
+dataclasses its ``Options`` inherits, so each key is declared in one place.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
+
 Batch = dict[str, torch.Tensor]
 NoiseFn = Callable[..., torch.Tensor]
+Stats = dict[str, torch.Tensor]
+StepFn = Callable[[Batch], Stats]
 
 
 @dataclass(frozen=True)
 class Phase:
-    """One optimisation step of the networks in ``trains`` (keys of ``Objective.networks()``).
+    """One optimisation step of the network ``trains`` (a key of ``Objective.networks()``).
 
+    ``step(batch)``: the loss of the phase, ``{"loss": scalar, **stats}`` (stats detached scalars).
     ``every``: run the phase on steps where ``step % every == 0`` (lazy regularisation).
     ``repeats``: how many times in a row (WGAN's n_critic).
     ``fresh_batch``: draw a new real batch for each repeat; False reuses the previous phase's batch
@@ -36,6 +47,7 @@ class Phase:
 
     name: str
     trains: str
+    step: StepFn = field(kw_only=True, compare=False)
     every: int = 1
     repeats: int = 1
     fresh_batch: bool = True
@@ -49,23 +61,58 @@ class Phase:
         return in_stage and step % self.every == 0
 
 
-@runtime_checkable
-class Objective(Protocol):
+@dataclass(frozen=True)
+class NoOptions:
+    """Options of an objective that has none."""
+
+
+class Objective:
+    """Base of every objective: ``networks()`` and ``phases()``; every optional hook a no-op.
+
+    Subclasses are built as ``cls(nets, ctx, options)`` with ``options`` an instance of their
+    ``Options`` dataclass (the registry makes it from the config's ``objective.*`` keys).
+    """
+
+    Options: ClassVar[type] = NoOptions
+
     def networks(self) -> dict[str, nn.Module]:
         """Trainable networks by optimiser name: ``{"g": G, "d": D}`` (``optim.<name>`` configures each)."""
-        ...
+        return {}
 
-    def phases(self) -> list[Phase]: ...
+    def phases(self) -> list[Phase]:
+        """The phases of one training step, in order."""
+        return []
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
-        """Loss of one phase on one batch: ``{"loss": scalar, **stats}``; stats are detached scalars."""
-        ...
+    def step(self, phase: str, batch: Batch) -> Stats:
+        """The loss of the phase named ``phase`` on ``batch`` (for tests and tools that drive one phase)."""
+        for candidate in self.phases():
+            if candidate.name == phase:
+                return candidate.step(batch)
+        raise ValueError(f"unknown phase '{phase}'; this objective has {[p.name for p in self.phases()]}")
+
+    def after_optimizer_step(self, phase: Phase) -> None:
+        """Called right after ``phase``'s optimiser step (WGAN's weight clipping)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to checkpoint (ADA's p, LeCam's EMAs, RNG streams): tensors go to safetensors, the rest
+        to the JSON sidecar."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""
+
+    def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor | None:
+        """Panels (N, K, C, H, W) for the sample grid (input | output | target ...), or None to show
+        latent samples: translation objectives return the panels of a fixed batch."""
+        return None
 
 
-# Optional methods an objective may add; the Trainer calls them when present:
-#   after_optimizer_step(phase: str) -> None      right after the phase's optimiser step (weight clipping)
-#   state_dict() -> dict[str, Tensor | float | ...]  state to checkpoint (ADA's p, LeCam's EMAs); tensors go
-#   load_state_dict(state: dict) -> None            to safetensors, the rest to the JSON sidecar
+def check_at_least(options: object, minimum: float, *keys: str) -> None:
+    """A ConfigError naming ``objective.<key>`` when an option is below ``minimum`` or not finite."""
+    for key in keys:
+        value = getattr(options, key)
+        if not (math.isfinite(value) and value >= minimum):
+            raise ConfigError(f"'objective.{key}' must be a finite number >= {minimum:g}, got {value}")
 
 
 def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:

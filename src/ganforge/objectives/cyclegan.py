@@ -19,6 +19,7 @@ resuming is bit-exact. G goes first, as in Zhu et al.'s code, and its fakes (det
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,8 +27,8 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.models.translation import DiscriminatorPair, TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, prefixed
+from ganforge.models.translation import DiscriminatorPair
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, prefixed
 from ganforge.objectives.translation import ImagePool, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
@@ -36,40 +37,49 @@ def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (x.float() - y.float()).abs().mean()
 
 
-class CycleGANObjective:
-    def __init__(
-        self,
-        g: TranslationGenerator,
-        d: DiscriminatorPair,
-        ctx: Context,
-        loss: str = "lsgan",
-        lambda_cyc: float = 10.0,
-        identity: float = 0.5,
-        pool_size: int = 50,
-    ) -> None:
-        if lambda_cyc < 0 or identity < 0:
+@dataclass(frozen=True)
+class CycleGANOptions:
+    """``loss`` (presets use ``lsgan``), the cycle weight ``lambda_cyc``, the identity weight
+    ``identity`` × ``lambda_cyc`` (0 turns it off) and the history ``pool_size`` (0: none)."""
+
+    loss: str = "lsgan"
+    lambda_cyc: float = 10.0
+    identity: float = 0.5
+    pool_size: int = 50
+
+    def __post_init__(self) -> None:
+        if self.lambda_cyc < 0 or self.identity < 0:
             raise ConfigError("'objective.lambda_cyc' and 'objective.identity' must be >= 0")
-        self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.lambda_cyc, self.identity = lambda_cyc, identity
+
+
+@register_objective(
+    "cyclegan",
+    description="CycleGAN: LSGAN + λ·cycle + identity losses, both directions, D on a history pool",
+)
+class CycleGANObjective(Objective):
+    """Zhu et al. 2017 on a cyclegan model (two generators, a discriminator per domain)."""
+
+    Options = CycleGANOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: CycleGANOptions) -> None:
+        self.g, d = translation_networks(nets, "cyclegan", "cyclegan", both_ways=True)
+        self.d: DiscriminatorPair = d  # type: ignore[assignment]
+        self.ctx = ctx
+        self.loss = get_loss(options.loss)
+        self.lambda_cyc, self.identity = options.lambda_cyc, options.identity
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         seed = (torch.initial_seed() + 1_000_003 * ctx.rank) % 2**63
-        self.pool_b, self.pool_a = ImagePool(pool_size, seed), ImagePool(pool_size, seed + 1)
+        self.pool_b, self.pool_a = ImagePool(options.pool_size, seed), ImagePool(options.pool_size, seed + 1)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None  # the G phase's (G(a), F(b))
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
-        return [Phase("G", trains="g"), Phase("D", trains="d", fresh_batch=False)]
-
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
-        a, b = inputs_of(batch, "cyclegan")
-        if phase == "G":
-            return self._g_step(a, b)
-        if phase == "D":
-            return self._d_step(a, b)
-        raise ValueError(f"unknown phase '{phase}'")
+        return [
+            Phase("G", trains="g", step=self.g_step),
+            Phase("D", trains="d", step=self.d_step, fresh_batch=False),
+        ]
 
     def _adversarial(self, fake: torch.Tensor, real: torch.Tensor, domain: str) -> torch.Tensor:
         real_logits = None
@@ -78,7 +88,8 @@ class CycleGANObjective:
                 real_logits = self.d(real, domain).float()
         return self.loss.g_loss(self.d(fake, domain).float(), real_logits)
 
-    def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
+        a, b = inputs_of(batch, "cyclegan")
         fake_b, fake_a = self.g(a, "AtoB"), self.g(b, "BtoA")
         adversarial = self._adversarial(fake_b, b, "B") + self._adversarial(fake_a, a, "A")
         cycle = _l1(self.g(fake_b, "BtoA"), a) + _l1(self.g(fake_a, "AtoB"), b)
@@ -91,7 +102,8 @@ class CycleGANObjective:
         self._fakes = (fake_b.detach(), fake_a.detach())
         return {"loss": loss, **stats}
 
-    def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
+        a, b = inputs_of(batch, "cyclegan")
         fakes, self._fakes = self._fakes, None
         if fakes is None:  # D phase without a preceding G phase (never in the default schedule)
             with torch.no_grad():
@@ -119,7 +131,7 @@ class CycleGANObjective:
         panels = [a, fake_b, g(fake_b, "BtoA"), b, fake_a, g(fake_a, "AtoB")]
         return torch.stack([p.float() for p in panels], dim=1)
 
-    # Optional hooks the Trainer calls (objectives/base.py): the pools are training state.
+    # The pools are training state.
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for name, pool in (("pool_a", self.pool_a), ("pool_b", self.pool_b)):
@@ -131,21 +143,3 @@ class CycleGANObjective:
             pool_state = prefixed(state, name)
             if pool_state:
                 pool.load_state_dict(pool_state, device=self.ctx.device)
-
-
-@register_objective(
-    "cyclegan",
-    description="CycleGAN: LSGAN + λ·cycle + identity losses, both directions, D on a history pool",
-)
-def build_cyclegan(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "lsgan",
-    lambda_cyc: float = 10.0,
-    identity: float = 0.5,
-    pool_size: int = 50,
-) -> CycleGANObjective:
-    """Zhu et al. 2017: ``loss`` (config ``objective.loss``; presets use ``lsgan``), ``lambda_cyc``,
-    identity weight ``identity`` × ``lambda_cyc`` (0 turns it off), history ``pool_size`` (0: none)."""
-    g, d = translation_networks(nets, "cyclegan", "cyclegan", both_ways=True)
-    return CycleGANObjective(g, d, ctx, loss, lambda_cyc, identity, pool_size)  # type: ignore[arg-type]

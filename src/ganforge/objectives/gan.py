@@ -7,23 +7,44 @@ loss function changes, and stabilisers from the config (``objective.r1_gamma``, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.augment import Augment, build_augment
+from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator
-from ganforge.objectives.base import Batch, Context, Phase, prefixed
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, StepFn, prefixed
 from ganforge.objectives.penalties import Stabilizers, gradient_penalties, pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import LeCam, clip_weights, orthogonal_penalty
-from ganforge.training.distributed import mean_across_ranks
+from ganforge.utils.distributed import mean_across_ranks
 
 
-class AdversarialObjective:
+@dataclass(frozen=True)
+class GANOptions(Stabilizers, AugmentOptions):
+    """The ``gan`` objective's keys: the adversarial ``loss``, ``n_critic`` D steps per G step,
+    ``reuse_fakes`` (below), every stabiliser (``penalties.Stabilizers``: all off at 0/1, any of
+    them combines with any loss and model) and D's input augmentation (``AugmentOptions``:
+    ``none``, ``diffaug``, ``ada`` or ``ada_fixed``, applied to every D input, real and fake alike)."""
+
+    loss: str = "ns"
+    n_critic: int = 1
+    reuse_fakes: bool = True
+
+    def __post_init__(self) -> None:
+        if self.n_critic < 1:
+            raise ConfigError(f"'objective.n_critic' must be at least 1, got {self.n_critic}")
+        self.check(get_loss(self.loss))
+
+
+@register_objective(
+    "gan", description="two-player GAN: D then G, any adversarial loss, n_critic, GP/R1/R2/LeCam/PacGAN..."
+)
+class AdversarialObjective(Objective):
     """Discriminator step on real vs detached fakes, then a generator step through D.
 
     ``reuse_fakes=True`` (the default, as in the PyTorch DCGAN example) generates each step's fakes
@@ -36,26 +57,17 @@ class AdversarialObjective:
     that runs every ``reg_every`` steps on its own batch, after G's.
     """
 
-    def __init__(
-        self,
-        g: Generator,
-        d: nn.Module,
-        ctx: Context,
-        loss: str = "ns",
-        n_critic: int = 1,
-        reuse_fakes: bool = True,
-        stabilizers: Stabilizers | None = None,
-        augment: Augment | None = None,
-    ) -> None:
-        if n_critic < 1:
-            raise ConfigError(f"'objective.n_critic' must be at least 1, got {n_critic}")
-        self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.n_critic = n_critic
-        self.reuse_fakes = reuse_fakes
-        self.s = stabilizers or Stabilizers()
-        self.s.check(self.loss)
-        self.augment = augment or build_augment("none")
+    Options = GANOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: GANOptions | None = None) -> None:
+        self.options = options = options or GANOptions()
+        self.g: Generator = nets["g"]  # type: ignore[assignment]
+        self.d, self.ctx = nets["d"], ctx
+        self.loss = get_loss(options.loss)
+        self.n_critic = options.n_critic
+        self.reuse_fakes = options.reuse_fakes
+        self.s: Stabilizers = options
+        self.augment = options.build_augment()
         self.lecam = LeCam(decay=0.99) if self.s.lecam_lambda > 0 else None
         self.d_steps = 0  # D-phase calls so far (checkpointed): the instance-noise schedule's clock
         self.noise_std = 0.0
@@ -68,13 +80,18 @@ class AdversarialObjective:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
+        return self.phase_list(self.d_step, self.g_step, self.dreg_step)
+
+    def phase_list(self, d_step: StepFn, g_step: StepFn, dreg_step: StepFn) -> list[Phase]:
+        """D (``n_critic`` times), G, and with lazy regularisation Dreg, running the given steps:
+        objectives that extend this game (AC-GAN) keep its schedule and wrap its steps."""
         keep = ("g",) if self.reuse_fakes else ()
         phases = [
-            Phase("D", trains="d", repeats=self.n_critic, keep_graph=keep),
-            Phase("G", trains="g", fresh_batch=False),
+            Phase("D", trains="d", step=d_step, repeats=self.n_critic, keep_graph=keep),
+            Phase("G", trains="g", step=g_step, fresh_batch=False),
         ]
         if self.s.lazy:
-            phases.append(Phase("Dreg", trains="d", every=self.s.reg_every))
+            phases.append(Phase("Dreg", trains="d", step=dreg_step, every=self.s.reg_every))
         return phases
 
     def _fake(self, n: int, labels: torch.Tensor | None) -> torch.Tensor:
@@ -93,17 +110,8 @@ class AdversarialObjective:
             x = x + self.noise_std * self.ctx.randn(len(x), *x.shape[1:]).to(x.dtype)
         return self.d(x, y).float()
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
         real, labels = batch["x"], batch.get("y")
-        if phase == "D":
-            return self._d_step(real, labels)
-        if phase == "G":
-            return self._g_step(real, labels)
-        if phase == "Dreg":
-            return self._dreg_step(real, labels)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         self.noise_std = self.s.noise_std(self.d_steps // self.n_critic)
         self.d_steps += 1
         if self.reuse_fakes:
@@ -148,7 +156,8 @@ class AdversarialObjective:
         stats.update({k: torch.tensor(v) for k, v in self.augment.stats().items()})
         return {"loss": loss, **stats}
 
-    def _g_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
+        real, labels = batch["x"], batch.get("y")
         fake, self._pending_fake = self._pending_fake, None
         log_prob, self._pending_log_prob = self._pending_log_prob, None
         if fake is None or not fake.requires_grad:
@@ -169,8 +178,9 @@ class AdversarialObjective:
             stats["ortho"] = ortho.detach()
         return {"loss": loss, **stats}
 
-    def _dreg_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def dreg_step(self, batch: Batch) -> Stats:
         """Lazy R1/R2/GP on a batch of their own, scaled by ``reg_every`` (StyleGAN2 Sec. 3.1)."""
+        real, labels = batch["x"], batch.get("y")
         fake = None
         if self.s.r2_gamma > 0 or self.s.gp_lambda > 0:
             with torch.no_grad():
@@ -182,9 +192,8 @@ class AdversarialObjective:
         """Batch means averaged over processes, so every rank keeps the same LeCam EMAs."""
         return mean_across_ranks([v.detach().float().mean() for v in logits], self.ctx.world_size)
 
-    # Optional hooks the Trainer calls (objectives/base.py).
-    def after_optimizer_step(self, phase: str) -> None:
-        if self.s.clip_value > 0 and phase in ("D", "Dreg"):  # WGAN: clip after every critic update
+    def after_optimizer_step(self, phase: Phase) -> None:
+        if self.s.clip_value > 0 and phase.trains == "d":  # WGAN: clip after every critic update
             clip_weights(self.d, self.s.clip_value)
 
     def state_dict(self) -> dict[str, Any]:
@@ -216,66 +225,3 @@ def score_function_term(fake_logits: torch.Tensor, log_prob: torch.Tensor) -> to
     reward = fake_logits.detach().reshape(len(fake_logits), -1).mean(1)
     log_prob = log_prob.reshape(len(reward), -1).sum(1)
     return -((reward - reward.mean()) * log_prob).mean()
-
-
-@register_objective(
-    "gan", description="two-player GAN: D then G, any adversarial loss, n_critic, GP/R1/R2/LeCam/PacGAN..."
-)
-def build_gan(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "ns",
-    n_critic: int = 1,
-    reuse_fakes: bool = True,
-    gp_lambda: float = 0.0,
-    r1_gamma: float = 0.0,
-    r2_gamma: float = 0.0,
-    reg_every: int = 1,
-    lecam_lambda: float = 0.0,
-    ortho_lambda: float = 0.0,
-    clip_value: float = 0.0,
-    label_smoothing: float = 0.0,
-    instance_noise: float = 0.0,
-    instance_noise_steps: int = 2000,
-    pac: int = 1,
-    augment: str = "none",
-    augment_policy: str | None = None,
-    augment_p: float = 0.0,
-    ada_target: float = 0.6,
-    ada_kimg: float = 500.0,
-    ada_interval: int = 4,
-) -> AdversarialObjective:
-    """Two-player GAN. Stabilisers (all off at 0/1), any of which combine with any loss and model:
-
-    ``gp_lambda`` WGAN-GP weight; ``r1_gamma``/``r2_gamma`` zero-centred penalties on real/fake
-    (loss += γ/2·E‖∇D‖²); ``reg_every`` > 1 moves those three to a lazy ``Dreg`` phase;
-    ``lecam_lambda`` LeCam; ``ortho_lambda`` BigGAN's orthogonal penalty on G; ``clip_value`` WGAN
-    weight clipping of D; ``label_smoothing`` one-sided, BCE losses only; ``instance_noise`` std of
-    input noise for D, annealed to 0 over ``instance_noise_steps`` steps; ``pac`` PacGAN packing.
-    ``augment``: ``none``, ``diffaug`` (DiffAugment, ``augment_policy`` e.g. "color,translation,cutout"),
-    ``ada`` (adaptive p toward ``ada_target`` of E[sign D(x)], speed ``ada_kimg``) or ``ada_fixed``
-    (constant ``augment_p``); applied to every D input, real and fake alike.
-    """
-    stabilizers = Stabilizers(
-        gp_lambda=gp_lambda,
-        r1_gamma=r1_gamma,
-        r2_gamma=r2_gamma,
-        reg_every=reg_every,
-        lecam_lambda=lecam_lambda,
-        ortho_lambda=ortho_lambda,
-        clip_value=clip_value,
-        label_smoothing=label_smoothing,
-        instance_noise=instance_noise,
-        instance_noise_steps=instance_noise_steps,
-        pac=pac,
-    )
-    return AdversarialObjective(
-        nets["g"],  # type: ignore[arg-type]
-        nets["d"],
-        ctx,
-        loss=loss,
-        n_critic=n_critic,
-        reuse_fakes=reuse_fakes,
-        stabilizers=stabilizers,
-        augment=build_augment(augment, augment_policy, augment_p, ada_target, ada_kimg, ada_interval),
-    )

@@ -32,6 +32,7 @@ trains D on it detached, and the G phase back-propagates through the same output
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -44,8 +45,8 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import FeatureLoss, add_perceptual, discriminator_terms
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.translation import PerceptualOptions, add_perceptual, discriminator_terms
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -64,58 +65,75 @@ class Completion(NamedTuple):
     logits: torch.Tensor | None
 
 
-class InpaintObjective:
-    def __init__(
-        self,
-        g: TranslationGenerator,
-        d: GlobalLocalDiscriminator,
-        ctx: Context,
-        loss: str = "hinge",
-        lambda_l1: float = 10.0,
-        lambda_adv: float = 1.0,
-        valid_weight: float = 0.1,
-        masks: str = "mixed",
-        hole: int | None = None,
-        perceptual: str = "none",
-        lambda_perceptual: float = 1.0,
-        lambda_class: float = 0.0,
-        augment_rotate: float = 0.0,
-        augment_scale: float = 0.0,
-    ) -> None:
-        for key, value in (
-            ("lambda_l1", lambda_l1),
-            ("lambda_adv", lambda_adv),
-            ("valid_weight", valid_weight),
-            ("lambda_perceptual", lambda_perceptual),
-            ("lambda_class", lambda_class),
-            ("augment_rotate", augment_rotate),
-            ("augment_scale", augment_scale),
-        ):
-            if value < 0:
-                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
-        net: GatedInpaintGenerator = g.ab  # type: ignore[assignment]
-        if lambda_class > 0 and net.classifier is None:
+@dataclass(frozen=True)
+class InpaintOptions(PerceptualOptions):
+    """``loss`` · ``lambda_adv`` + ``lambda_l1`` · (hole L1 + ``valid_weight`` · known-pixel L1);
+    ``masks``: center, free_form, mixed or data; ``hole``: the centred square's side (default 3/8 of
+    the image side); ``perceptual``: an extractor name for a feature loss on the completion (weight
+    ``lambda_perceptual``), ``none`` by default; ``lambda_class``: cross-entropy of G's class head
+    (``model.class_head``) on the labels; ``augment_rotate`` (degrees) / ``augment_scale``
+    (fraction): a random warp of each training image about its centre before the mask is cut (0 = off)."""
+
+    loss: str = "hinge"
+    lambda_l1: float = 10.0
+    lambda_adv: float = 1.0
+    valid_weight: float = 0.1
+    masks: str = "mixed"
+    hole: int | None = None
+    lambda_class: float = 0.0
+    augment_rotate: float = 0.0
+    augment_scale: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_at_least(
+            self, 0, "lambda_l1", "lambda_adv", "valid_weight", "lambda_perceptual", "lambda_class",
+            "augment_rotate", "augment_scale",
+        )  # fmt: skip
+        if self.masks not in MASK_MODES:
+            raise ConfigError(f"'objective.masks' must be one of {', '.join(MASK_MODES)}, got {self.masks!r}")
+        if self.augment_scale >= 1:
+            raise ConfigError(f"'objective.augment_scale' must be < 1 (a fraction), got {self.augment_scale}")
+
+
+@register_objective(
+    "inpaint",
+    description="inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step",
+)
+class InpaintObjective(Objective):
+    """Inpainting of any image dataset (module docstring); needs an ``inpaint`` model."""
+
+    Options = InpaintOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: InpaintOptions) -> None:
+        g, d = nets.get("g"), nets.get("d")
+        ok = (
+            isinstance(g, TranslationGenerator)
+            and isinstance(g.ab, GatedInpaintGenerator)
+            and isinstance(d, GlobalLocalDiscriminator)
+        )
+        if not ok:
+            raise ConfigError(
+                "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
+            )
+        net: GatedInpaintGenerator = g.ab  # type: ignore[assignment, union-attr]
+        if options.lambda_class > 0 and net.classifier is None:
             raise ConfigError(
                 "'objective.lambda_class' trains G's class head: set model.class_head to aux or condition"
             )
-        if masks not in MASK_MODES:
-            raise ConfigError(f"'objective.masks' must be one of {', '.join(MASK_MODES)}, got {masks!r}")
-        self.side = int(g.in_shape[-1])
-        hole = default_hole(self.side) if hole is None else hole
+        self.side = int(g.in_shape[-1])  # type: ignore[union-attr]
+        hole = default_hole(self.side) if options.hole is None else options.hole
         if isinstance(hole, bool) or not isinstance(hole, int) or not 0 < hole <= self.side:
             raise ConfigError(
                 f"'objective.hole' must be between 1 and the image side {self.side}, got {hole!r}"
             )
-        self.g, self.d, self.ctx = g, d, ctx
-        self.net = net
-        self.lambda_class = lambda_class
-        if augment_scale >= 1:
-            raise ConfigError(f"'objective.augment_scale' must be < 1 (a fraction), got {augment_scale}")
-        self.augment_rotate, self.augment_scale = augment_rotate, augment_scale
-        self.loss = get_loss(loss)
-        self.lambda_l1, self.lambda_adv, self.valid_weight = lambda_l1, lambda_adv, valid_weight
-        self.masks, self.hole = masks, hole
-        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
+        self.g, self.d, self.ctx, self.net = g, d, ctx, net
+        self.lambda_class = options.lambda_class
+        self.augment_rotate, self.augment_scale = options.augment_rotate, options.augment_scale
+        self.loss = get_loss(options.loss)
+        self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
+        self.valid_weight = options.valid_weight
+        self.masks, self.hole = options.masks, hole
+        self.perceptual = options.feature_loss(g.out_shape, ctx.device)  # type: ignore[union-attr]
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
         self._pending: Completion | None = None  # the D phase's forward, reused by the G phase
@@ -125,8 +143,11 @@ class InpaintObjective:
 
     def phases(self) -> list[Phase]:
         if self.lambda_adv == 0:  # L1 only: nothing reads D, so do not train it
-            return [Phase("G", trains="g")]
-        return [Phase("D", trains="d", keep_graph=("g",)), Phase("G", trains="g", fresh_batch=False)]
+            return [Phase("G", trains="g", step=self.g_step)]
+        return [
+            Phase("D", trains="d", step=self.d_step, keep_graph=("g",)),
+            Phase("G", trains="g", step=self.g_step, fresh_batch=False),
+        ]
 
     # ------------------------------------------------------------------ masks and generation
     def batch_masks(self, batch: Batch) -> torch.Tensor:
@@ -156,20 +177,13 @@ class InpaintObjective:
         return Completion(x, a, mask, raw, self.net.complete(a, mask, raw), logits)
 
     # ------------------------------------------------------------------ phases
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
-        if phase == "D":
-            return self._d_step(batch)
-        if phase == "G":
-            return self._g_step(batch)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
         self._pending = done = self._generate(batch)
         real_logits = self.d(done.x, done.mask).float()
         fake_logits = self.d(done.out.detach(), done.mask).float()
         return discriminator_terms(self.loss, real_logits, fake_logits)
 
-    def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
         pending, self._pending = self._pending, None
         if pending is None or not pending.raw.requires_grad:
             pending = self._generate(batch)
@@ -217,64 +231,10 @@ class InpaintObjective:
         a = masked_input(x, mask)
         return torch.stack([a, g(a, mask=mask).float(), x], dim=1)
 
-    # Optional hooks the Trainer calls (objectives/base.py): the mask stream is training state.
+    # The mask stream is training state.
     def state_dict(self) -> dict[str, Any]:
         return {"mask_rng": self.gen.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "mask_rng" in state:
             self.gen.set_state(state["mask_rng"].cpu())
-
-
-@register_objective(
-    "inpaint",
-    description="inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step",
-)
-def build_inpaint(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "hinge",
-    lambda_l1: float = 10.0,
-    lambda_adv: float = 1.0,
-    valid_weight: float = 0.1,
-    masks: str = "mixed",
-    hole: int | None = None,
-    perceptual: str = "none",
-    lambda_perceptual: float = 1.0,
-    lambda_class: float = 0.0,
-    augment_rotate: float = 0.0,
-    augment_scale: float = 0.0,
-) -> InpaintObjective:
-    """``loss`` (config ``objective.loss``) · ``lambda_adv`` + ``lambda_l1`` · (hole L1 +
-    ``valid_weight`` · known-pixel L1); ``masks``: center, free_form, mixed or data; ``hole``: the
-    centred square's side (default 3/8 of the image side); ``perceptual``: an extractor name for a
-    feature loss on the completion (weight ``lambda_perceptual``), ``none`` by default;
-    ``lambda_class``: cross-entropy of G's class head (``model.class_head``) on the labels;
-    ``augment_rotate`` (degrees) / ``augment_scale`` (fraction): a random warp of each training
-    image about its centre before the mask is cut (0 = off). Needs an ``inpaint`` model."""
-    g, d = nets.get("g"), nets.get("d")
-    ok = (
-        isinstance(g, TranslationGenerator)
-        and isinstance(g.ab, GatedInpaintGenerator)
-        and isinstance(d, GlobalLocalDiscriminator)
-    )
-    if not ok:
-        raise ConfigError(
-            "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
-        )
-    return InpaintObjective(  # type: ignore[arg-type]
-        g,
-        d,
-        ctx,
-        loss,
-        lambda_l1,
-        lambda_adv,
-        valid_weight,
-        masks,
-        hole,
-        perceptual,
-        lambda_perceptual,
-        lambda_class,
-        augment_rotate,
-        augment_scale,
-    )

@@ -23,7 +23,7 @@ Critic = Callable[..., torch.Tensor]
 
 @dataclass(frozen=True)
 class Stabilizers:
-    """Weights and switches; the ``gan`` builder's keyword arguments of the same names."""
+    """Weights and switches, ``objective.<field>``: the ``gan`` objective's options inherit them."""
 
     gp_lambda: float = 0.0  # WGAN-GP, Gulrajani et al. 2017 (λ = 10 in the paper)
     r1_gamma: float = 0.0  # R1 on real data, Mescheder et al. 2018
@@ -39,7 +39,7 @@ class Stabilizers:
 
     def check(self, loss: AdversarialLoss) -> None:
         """Raise a ConfigError naming the first bad ``objective.<key>``."""
-        for f in fields(self):
+        for f in fields(Stabilizers):  # not a subclass's fields (strings, flags)
             value = getattr(self, f.name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"'objective.{f.name}' must be a finite number >= 0, got {value}")

@@ -14,32 +14,43 @@ nothing, so we do not.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
 from ganforge.objectives.translation import discriminator_terms, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
 
-class Pix2PixObjective:
-    def __init__(
-        self,
-        g: nn.Module,
-        d: nn.Module,
-        ctx: Context,
-        loss: str = "ns",
-        lambda_l1: float = 100.0,
-        lambda_adv: float = 1.0,
-    ) -> None:
-        for key, value in (("lambda_l1", lambda_l1), ("lambda_adv", lambda_adv)):
-            if value < 0:
-                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
-        self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.lambda_l1, self.lambda_adv = lambda_l1, lambda_adv
+@dataclass(frozen=True)
+class Pix2PixOptions:
+    """``lambda_adv`` · ``loss`` + ``lambda_l1`` · L1; ``lambda_adv: 0`` is the L1-only ablation
+    (no D phase at all)."""
+
+    loss: str = "ns"
+    lambda_l1: float = 100.0
+    lambda_adv: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 0, "lambda_l1", "lambda_adv")
+
+
+@register_objective(
+    "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
+)
+class Pix2PixObjective(Objective):
+    """Isola et al. 2017 on a pix2pix model (U-Net G, conditional PatchGAN D)."""
+
+    Options = Pix2PixOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: Pix2PixOptions) -> None:
+        self.g, self.d = translation_networks(nets, "pix2pix", "pix2pix", both_ways=False)
+        self.ctx = ctx
+        self.loss = get_loss(options.loss)
+        self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
         self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph
 
     def networks(self) -> dict[str, nn.Module]:
@@ -47,24 +58,20 @@ class Pix2PixObjective:
 
     def phases(self) -> list[Phase]:
         """D then G; with ``lambda_adv`` 0 (the L1-only ablation: a plain regression U-Net) G only."""
-        g_phase = Phase("G", trains="g", fresh_batch=self.lambda_adv == 0)
-        return [Phase("D", trains="d", keep_graph=("g",)), g_phase] if self.lambda_adv else [g_phase]
+        g_phase = Phase("G", trains="g", step=self.g_step, fresh_batch=self.lambda_adv == 0)
+        if not self.lambda_adv:
+            return [g_phase]
+        return [Phase("D", trains="d", step=self.d_step, keep_graph=("g",)), g_phase]
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
         a, b = inputs_of(batch, "pix2pix")
-        if phase == "D":
-            return self._d_step(a, b)
-        if phase == "G":
-            return self._g_step(a, b)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self._pending = self.g(a)
         real_logits = self.d(b, a).float()
         fake_logits = self.d(fake.detach(), a).float()
         return discriminator_terms(self.loss, real_logits, fake_logits)
 
-    def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
+        a, b = inputs_of(batch, "pix2pix")
         fake, self._pending = self._pending, None
         if fake is None or not fake.requires_grad:
             fake = self.g(a)
@@ -87,19 +94,3 @@ class Pix2PixObjective:
         """input | output | target per sample: (N, 3, C, H, W)."""
         a, b = inputs_of(batch, "pix2pix")
         return torch.stack([a.float(), g(a).float(), b.float()], dim=1)
-
-
-@register_objective(
-    "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
-)
-def build_pix2pix(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "ns",
-    lambda_l1: float = 100.0,
-    lambda_adv: float = 1.0,
-) -> Pix2PixObjective:
-    """Isola et al. 2017: ``lambda_adv`` · ``loss`` (config ``objective.loss``) + ``lambda_l1`` · L1;
-    needs a pix2pix model. ``lambda_adv: 0`` is the L1-only ablation (no D phase at all)."""
-    g, d = translation_networks(nets, "pix2pix", "pix2pix", both_ways=False)
-    return Pix2PixObjective(g, d, ctx, loss=loss, lambda_l1=lambda_l1, lambda_adv=lambda_adv)

@@ -33,6 +33,9 @@ content stage then lasts the whole run and D is never trained.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,8 +44,8 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase
-from ganforge.objectives.translation import FeatureLoss, add_perceptual, discriminator_terms, inputs_of
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.translation import PerceptualOptions, add_perceptual, discriminator_terms, inputs_of
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -58,76 +61,87 @@ def upsample_nearest(a: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(a.float(), size=size, mode="nearest")
 
 
-class SRGANObjective:
-    def __init__(
-        self,
-        g: TranslationGenerator,
-        d: nn.Module,
-        ctx: Context,
-        loss: str = "ns",
-        content: str = "l1",
-        pretrain_steps: int = 1000,
-        lambda_content: float = 1e-2,
-        lambda_adv: float = 5e-3,
-        perceptual: str = "none",
-        lambda_perceptual: float = 1.0,
-    ) -> None:
-        if content not in CONTENT:
-            raise ConfigError(f"'objective.content' must be one of {', '.join(CONTENT)}, got {content!r}")
-        if isinstance(pretrain_steps, bool) or not isinstance(pretrain_steps, int) or pretrain_steps < 0:
-            raise ConfigError(f"'objective.pretrain_steps' must be an integer >= 0, got {pretrain_steps!r}")
-        for key, value in (
-            ("lambda_content", lambda_content),
-            ("lambda_adv", lambda_adv),
-            ("lambda_perceptual", lambda_perceptual),
-        ):
-            if not value >= 0:
-                raise ConfigError(f"'objective.{key}' must be >= 0, got {value}")
-        if lambda_content == 0 and lambda_adv == 0:
+@dataclass(frozen=True)
+class SRGANOptions(PerceptualOptions):
+    """``content`` (l1 or mse) loss alone for ``pretrain_steps`` steps, then ``lambda_content`` ·
+    content + ``lambda_adv`` · ``loss`` (+ the perceptual term); ``lambda_adv: 0`` is the
+    content-only ablation."""
+
+    loss: str = "ns"
+    content: str = "l1"
+    pretrain_steps: int = 1000
+    lambda_content: float = 1e-2
+    lambda_adv: float = 5e-3
+
+    def __post_init__(self) -> None:
+        if self.content not in CONTENT:
+            raise ConfigError(
+                f"'objective.content' must be one of {', '.join(CONTENT)}, got {self.content!r}"
+            )
+        steps = self.pretrain_steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise ConfigError(f"'objective.pretrain_steps' must be an integer >= 0, got {steps!r}")
+        check_at_least(self, 0, "lambda_content", "lambda_adv", "lambda_perceptual")
+        if self.lambda_content == 0 and self.lambda_adv == 0:
             raise ConfigError("'objective.lambda_content' and 'objective.lambda_adv' cannot both be 0")
+
+
+@register_objective(
+    "srgan",
+    description="SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)",
+)
+class SRGANObjective(Objective):
+    """Ledig et al. 2017 / Wang et al. 2018; needs an ``srgan`` model (model.name: srgan or srgan_tiny)."""
+
+    Options = SRGANOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: SRGANOptions) -> None:
+        g, d = nets.get("g"), nets.get("d")
+        if not (
+            isinstance(g, TranslationGenerator)
+            and g.ba is None
+            and isinstance(g.ab, SRResNet)
+            and isinstance(d, SRDiscriminator)
+        ):
+            raise ConfigError("objective 'srgan' needs an 'srgan' model (model.name: srgan or srgan_tiny)")
         self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.content, self.pretrain_steps = content, pretrain_steps
-        self.lambda_content, self.lambda_adv = lambda_content, lambda_adv
-        self.perceptual = FeatureLoss.from_config(perceptual, g.out_shape, ctx.device, lambda_perceptual)
+        self.loss = get_loss(options.loss)
+        self.content, self.pretrain_steps = options.content, options.pretrain_steps
+        self.lambda_content, self.lambda_adv = options.lambda_content, options.lambda_adv
+        self.perceptual = options.feature_loss(g.out_shape, ctx.device)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
+        pretrain = Phase("Gpre", trains="g", step=self.pretrain_step)
         if self.lambda_adv == 0:  # the L1/MSE-only ablation: SRResNet for the whole run
-            return [Phase("Gpre", trains="g")]
+            return [pretrain]
+        start = self.pretrain_steps
         return [
-            Phase("Gpre", trains="g", stop=self.pretrain_steps),
-            Phase("D", trains="d", keep_graph=("g",), start=self.pretrain_steps),
-            Phase("G", trains="g", fresh_batch=False, start=self.pretrain_steps),
+            dataclasses.replace(pretrain, stop=start),
+            Phase("D", trains="d", step=self.d_step, keep_graph=("g",), start=start),
+            Phase("G", trains="g", step=self.g_step, fresh_batch=False, start=start),
         ]
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def pretrain_step(self, batch: Batch) -> Stats:
         a, b = inputs_of(batch, "srgan")
-        if phase == "Gpre":
-            return self._pretrain_step(a, b)
-        if phase == "D":
-            return self._d_step(a, b)
-        if phase == "G":
-            return self._g_step(a, b)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _pretrain_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         fake = self.g(a)
         content = content_loss(self.content, fake, b)
         out = {"content": content.detach()}
         loss = add_perceptual(self.perceptual, (self.lambda_content or 1.0) * content, out, fake, b)
         return {"loss": loss, **out}
 
-    def _d_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
+        a, b = inputs_of(batch, "srgan")
         fake = self._pending = self.g(a)
         real_logits = self.d(b).float()
         fake_logits = self.d(fake.detach()).float()
         return discriminator_terms(self.loss, real_logits, fake_logits, versus_mean=True)
 
-    def _g_step(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
+        a, b = inputs_of(batch, "srgan")
         fake, self._pending = self._pending, None
         if fake is None or not fake.requires_grad:
             fake = self.g(a)
@@ -148,41 +162,3 @@ class SRGANObjective:
         a, b = inputs_of(batch, "srgan")
         size = (b.shape[-2], b.shape[-1])
         return torch.stack([upsample_nearest(a, size), g(a).float(), b.float()], dim=1)
-
-
-@register_objective(
-    "srgan",
-    description="SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)",
-)
-def build_srgan(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "ns",
-    content: str = "l1",
-    pretrain_steps: int = 1000,
-    lambda_content: float = 1e-2,
-    lambda_adv: float = 5e-3,
-    perceptual: str = "none",
-    lambda_perceptual: float = 1.0,
-) -> SRGANObjective:
-    """Ledig et al. 2017 / Wang et al. 2018; needs an ``srgan`` model (model.name: srgan or srgan_tiny)."""
-    g, d = nets.get("g"), nets.get("d")
-    if not (
-        isinstance(g, TranslationGenerator)
-        and g.ba is None
-        and isinstance(g.ab, SRResNet)
-        and isinstance(d, SRDiscriminator)
-    ):
-        raise ConfigError("objective 'srgan' needs an 'srgan' model (model.name: srgan or srgan_tiny)")
-    return SRGANObjective(
-        g,
-        d,
-        ctx,
-        loss=loss,
-        content=content,
-        pretrain_steps=pretrain_steps,
-        lambda_content=lambda_content,
-        lambda_adv=lambda_adv,
-        perceptual=perceptual,
-        lambda_perceptual=lambda_perceptual,
-    )

@@ -26,19 +26,20 @@ forwards and latent inversion all rely on; and the objective draws its randomnes
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.augment import Augment, build_augment
+from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from ganforge.objectives.base import Batch, Context, Phase, prefixed
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least, prefixed
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
-from ganforge.training.distributed import mean_across_ranks
+from ganforge.utils.distributed import mean_across_ranks
 
 
 def mix_styles(w1: torch.Tensor, w2: torch.Tensor, num_ws: int, prob: float, u: torch.Tensor) -> torch.Tensor:
@@ -56,50 +57,61 @@ def mix_styles(w1: torch.Tensor, w2: torch.Tensor, num_ws: int, prob: float, u: 
     return torch.where(second[:, :, None], w2[:, None], w1[:, None]).reshape(n, num_ws, -1)
 
 
-class StyleGAN2Objective:
+@dataclass(frozen=True)
+class StyleGAN2Options(AugmentOptions):
+    """StyleGAN2's keys; the defaults are the paper's (config F).
+
+    ``r1_gamma`` γ of R1, 0 turns ``Dreg`` off (StyleGAN2-ADA's heuristic for other data:
+    γ = 0.0002·resolution²/batch); ``r1_every`` its interval. ``pl_weight`` path-length weight
+    (0 turns ``Greg`` off), ``pl_every`` its interval, ``pl_batch_shrink`` the batch fraction it
+    uses, ``pl_decay`` the speed of its running mean. ``style_mixing`` the probability that a fake
+    is drawn from two latents. ``augment`` and the ``ada_*`` keys as for objective ``gan``.
+    """
+
+    loss: str = "ns"
+    r1_gamma: float = 10.0
+    r1_every: int = 16
+    pl_weight: float = 2.0
+    pl_every: int = 4
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 0, "r1_gamma", "pl_weight")
+        for key in ("r1_every", "pl_every", "pl_batch_shrink"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"'objective.{key}' must be at least 1, got {getattr(self, key)}")
+        if not 0 <= self.style_mixing <= 1:
+            raise ConfigError(f"'objective.style_mixing' is a probability in [0, 1], got {self.style_mixing}")
+        if not 0 < self.pl_decay <= 1:
+            raise ConfigError(f"'objective.pl_decay' must be in (0, 1], got {self.pl_decay}")
+
+
+@register_objective(
+    "stylegan2",
+    description="StyleGAN2: Gmain, Greg (path length) every 4, Dmain, Dreg (lazy R1) every 16, style mixing",
+)
+class StyleGAN2Objective(Objective):
     """Phases ``Gmain``, ``Greg``, ``Dmain``, ``Dreg``; path-length mean ``pl_mean`` is checkpointed."""
 
-    def __init__(
-        self,
-        g: StyleGAN2Generator,
-        d: nn.Module,
-        ctx: Context,
-        loss: str = "ns",
-        r1_gamma: float = 10.0,
-        r1_every: int = 16,
-        pl_weight: float = 2.0,
-        pl_every: int = 4,
-        pl_batch_shrink: int = 2,
-        pl_decay: float = 0.01,
-        style_mixing: float = 0.9,
-        augment: Augment | None = None,
-    ) -> None:
-        for key, value in (("r1_gamma", r1_gamma), ("pl_weight", pl_weight)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ConfigError(f"'objective.{key}' must be a finite number >= 0, got {value}")
-        for key, value in (
-            ("r1_every", r1_every),
-            ("pl_every", pl_every),
-            ("pl_batch_shrink", pl_batch_shrink),
-        ):
-            if value < 1:
-                raise ConfigError(f"'objective.{key}' must be at least 1, got {value}")
-        if not 0 <= style_mixing <= 1:
-            raise ConfigError(f"'objective.style_mixing' is a probability in [0, 1], got {style_mixing}")
-        if not 0 < pl_decay <= 1:
-            raise ConfigError(f"'objective.pl_decay' must be in (0, 1], got {pl_decay}")
+    Options = StyleGAN2Options
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: StyleGAN2Options) -> None:
+        g = nets["g"]
         if not all(hasattr(g, name) for name in ("mapping", "synthesis", "num_ws")):
             raise ConfigError(
                 "objective 'stylegan2' needs a generator with a mapping and a synthesis network;"
                 " use model stylegan2 / stylegan2_tiny, or objective 'gan' for other models"
             )
-        self.g, self.d, self.ctx = g, d, ctx
-        self.loss = get_loss(loss)
-        self.r1_gamma, self.r1_every = r1_gamma, r1_every
-        self.pl_weight, self.pl_every = pl_weight, pl_every
-        self.pl_batch_shrink, self.pl_decay = pl_batch_shrink, pl_decay
-        self.style_mixing = style_mixing
-        self.augment = augment or build_augment("none")
+        self.g: StyleGAN2Generator = g  # type: ignore[assignment]
+        self.d, self.ctx = nets["d"], ctx
+        self.loss = get_loss(options.loss)
+        self.r1_gamma, self.r1_every = options.r1_gamma, options.r1_every
+        self.pl_weight, self.pl_every = options.pl_weight, options.pl_every
+        self.pl_batch_shrink, self.pl_decay = options.pl_batch_shrink, options.pl_decay
+        self.style_mixing = options.style_mixing
+        self.augment = options.build_augment()
         self.pl_mean = torch.zeros((), device=ctx.device)  # a in Eq. 4: running mean of ‖J_wᵀy‖
 
     def networks(self) -> dict[str, nn.Module]:
@@ -107,12 +119,12 @@ class StyleGAN2Objective:
 
     def phases(self) -> list[Phase]:
         """Gmain draws the step's batch (its labels condition the fakes); the others reuse it."""
-        phases = [Phase("Gmain", trains="g")]
+        phases = [Phase("Gmain", trains="g", step=self.gmain)]
         if self.pl_weight > 0:
-            phases.append(Phase("Greg", trains="g", every=self.pl_every, fresh_batch=False))
-        phases.append(Phase("Dmain", trains="d", fresh_batch=False))
+            phases.append(Phase("Greg", trains="g", step=self.greg, every=self.pl_every, fresh_batch=False))
+        phases.append(Phase("Dmain", trains="d", step=self.dmain, fresh_batch=False))
         if self.r1_gamma > 0:
-            phases.append(Phase("Dreg", trains="d", every=self.r1_every, fresh_batch=False))
+            phases.append(Phase("Dreg", trains="d", step=self.dreg, every=self.r1_every, fresh_batch=False))
         return phases
 
     # ------------------------------------------------------------------ helpers
@@ -131,19 +143,8 @@ class StyleGAN2Objective:
         return self.d(self.augment(x), labels).float()
 
     # ------------------------------------------------------------------ phases
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def gmain(self, batch: Batch) -> Stats:
         real, labels = batch["x"], batch.get("y")
-        if phase == "Gmain":
-            return self._gmain(real, labels)
-        if phase == "Greg":
-            return self._greg(real, labels)
-        if phase == "Dmain":
-            return self._dmain(real, labels)
-        if phase == "Dreg":
-            return self._dreg(real, labels)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _gmain(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
         fake = self.g.synthesis(self.styles(len(real), labels))
         real_logits = None
         if self.loss.needs_real_in_g:  # relativistic losses compare with D(x); no gradient to G there
@@ -152,12 +153,13 @@ class StyleGAN2Objective:
         loss = self.loss.g_loss(self.critic(fake, labels), real_logits)
         return {"loss": loss, "loss_g": loss.detach()}
 
-    def _greg(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def greg(self, batch: Batch) -> Stats:
         """Path length (Eq. 4): ‖J_wᵀy‖ by one backward of <G(w), y> to the styles, per sample.
 
         y ~ N(0, 1/(H·W)) per pixel makes the length independent of the resolution; the squared
         gradient is summed over w_dim and averaged over the num_ws layers, as in the paper's code.
         """
+        real, labels = batch["x"], batch.get("y")
         n = max(1, len(real) // self.pl_batch_shrink)
         ws = self.styles(n, labels[:n] if labels is not None else None)
         img = self.g.synthesis(ws)
@@ -171,7 +173,8 @@ class StyleGAN2Objective:
         loss = penalty * (self.pl_weight * self.pl_every)
         return {"loss": loss, "pl_penalty": penalty.detach(), "pl_mean": self.pl_mean.detach()}
 
-    def _dmain(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def dmain(self, batch: Batch) -> Stats:
+        real, labels = batch["x"], batch.get("y")
         with torch.no_grad():
             fake = self.g.synthesis(self.styles(len(real), labels, update_w_avg=True))
         real_logits, fake_logits = self.critic(real, labels), self.critic(fake, labels)
@@ -190,8 +193,8 @@ class StyleGAN2Objective:
         stats.update({k: torch.tensor(v) for k, v in self.augment.stats().items()})
         return {"loss": loss, **stats}
 
-    def _dreg(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        r1 = zero_centered_penalty(self.critic, real, labels)
+    def dreg(self, batch: Batch) -> Stats:
+        r1 = zero_centered_penalty(self.critic, batch["x"], batch.get("y"))
         return {"loss": r1 * (0.5 * self.r1_gamma * self.r1_every), "r1": r1.detach()}
 
     # ------------------------------------------------------------------ checkpointed state
@@ -206,49 +209,3 @@ class StyleGAN2Objective:
         augment = prefixed(state, "augment")
         if augment:
             self.augment.load_state_dict(augment)
-
-
-@register_objective(
-    "stylegan2",
-    description="StyleGAN2: Gmain, Greg (path length) every 4, Dmain, Dreg (lazy R1) every 16, style mixing",
-)
-def build_stylegan2(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    loss: str = "ns",
-    r1_gamma: float = 10.0,
-    r1_every: int = 16,
-    pl_weight: float = 2.0,
-    pl_every: int = 4,
-    pl_batch_shrink: int = 2,
-    pl_decay: float = 0.01,
-    style_mixing: float = 0.9,
-    augment: str = "none",
-    augment_policy: str | None = None,
-    augment_p: float = 0.0,
-    ada_target: float = 0.6,
-    ada_kimg: float = 500.0,
-    ada_interval: int = 4,
-) -> StyleGAN2Objective:
-    """StyleGAN2's objective; the defaults are the paper's (config F).
-
-    ``r1_gamma`` γ of R1, 0 turns ``Dreg`` off (StyleGAN2-ADA's heuristic for other data:
-    γ = 0.0002·resolution²/batch); ``r1_every`` its interval. ``pl_weight`` path-length weight
-    (0 turns ``Greg`` off), ``pl_every`` its interval, ``pl_batch_shrink`` the batch fraction it
-    uses, ``pl_decay`` the speed of its running mean. ``style_mixing`` the probability that a fake
-    is drawn from two latents. ``augment`` and the ``ada_*`` keys as for objective ``gan``.
-    """
-    return StyleGAN2Objective(
-        nets["g"],  # type: ignore[arg-type]
-        nets["d"],
-        ctx,
-        loss=loss,
-        r1_gamma=r1_gamma,
-        r1_every=r1_every,
-        pl_weight=pl_weight,
-        pl_every=pl_every,
-        pl_batch_shrink=pl_batch_shrink,
-        pl_decay=pl_decay,
-        style_mixing=style_mixing,
-        augment=build_augment(augment, augment_policy, augment_p, ada_target, ada_kimg, ada_interval),
-    )

@@ -8,6 +8,7 @@ target ...), which the callback tiles K panels to a cell.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -78,19 +79,26 @@ class FeatureLoss:
         extractor.check_input(out_shape)  # an EvalError when the run is built, not mid-run
         self.extractor = extractor.to(device).eval().requires_grad_(False)
 
-    @classmethod
-    def from_config(
-        cls, name: str | None, out_shape: tuple[int, ...], device: torch.device, weight: float = 1.0
-    ) -> FeatureLoss | None:
-        """``objective.perceptual``: an extractor name, or ``none`` (the default) for no such term;
-        ``weight``: ``objective.lambda_perceptual``."""
-        return None if name in ("none", "", None) else cls(str(name), out_shape, device, weight)
-
     def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         ext = self.extractor
         with torch.no_grad():
             wanted = ext(ext.preprocess(target.float()))["features"].float()
         return F.mse_loss(ext(ext.preprocess(output.float()))["features"].float(), wanted)
+
+
+@dataclass(frozen=True)
+class PerceptualOptions:
+    """The perceptual-loss keys of the restoration objectives (their ``Options`` inherit these):
+    ``perceptual`` an extractor name, or ``none`` (the default) for no such term; its weight
+    ``lambda_perceptual``."""
+
+    perceptual: str = "none"
+    lambda_perceptual: float = 1.0
+
+    def feature_loss(self, out_shape: tuple[int, ...], device: torch.device) -> FeatureLoss | None:
+        if self.perceptual in ("none", ""):
+            return None
+        return FeatureLoss(self.perceptual, out_shape, device, self.lambda_perceptual)
 
 
 def add_perceptual(

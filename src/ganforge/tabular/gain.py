@@ -46,7 +46,7 @@ from ganforge.config import OptimizerConfig
 from ganforge.data.base import ArrayDataset
 from ganforge.data.loader import BatchStream
 from ganforge.errors import ConfigError, DataError
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
 from ganforge.registry import OBJECTIVES, register_objective
 
 NOISE_SCALE = 0.01  # z ~ U(0, 0.01) fills the holes of G's input
@@ -214,26 +214,49 @@ def hint(mask: torch.Tensor, hint_rate: float) -> tuple[torch.Tensor, torch.Tens
     return b * mask + 0.5 * (1.0 - b), b
 
 
-class GainObjective:
-    """Phases ``D`` then ``G`` on the same batch (module docstring for the losses).
+@dataclass(frozen=True)
+class GainOptions:
+    """``hint_rate``: share of mask cells revealed to D; ``alpha``: weight of the reconstruction
+    loss on observed cells."""
 
-    A batch's ``x`` packs the encoded data (holes at 0) and the per-column mask side by side,
-    ``[data | mask]``, so the ordinary BatchStream serves it. Each phase draws its own noise and hint.
+    hint_rate: float = 0.9
+    alpha: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.hint_rate <= 1.0:
+            raise ConfigError(f"hint_rate must be in [0, 1], got {self.hint_rate}")
+        if self.alpha < 0:
+            raise ConfigError(f"alpha must be non-negative, got {self.alpha}")
+
+
+@register_objective(
+    "gain", description="GAIN imputation: per-cell observed-or-not D with hints, G fills holes"
+)
+class GainObjective(Objective):
+    """GAIN (Yoon et al. 2018): phases ``D`` then ``G`` on the same batch (module docstring for the losses).
+
+    ``nets`` come from ``gain_networks(codec.layout())``. A batch's ``x`` packs the encoded data
+    (holes at 0) and the per-column mask side by side, ``[data | mask]``, so the ordinary
+    BatchStream serves it. Each phase draws its own noise and hint.
     """
 
-    def __init__(self, g: GainGenerator, d: GainDiscriminator, ctx: Context, hint_rate: float, alpha: float):
-        if not 0.0 <= hint_rate <= 1.0:
-            raise ConfigError(f"hint_rate must be in [0, 1], got {hint_rate}")
-        if alpha < 0:
-            raise ConfigError(f"alpha must be non-negative, got {alpha}")
+    Options = GainOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: GainOptions) -> None:
+        g, d = nets["g"], nets["d"]
+        if not isinstance(g, GainGenerator) or not isinstance(d, GainDiscriminator):
+            raise ConfigError("objective 'gain' needs the networks of ganforge.tabular.gain.gain_networks")
         self.g, self.d, self.ctx = g, d, ctx
-        self.hint_rate, self.alpha = float(hint_rate), float(alpha)
+        self.hint_rate, self.alpha = float(options.hint_rate), float(options.alpha)
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
-        return [Phase("D", trains="d"), Phase("G", trains="g", fresh_batch=False)]
+        return [
+            Phase("D", trains="d", step=self.d_step),
+            Phase("G", trains="g", step=self.g_step, fresh_batch=False),
+        ]
 
     def unpack(self, packed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return packed[:, : self.g.width], packed[:, self.g.width :]
@@ -250,39 +273,29 @@ class GainObjective:
         per_dim = torch.where(self.g.is_cont, (x - x_bar) ** 2, -x * torch.log(x_bar + EPS))
         return (per_dim * self.g.expand(mask)).sum() / mask.sum().clamp(min=1.0)
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
+    def _hinted(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x, mask, hint h, hidden = 1 − b): D is scored on the cells whose hint hides the mask."""
         x, mask = self.unpack(batch["x"])
         h, b = hint(mask, self.hint_rate)
-        hidden = 1.0 - b
-        n_hidden = hidden.sum().clamp(min=1.0)
-        if phase == "D":
-            with torch.no_grad():
-                _, x_hat = self.impute(x, mask)
-            logits = self.d(x_hat, h)
-            bce = F.binary_cross_entropy_with_logits(logits, mask, reduction="none")
-            loss = (bce * hidden).sum() / n_hidden
-            return {"loss": loss, "loss_d": loss.detach()}
+        return x, mask, h, 1.0 - b
+
+    def d_step(self, batch: Batch) -> Stats:
+        x, mask, h, hidden = self._hinted(batch)
+        with torch.no_grad():
+            _, x_hat = self.impute(x, mask)
+        logits = self.d(x_hat, h)
+        bce = F.binary_cross_entropy_with_logits(logits, mask, reduction="none")
+        loss = (bce * hidden).sum() / hidden.sum().clamp(min=1.0)
+        return {"loss": loss, "loss_d": loss.detach()}
+
+    def g_step(self, batch: Batch) -> Stats:
+        x, mask, h, hidden = self._hinted(batch)
         x_bar, x_hat = self.impute(x, mask)
         logits = self.d(x_hat, h)
-        adv = -((1.0 - mask) * F.logsigmoid(logits) * hidden).sum() / n_hidden
+        adv = -((1.0 - mask) * F.logsigmoid(logits) * hidden).sum() / hidden.sum().clamp(min=1.0)
         rec = self.reconstruction(x, x_bar, mask)
         loss = adv + self.alpha * rec
         return {"loss": loss, "loss_g_adv": adv.detach(), "loss_rec": rec.detach()}
-
-
-@register_objective(
-    "gain", description="GAIN imputation: per-cell observed-or-not D with hints, G fills holes"
-)
-def build_gain(
-    nets: dict[str, nn.Module], ctx: Context, hint_rate: float = 0.9, alpha: float = 100.0
-) -> GainObjective:
-    """GAIN (Yoon et al. 2018). ``nets`` come from ``gain_networks(codec.layout())``; the data stream
-    yields ``x = [encoded data | per-column mask]``. ``hint_rate``: share of mask cells revealed to
-    D; ``alpha``: weight of the reconstruction loss on observed cells."""
-    g, d = nets["g"], nets["d"]
-    if not isinstance(g, GainGenerator) or not isinstance(d, GainDiscriminator):
-        raise ConfigError("objective 'gain' needs the networks of ganforge.tabular.gain.gain_networks")
-    return GainObjective(g, d, ctx, hint_rate, alpha)
 
 
 # ---------------------------------------------------------------------------- the user-facing imputer
@@ -422,4 +435,4 @@ def _filled(s: pd.Series, holes: np.ndarray, values: np.ndarray) -> pd.Series:
     return filled
 
 
-__all__ = ["GainObjective", "Imputer", "TableCodec", "build_gain", "gain_networks", "hint"]
+__all__ = ["GainObjective", "Imputer", "TableCodec", "gain_networks", "hint"]

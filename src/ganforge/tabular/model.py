@@ -36,8 +36,8 @@ from ganforge.tabular.sampler import ConditionSampler, TrainingBySampling
 from ganforge.tabular.transformer import ContinuousColumn, DiscreteColumn, TableTransformer, is_auto_discrete
 from ganforge.training.build import make_randn, resolve_device
 from ganforge.training.checkpoint import load_module_state
-from ganforge.training.distributed import DistInfo
 from ganforge.training.trainer import Trainer
+from ganforge.utils.distributed import DistInfo
 from ganforge.utils.io import atomic_write, atomic_write_json
 
 FORMAT = "ganforge.tabular/1"

@@ -18,37 +18,59 @@ step instead of the two of a textbook loop, which is a large share of a CTGAN st
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Phase
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
 from ganforge.objectives.penalties import pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import gradient_penalty
 from ganforge.tabular.networks import PacDiscriminator, TabularGenerator
 
 
-class CTGANObjective:
-    def __init__(
-        self,
-        g: TabularGenerator,
-        d: PacDiscriminator,
-        ctx: Context,
-        pac: int = 10,
-        gp_lambda: float = 10.0,
-        tau: float = 0.2,
-        n_critic: int = 1,
-    ) -> None:
-        for key, value in (("pac", pac), ("n_critic", n_critic)):
-            if value < 1:
-                raise ConfigError(f"'{key}' must be at least 1, got {value}")
-        if gp_lambda < 0 or tau <= 0:
-            raise ConfigError(f"'gp_lambda' must be >= 0 and 'tau' > 0, got {gp_lambda} and {tau}")
+@dataclass(frozen=True)
+class CTGANOptions:
+    """``pac`` rows per D input, WGAN-GP weight ``gp_lambda`` (10 in the paper), Gumbel-softmax
+    temperature ``tau`` (0.2), ``n_critic`` D steps per G step (1 in the paper's code)."""
+
+    pac: int = 10
+    gp_lambda: float = 10.0
+    tau: float = 0.2
+    n_critic: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("pac", "n_critic"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"'{key}' must be at least 1, got {getattr(self, key)}")
+        if self.gp_lambda < 0 or self.tau <= 0:
+            raise ConfigError(f"'gp_lambda' must be >= 0 and 'tau' > 0, got {self.gp_lambda} and {self.tau}")
+
+
+@register_objective(
+    "ctgan", description="CTGAN (Xu et al. 2019): conditional WGAN-GP on PacGAN packs of table rows"
+)
+class CTGANObjective(Objective):
+    """CTGAN's game on the networks of ``ganforge.tabular.networks`` (G carries the table's output layout)."""
+
+    Options = CTGANOptions
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: CTGANOptions) -> None:
+        g, d = nets.get("g"), nets.get("d")
+        if not isinstance(g, TabularGenerator) or not isinstance(d, PacDiscriminator):
+            raise ConfigError(
+                "objective 'ctgan' trains the tabular networks (TabularGenerator, PacDiscriminator); use"
+                " ganforge.tabular.TabularGAN"
+            )
+        if d.pac != options.pac:
+            raise ConfigError(
+                f"the discriminator was built for pac={d.pac}, but the objective has pac={options.pac}"
+            )
         self.g, self.d, self.ctx = g, d, ctx
-        self.pac, self.gp_lambda, self.tau, self.n_critic = pac, gp_lambda, tau, n_critic
+        self.pac, self.gp_lambda, self.tau = options.pac, options.gp_lambda, options.tau
+        self.n_critic = options.n_critic
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (raw, rows) with G's graph
 
     def networks(self) -> dict[str, nn.Module]:
@@ -56,8 +78,8 @@ class CTGANObjective:
 
     def phases(self) -> list[Phase]:
         return [
-            Phase("D", trains="d", repeats=self.n_critic, keep_graph=("g",)),
-            Phase("G", trains="g", fresh_batch=False),
+            Phase("D", trains="d", step=self.d_step, repeats=self.n_critic, keep_graph=("g",)),
+            Phase("G", trains="g", step=self.g_step, fresh_batch=False),
         ]
 
     def generate(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,14 +92,7 @@ class CTGANObjective:
         x = torch.cat([rows, cond], dim=1) if cond.shape[1] else rows
         return pack(x, None, self.pac)[0]
 
-    def step(self, phase: str, batch: Batch) -> dict[str, torch.Tensor]:
-        if phase == "D":
-            return self._d_step(batch)
-        if phase == "G":
-            return self._g_step(batch)
-        raise ValueError(f"unknown phase '{phase}'")
-
-    def _d_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch) -> Stats:
         cond = batch["c"]
         self._pending = _, fake = self.generate(cond)
         real_x = self.packed(batch["x"], cond)
@@ -94,7 +109,7 @@ class CTGANObjective:
             stats["gp"] = gp.detach()
         return {"loss": loss, **stats}
 
-    def _g_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch) -> Stats:
         cond = batch["c"]
         pending, self._pending = self._pending, None
         raw, fake = pending if pending is not None and pending[1].requires_grad else self.generate(cond)
@@ -106,34 +121,3 @@ class CTGANObjective:
             loss = loss + ce
             stats["cond_ce"] = ce.detach()
         return {"loss": loss, **stats}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        return None
-
-
-@register_objective(
-    "ctgan", description="CTGAN (Xu et al. 2019): conditional WGAN-GP on PacGAN packs of table rows"
-)
-def build_ctgan(
-    nets: dict[str, nn.Module],
-    ctx: Context,
-    pac: int = 10,
-    gp_lambda: float = 10.0,
-    tau: float = 0.2,
-    n_critic: int = 1,
-) -> CTGANObjective:
-    """CTGAN's game: ``pac`` rows per D input, WGAN-GP weight ``gp_lambda`` (10 in the paper),
-    Gumbel-softmax temperature ``tau`` (0.2), ``n_critic`` D steps per G step (1 in the paper's code).
-    Needs the networks of ``ganforge.tabular.networks``: G carries the table's output layout."""
-    g, d = nets.get("g"), nets.get("d")
-    if not isinstance(g, TabularGenerator) or not isinstance(d, PacDiscriminator):
-        raise ConfigError(
-            "objective 'ctgan' trains the tabular networks (TabularGenerator, PacDiscriminator); use"
-            " ganforge.tabular.TabularGAN"
-        )
-    if d.pac != pac:
-        raise ConfigError(f"the discriminator was built for pac={d.pac}, but the objective has pac={pac}")
-    return CTGANObjective(g, d, ctx, pac=pac, gp_lambda=gp_lambda, tau=tau, n_critic=n_critic)

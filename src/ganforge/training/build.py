@@ -20,17 +20,18 @@ from ganforge.config import Config
 from ganforge.data.base import ArrayDataset, resize_images
 from ganforge.data.loader import BatchStream
 from ganforge.errors import ConfigError
+from ganforge.losses import get_loss
 from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
-from ganforge.objectives.base import Context
+from ganforge.objectives.base import Context, Objective
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
 from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleGrid, Summary
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
-from ganforge.training.distributed import DistInfo, barrier, init_distributed
 from ganforge.training.guard import DivergenceGuard
 from ganforge.training.periodic_eval import PeriodicEval
 from ganforge.training.schedules import build_lr_schedule
 from ganforge.training.trainer import Trainer
+from ganforge.utils.distributed import DistInfo, barrier, init_distributed
 
 
 def resolve_device(name: str, dist: DistInfo | None = None) -> torch.device:
@@ -117,12 +118,12 @@ def build_networks(cfg: Config, shape: tuple[int, ...], num_classes: int = 0) ->
     return nets
 
 
-def build_objective(cfg: Config, nets: dict[str, nn.Module], ctx: Context) -> object:
+def build_objective(cfg: Config, nets: dict[str, nn.Module], ctx: Context) -> Objective:
     entry = OBJECTIVES.get(cfg.objective.name)
     kwargs = dict(cfg.objective.params)
     if "loss" in entry.parameters():
         kwargs["loss"] = cfg.objective.loss
-    return entry.builder(nets, ctx, **kwargs)
+    return entry(nets, ctx, **kwargs)
 
 
 def make_randn(device: torch.device, dist: DistInfo):
@@ -139,12 +140,13 @@ def diagnostics_callbacks(
     cfg: Config, dataset: ArrayDataset, logger: MetricsLogger, events: EventLog
 ) -> list[object]:
     """[probe, logger, diagnostics]: the probe adds ``diversity`` to the window the logger writes,
-    the detectors then read the written line. Sign-based D accuracy means nothing to a Wasserstein
-    critic (its scores have no fixed zero), so that detector is off for those losses."""
+    the detectors then read the written line. Sign-based D accuracy means nothing to a critic whose
+    scores have no fixed zero (``AdversarialLoss.signed_logits``), so that detector is off there."""
     if not cfg.train.diagnostics:
         return [logger]
-    loss = cfg.objective.loss.lower()
-    disabled = ("d_overpowering",) if "wasserstein" in loss or "wgan" in loss else ()
+    has_loss = "loss" in OBJECTIVES.get(cfg.objective.name).parameters()
+    signed = not has_loss or get_loss(cfg.objective.loss).signed_logits
+    disabled = () if signed else ("d_overpowering",)
     return [
         DiversityProbe(dataset.x, cfg.train.log_every, seed=cfg.train.seed),
         logger,
@@ -230,7 +232,7 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
             Summary(run_dir, logger, sampler, events),
         ]
     trainer = Trainer(
-        objective,  # type: ignore[arg-type]
+        objective,
         stream,
         {"g": cfg.optim.g, "d": cfg.optim.d},
         steps=cfg.train.steps,

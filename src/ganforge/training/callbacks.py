@@ -107,14 +107,16 @@ class SampleGrid:
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path:
-        """Latent samples; or, for an objective with ``preview`` (translation) and a stream with a
-        ``fixed_batch``, its panels (input | output | target ...) of that batch, one cell each."""
+        """Latent samples; or, where the objective previews (translation: ``Objective.preview``) and
+        the stream has a ``fixed_batch``, its panels (input | output | target ...) of that batch, one
+        cell each."""
         g = trainer.sampling_generator
         path = self.dir / f"{checkpoint_name(trainer.state.step)}.png"
-        preview = getattr(trainer.objective, "preview", None)
         fixed_batch = getattr(trainer.batches, "fixed_batch", None)
-        if preview is not None and fixed_batch is not None:
-            panels = preview_fixed(preview, g, fixed_batch(self.n))  # (N, K, C, H, W)
+        panels = None
+        if fixed_batch is not None:
+            panels = preview_fixed(trainer.objective.preview, g, fixed_batch(self.n))  # (N, K, C, H, W)
+        if panels is not None:
             cells, per_cell = panels.shape[:2]
             nrow = per_cell * math.ceil(math.sqrt(cells))
             self.latest = save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
@@ -125,12 +127,14 @@ class SampleGrid:
 
 
 @torch.no_grad()
-def preview_fixed(preview: Any, g: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """``preview(g, batch)`` in eval mode, for the reasons ``sample_fixed`` gives (and no dropout)."""
+def preview_fixed(preview: Any, g: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """``preview(g, batch)`` in eval mode, for the reasons ``sample_fixed`` gives (and no dropout);
+    None where the objective shows latent samples instead."""
     was_training = g.training
     g.eval()
     try:
-        return preview(g, batch).float().contiguous()
+        panels = preview(g, batch)
+        return None if panels is None else panels.float().contiguous()
     finally:
         g.train(was_training)
 

@@ -27,10 +27,10 @@ from ganforge.training.checkpoint import (
     restore_rng,
     unflatten_optimizer,
 )
-from ganforge.training.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 from ganforge.training.ema import EMA
 from ganforge.training.guard import DivergenceGuard
 from ganforge.training.schedules import LrSchedule
+from ganforge.utils.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 
 
 class Callback(Protocol):
@@ -137,7 +137,6 @@ class Trainer:
         self.scalars: dict[str, Any] = {}  # extra state callbacks want checkpointed (e.g. ADA's p)
         self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
         self.guard = guard  # NaN/inf and exploding-gradient rollback (guard.py)
-        self._after_optimizer_step = getattr(objective, "after_optimizer_step", None)
         # Modules whose behaviour follows training progress (``set_progress(step / steps)``, called
         # before every step, so a resumed run sets the same values an uninterrupted one does).
         self._progress_aware = [
@@ -174,7 +173,7 @@ class Trainer:
                 self.state.images_seen += len(self.last_batch["x"]) * self.dist.world_size
             batch = self.last_batch
             with self.autocast():
-                out = self.objective.step(phase.name, batch)
+                out = phase.step(batch)
             opt.zero_grad(set_to_none=True)
             out["loss"].backward()
             average_gradients(net, self.dist.world_size)
@@ -185,8 +184,7 @@ class Trainer:
                 if self.guard is not None:  # device-side flags only: no host sync per step
                     self.guard.observe(phase.trains, out["loss"], norm)
             opt.step()
-            if self._after_optimizer_step is not None:  # e.g. WGAN weight clipping
-                self._after_optimizer_step(phase.name)
+            self.objective.after_optimizer_step(phase)  # e.g. WGAN weight clipping
             self.record({k: v for k, v in out.items() if k != "loss"})
 
     def train_step(self) -> None:
@@ -310,10 +308,9 @@ class Trainer:
             opt_tensors, opt_meta = flatten_optimizer(f"optim.{name}", opt.state_dict())
             tensors.update(opt_tensors)
             meta["optim"][name] = opt_meta
-        if hasattr(self.objective, "state_dict"):  # objective state: ADA's p, LeCam's EMAs, ...
-            obj_state = self.objective.state_dict()
-            tensors.update({f"objective.{k}": v for k, v in obj_state.items() if isinstance(v, torch.Tensor)})
-            meta["objective"] = {k: v for k, v in obj_state.items() if not isinstance(v, torch.Tensor)}
+        obj_state = self.objective.state_dict()  # objective state: ADA's p, LeCam's EMAs, ...
+        tensors.update({f"objective.{k}": v for k, v in obj_state.items() if isinstance(v, torch.Tensor)})
+        meta["objective"] = {k: v for k, v in obj_state.items() if not isinstance(v, torch.Tensor)}
         rng_tensors, meta["rng"] = capture_rng()
         tensors.update(rng_tensors)
         if hasattr(self.batches, "state_dict"):
@@ -330,9 +327,8 @@ class Trainer:
             match_param_layout(opt)
             for group in opt.param_groups:  # checkpoints from before schedules lack base_lr
                 group.setdefault("base_lr", group["lr"])
-        if hasattr(self.objective, "load_state_dict"):
-            obj_state = {k[len("objective.") :]: v for k, v in tensors.items() if k.startswith("objective.")}
-            self.objective.load_state_dict({**obj_state, **meta.get("objective", {})})
+        obj_state = {k[len("objective.") :]: v for k, v in tensors.items() if k.startswith("objective.")}
+        self.objective.load_state_dict({**obj_state, **meta.get("objective", {})})
         restore_rng(tensors, meta.get("rng", {}))
         if "data" in meta and hasattr(self.batches, "load_state_dict"):
             self.batches.load_state_dict(meta["data"])

@@ -1,0 +1,89 @@
+"""Helpers for tests and guard-rail scripts: tiny runs of bundled presets and checkpoint digests.
+
+They live in the package (as diffusers' ``testing_utils``) so the test suite and
+``scripts/preset_checksums.py`` share one definition of "a tiny run of a preset".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.config import load_config
+from ganforge.registry import MODELS, _load_builtins
+
+
+def tiny_overrides(name: str, steps: int = 2) -> list[str]:
+    """``--set`` overrides that make bundled preset ``name`` a quick CPU run of ``steps`` steps:
+    its model's tiny variant (where it takes every model key the preset sets), small batches,
+    a log line every step and one checkpoint at the end."""
+    _load_builtins()
+    cfg = load_config(name)
+    overrides = [
+        f"train.steps={steps}",
+        "train.device=cpu",
+        "train.precision=fp32",
+        "train.progress=false",
+        "train.log_every=1",
+        f"train.ckpt_every={steps}",
+        f"train.sample_every={steps}",
+        "train.n_samples=4",
+        f"data.batch_size={min(cfg.data.batch_size, 32)}",
+    ]
+    tiny = f"{cfg.model.name}_tiny"
+    # The tiny variant where it takes every model key the preset sets (mlp_tiny has no mixture latent).
+    if tiny in MODELS and set(cfg.model.params) <= set(MODELS.get(tiny).parameters()):
+        overrides.append(f"model.name={tiny}")
+    if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
+        overrides.append("train.eval_n=100")
+    if cfg.data.name == "stacked_mnist":  # 512 stacks, not the preset's 128,000
+        overrides.append("data.n=512")
+    if "pretrain_steps" in cfg.objective.params:  # SRGAN: every step in the adversarial stage
+        overrides.append("objective.pretrain_steps=0")
+    if cfg.data.name == "sr_patches":
+        overrides.append("data.n_patches=64")
+    return overrides
+
+
+def final_checkpoint(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, metadata) of a run's newest checkpoint; an AssertionError when it has none."""
+    from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+
+    path = latest_checkpoint(Path(run_dir) / "checkpoints")
+    assert path is not None, f"no checkpoint in {run_dir}"
+    return load_checkpoint(path)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The run's ``logs/metrics.jsonl`` as a list of dicts."""
+    path = Path(run_dir) / "logs" / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def state_digest(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None = None) -> str:
+    """SHA-256 of every tensor (name, dtype, shape, bytes) and of the objective's JSON state: equal
+    digests mean bit-identical training state."""
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key].detach().cpu().contiguous().reshape(-1)
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    if meta is not None:
+        h.update(json.dumps(meta.get("objective", {}), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def intercept_phases(trainer: Any, around: Callable[[str, dict[str, torch.Tensor], Callable], Any]) -> None:
+    """Route each of ``trainer``'s phase steps through ``around(phase_name, batch, step)``, which
+    calls ``step(batch)`` itself: how tests spy on the schedule or poison a loss."""
+
+    def wrapped(phase: Any) -> Any:
+        return dataclasses.replace(phase, step=lambda batch: around(phase.name, batch, phase.step))
+
+    trainer.phases = [wrapped(p) for p in trainer.phases]
