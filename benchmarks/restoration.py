@@ -47,11 +47,11 @@ import ganforge
 from bench_common import machine_facts
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.evaluation import EvalContext
-from ganforge.evaluation.translation import HeldOutPairs, attribute_scores
+from ganforge.evaluation.translation import attribute_scores
 from ganforge.metrics import fid, label_accuracy
 from ganforge.metrics.features import create_extractor
 from ganforge.metrics.image_quality import mean_psnr, ssim
+from ganforge.tasks.translation import HeldOutPairs, TranslationSamples
 
 ROOT = Path(__file__).resolve().parents[1]
 JUDGE, FEATURES = "mnist-judge", "mnist-cnn"
@@ -143,11 +143,11 @@ def score(outputs: torch.Tensor, pairs: HeldOutPairs, extractors: dict[str, Any]
 def train_and_translate(
     name: str, preset: Path, overrides: list[str], out: Path, n: int
 ) -> tuple[dict[str, Any], torch.Tensor, HeldOutPairs]:
-    """Train a preset, then translate the first ``n`` test inputs (``evaluation.translation``'s protocol)."""
+    """Train a preset, then translate the first ``n`` test inputs (the translation task's protocol)."""
     run = ganforge.train(
         load_config(preset, ["train.progress=false", *overrides]), out=out / name, force=True
     )
-    t = EvalContext(run.config, n, seed=0, run_dir=run.path).translation()
+    t = TranslationSamples(ganforge.load_translator(run.path), n)
     facts = {"steps": run.summary["step"], "train_wall_s": round(float(run.summary["wall_time_s"]), 1)}
     return facts, t.outputs, t.pairs
 

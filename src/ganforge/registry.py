@@ -168,6 +168,7 @@ LOSSES = Registry("loss")
 DATASETS = Registry("dataset")
 OBJECTIVES = Registry("objective")
 EXTRACTORS = Registry("extractor")
+TASKS = Registry("task")
 
 register_model = MODELS.register
 register_variant = MODELS.register_variant
@@ -175,6 +176,7 @@ register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_objective = OBJECTIVES.register
 register_extractor = EXTRACTORS.register
+register_task = TASKS.register
 
 
 def _load_builtins() -> None:

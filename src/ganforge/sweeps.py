@@ -220,17 +220,19 @@ def sweep(
 ) -> SweepResult:
     """Train and evaluate the grid x seeds; return rows and write ``sweep.csv`` / ``sweep.md``.
 
-    ``metrics=None`` means ``modes`` for toy2d runs and none otherwise (the final losses are always
-    in the table). Evaluations use the EMA generator, ``n`` samples (default: the metrics'
-    protocol) and latent seed 0.
+    ``metrics=None`` means the dataset's own metric where its registry entry names one
+    (``default_metrics``: ``modes`` for toy2d, ``stacked_modes`` for StackedMNIST) and none otherwise
+    (the final losses are always in the table). Evaluations use the EMA generator, ``n`` samples
+    (default: the metrics' protocol) and latent seed 0.
     """
     from ganforge.api import train
-    from ganforge.evaluation import default_n, evaluate, parse_metric_names
+    from ganforge.evaluation import dataset_meta, default_n, evaluate, parse_metric_names
 
     out = Path(out) if out is not None else Path("sweeps") / Path(str(config)).stem
     runs = plan(config, grid, seeds, out, list(overrides))
     if metrics is None:
-        names = ["modes"] if runs[0].config.data.name == "toy2d" else []
+        own = dataset_meta(runs[0].config).get("default_metrics")
+        names = parse_metric_names(own) if own else []
     else:
         names = parse_metric_names(metrics) if metrics else []
     eval_n = (n if n is not None else default_n(names)) if names else 0

@@ -15,7 +15,7 @@ from PIL import Image
 
 import ganforge
 from ganforge.latent import interpolation_path, lerp, slerp
-from ganforge.report.generated import INTERP_ROWS, INTERP_STEPS, SEED, interpolation_strip
+from ganforge.tasks.views import INTERP_ROWS, INTERP_STEPS, SEED, interpolation_strip
 from ganforge.utils.images import to_uint8
 
 

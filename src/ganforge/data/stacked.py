@@ -30,6 +30,8 @@ STACKED_MODES = 1000
     native_resolution=32,
     channels=3,
     default_extractor="mnist-cnn",
+    default_metrics="stacked_modes",
+    metrics=("stacked_modes",),
     description="StackedMNIST: 3 embedded MNIST digits as RGB channels, 1,000 modes (label 100r+10g+b)",
 )
 def stacked_mnist(

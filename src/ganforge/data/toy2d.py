@@ -9,6 +9,7 @@ samples from the very same spec. The points stay in their own units (not rescale
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,10 +76,20 @@ def mixture_spec(
     return centers, float(std)
 
 
+def mixture_of_params(params: dict[str, Any]) -> tuple[np.ndarray, float]:
+    """``(centres, std)`` of the mixture a ``toy2d`` data config describes, defaults filled in: the
+    dataset's ``mixture`` metadata, which mode metrics and report scatters draw on."""
+    kind = params.get("kind", "grid")
+    return mixture_spec(kind, params.get("modes"), params.get("std"), params.get("radius", 1.0))
+
+
 @register_dataset(
     "toy2d",
     native_resolution=None,
     default_extractor="raw",
+    default_metrics="modes",
+    metrics=("modes",),
+    mixture=mixture_of_params,
     channels=None,
     dim=2,
     description="2-D Gaussian mixture (grid of 25 or ring of 8 modes) for mode-collapse studies",

@@ -28,6 +28,7 @@ from ganforge.config import Config
 from ganforge.errors import ConfigError, EvalError
 from ganforge.registry import DATASETS, did_you_mean
 from ganforge.rundir import read_run_config
+from ganforge.tasks import Task, open_run, task_of
 
 Values = dict[str, float | int]
 # The extractor a dataset's samples are compared in when ``--extractor`` is not given.
@@ -54,48 +55,33 @@ class EvalContext:
     handle: Any = None
     given_samples: torch.Tensor | None = field(default=None, repr=False)
     real: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)  # what the task computes once
     _samples: torch.Tensor | None = field(default=None, repr=False)
     _extractor: Any = field(default=None, repr=False)
     _fake: dict[str, torch.Tensor] | None = field(default=None, repr=False)
-    _translation: Any = field(default=None, repr=False)
 
     @property
-    def is_translation(self) -> bool:
-        """An image-to-image run: scored on its test split (``evaluation/translation.py``)."""
-        from ganforge.evaluation.translation import is_translation
-
-        return self.given_samples is None and is_translation(self.config)
+    def task(self) -> Task:
+        """The run's task (``ganforge.tasks``): what it is evaluated on and how it loads."""
+        return task_of(self.config)
 
     def generator(self) -> Any:
-        """The run's ``GeneratorHandle`` (EMA weights unless ``ema=False``), loaded on first use; a
-        ``TranslatorHandle`` for an image-to-image run."""
+        """The run's handle (EMA weights unless ``ema=False``): a ``GeneratorHandle``, or the handle
+        of its task (``TranslatorHandle`` for an image-to-image run), loaded on first use."""
         if self.handle is None:
             if self.run_dir is None:
                 raise EvalError("this evaluation has neither a run directory nor a generator to sample")
-            from ganforge.api import load, load_translator
-
-            loader = load_translator if self.is_translation else load
-            self.handle = loader(self.run_dir, ema=self.ema, device=self.device)
+            self.handle = open_run(self.run_dir, ema=self.ema, device=self.device)
         return self.handle
 
-    def translation(self) -> Any:
-        """The test pairs and their translations (``TranslationSamples``), computed once."""
-        if self._translation is None:
-            from ganforge.evaluation.translation import TranslationSamples
-
-            self._translation = TranslationSamples(self)
-        return self._translation
-
     def samples(self) -> torch.Tensor:
-        """``n`` samples for ``seed`` on the CPU (the same for every metric of one call); for an
-        image-to-image run, the translations of the first ``n`` test inputs."""
+        """The outputs every metric of one call scores, on the CPU: ``n`` samples for ``seed``, or
+        what the run's task scores (an image-to-image run: the translations of the first ``n`` test
+        inputs)."""
         if self.given_samples is not None:
             return self.given_samples
         if self._samples is None:
-            if self.is_translation:
-                self._samples = self.translation().outputs
-            else:
-                self._samples = self.generator().sample(self.n, seed=self.seed)
+            self._samples = self.task.eval_samples(self)
         return self._samples
 
     @property
@@ -114,10 +100,13 @@ class EvalContext:
         return self._fake
 
     def real_features(self) -> dict[str, torch.Tensor]:
-        """The training data's features, cached on disk per dataset + extractor (reference.py); for
-        an image-to-image run, the features of the test targets its outputs are compared with."""
-        if self.real is None and self.is_translation:
-            self.real = self.extractor.extract(self.translation().pairs.x, device=self.device)
+        """The features of what the samples are compared with: the task's reference set (an
+        image-to-image run: its test targets), else the training data's, cached on disk per dataset
+        and extractor (reference.py)."""
+        if self.real is None and self.given_samples is None:
+            reference = self.task.eval_reference(self)
+            if reference is not None:
+                self.real = self.extractor.extract(reference, device=self.device)
         if self.real is None:
             from ganforge.evaluation.reference import real_features
 
@@ -125,12 +114,16 @@ class EvalContext:
         return self.real
 
 
+def dataset_meta(cfg: Config) -> dict[str, Any]:
+    """The registry metadata of a run's dataset (``default_extractor``, ``metrics`` it supports, ...)."""
+    return DATASETS.get(cfg.data.name).meta if cfg.data.name in DATASETS else {}
+
+
 def resolve_extractor(cfg: Config, requested: str | None) -> str:
     """``requested``, else the dataset's registered ``default_extractor``, else ``inception``."""
     if requested:
         return requested
-    meta = DATASETS.get(cfg.data.name).meta if cfg.data.name in DATASETS else {}
-    return str(meta.get("default_extractor", FALLBACK_EXTRACTOR))
+    return str(dataset_meta(cfg).get("default_extractor", FALLBACK_EXTRACTOR))
 
 
 @dataclass(frozen=True)
@@ -322,13 +315,13 @@ def evaluate(
     values, per_metric = compute(ctx, names)
     record = {
         "metrics": per_metric,
-        "n": len(ctx.samples()) if ctx.is_translation else n,  # at most the test split's size
+        "n": len(ctx.samples()),  # n, or fewer where the task's set is smaller (a test split)
         "seed": seed,
         "dataset": {
             "name": cfg.data.name,
             "params": dict(cfg.data.params),
             "resolution": cfg.data.resolution,
-            **({"split": "test"} if ctx.is_translation else {}),
+            **ctx.task.eval_facts(ctx),
         },
         **_checkpoint_facts(ctx.generator().checkpoint, ema),
         "ganforge_version": __version__,

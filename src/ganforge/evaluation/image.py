@@ -14,12 +14,12 @@ import torch
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
-from ganforge.evaluation.core import EvalContext, Values, register_metric
+from ganforge.evaluation.core import EvalContext, Values, dataset_meta, register_metric
 from ganforge.evaluation.reference import seeded_subset
 
 
 def _check_images(cfg: Config) -> None:
-    if cfg.data.name == "toy2d":
+    if dataset_meta(cfg).get("default_extractor") == "raw":  # scored in its own coordinates (toy2d)
         raise EvalError(
             "this metric compares image features; for a toy2d mixture use --metrics modes instead"
         )

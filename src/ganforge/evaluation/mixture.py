@@ -6,11 +6,11 @@ from typing import Any
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
-from ganforge.evaluation.core import EvalContext, Values, register_metric
+from ganforge.evaluation.core import EvalContext, Values, dataset_meta, register_metric
 
 
 def _check_mixture(cfg: Config) -> None:
-    if cfg.data.name != "toy2d":
+    if "modes" not in dataset_meta(cfg).get("metrics", ()):
         raise EvalError(
             f"metric 'modes' needs a run trained on the toy2d Gaussian mixtures, but this run's data is"
             f" '{cfg.data.name}'"
@@ -49,9 +49,7 @@ def _modes_help() -> str:
 )
 def modes_metric(ctx: EvalContext) -> Values:
     """Score samples against the exact centres and spread in the run's resolved ``data`` config."""
-    from ganforge.data import mixture_spec
     from ganforge.metrics import mode_coverage
 
-    m = mixture_params(ctx.config)
-    centers, std = mixture_spec(m["kind"], m["modes"], m["std"], m.get("radius", 1.0))
+    centers, std = dataset_meta(ctx.config)["mixture"](ctx.config.data.params)
     return mode_coverage(ctx.samples(), centers, std)

@@ -15,7 +15,7 @@ import torch
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
-from ganforge.evaluation.core import EvalContext, Values, register_metric
+from ganforge.evaluation.core import EvalContext, Values, dataset_meta, register_metric
 
 if TYPE_CHECKING:
     from ganforge.metrics.features import FeatureExtractor
@@ -25,7 +25,7 @@ STACKED_N = 26_000
 
 
 def _check_stacked(cfg: Config) -> None:
-    if cfg.data.name != "stacked_mnist":
+    if "stacked_modes" not in dataset_meta(cfg).get("metrics", ()):
         raise EvalError(
             f"metric 'stacked_modes' needs a run trained on stacked_mnist, but this run's data is"
             f" '{cfg.data.name}'"

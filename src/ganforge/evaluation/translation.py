@@ -1,20 +1,11 @@
 """Task metrics of image-to-image runs (translation, super-resolution, inpainting, attribute editing).
 
 A translation model has no latent to sample: it is scored on the held-out *test split* of its own
-dataset, ``n`` pairs in dataset order, as the restoration literature scores models. The run's data
-config with ``split: test`` (top level, or inside ``base_params`` for wrapper datasets such as
-``degraded`` and ``masked``) gives the inputs ``a``, the targets ``x``, their labels ``y`` and any
-conditions the translator takes; ``EvalContext`` then treats the translations as the "samples" and
-the test targets as the "real" set, so FID/KID/precision-recall compare outputs with real held-out
-images of the output domain, unchanged.
+dataset, ``n`` pairs in dataset order, as the restoration literature scores models; ``EvalContext``
+treats the translations as the "samples" and the test targets as the "real" set, so
+FID/KID/precision-recall compare outputs with real held-out images of the output domain, unchanged.
 
-Conditions the test split does not carry are made by a documented protocol:
-
-* ``mask`` (inpainting): the centred square hole of side ``objective.hole`` (default 3/8 of the
-  side: 12 px at 32 px, issue 8's protocol); PSNR and SSIM are then computed inside the hole only.
-* ``attr`` (attribute editing): each test image is asked for one of five evenly spaced values from
-  the 5th to the 95th percentile of the test split's own attribute (image i gets level i mod 5), so
-  requested and measured attributes can be correlated (metric ``attribute``).
+The protocol (test pairs, conditions) is the translation task's: ``tasks/translation.py``.
 
 Metrics (``ganforge eval RUN --metrics psnr,ssim,identity,cycle,attribute,fid,kid``):
 
@@ -29,118 +20,27 @@ Metrics (``ganforge eval RUN --metrics psnr,ssim,identity,cycle,attribute,fid,ki
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import torch
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
 from ganforge.evaluation.core import EvalContext, Values, register_metric
-from ganforge.registry import DATASETS, MODELS
-
-ATTR_LEVELS = 5
-
-
-def is_translation(cfg: Config) -> bool:
-    """Whether the run's model maps input images (its registry entry says ``task="translation"``)."""
-    return cfg.model.name in MODELS and MODELS.get(cfg.model.name).meta.get("task") == "translation"
-
-
-def held_out_params(cfg: Config) -> dict[str, Any]:
-    """The run's dataset parameters with the held-out split selected, or an EvalError saying why not."""
-    params = dict(cfg.data.params)
-    accepted = DATASETS.get(cfg.data.name).parameters()
-    if "split" in params or "split" in accepted:
-        params["split"] = "test"
-    elif isinstance(params.get("base_params"), dict) and "split" in params["base_params"]:
-        params["base_params"] = {**params["base_params"], "split": "test"}
-    else:
-        raise EvalError(
-            f"task metrics score a run on its dataset's held-out split, but data '{cfg.data.name}'"
-            " (with these parameters) has none: give it a 'split' (or base_params.split) parameter"
-        )
-    if cfg.data.resolution is not None and "resolution" in accepted:
-        params["resolution"] = cfg.data.resolution
-    return params
-
-
-@dataclass
-class HeldOutPairs:
-    """The first ``n`` test pairs: inputs ``a``, targets ``x``, labels ``y`` (or None), and the
-    conditions the translator takes (``mask``, ``attr``), all on the CPU."""
-
-    a: torch.Tensor
-    x: torch.Tensor
-    y: torch.Tensor | None
-    conditions: dict[str, torch.Tensor] = field(default_factory=dict)
-    attribute: str | None = None  # the dataset's attribute measurement, for ``attr`` conditions
-
-
-def load_held_out_pairs(cfg: Config, n: int, conditions: tuple[str, ...]) -> HeldOutPairs:
-    """The first ``n`` test pairs with the conditions the translator takes. A plain image dataset
-    (inpainting trains on ``mnist``, ``faces``, ``folder`` as they are) has no inputs ``a``: with a
-    ``mask`` condition they are its images with the hole filled with 0, as the objective builds them."""
-    ds = DATASETS.build(cfg.data.name, **held_out_params(cfg))
-    k = min(n, len(ds.x))
-    a = ds.extras.get("a")
-    pairs = HeldOutPairs(a=ds.x[:k] if a is None else a[:k], x=ds.x[:k], y=None if ds.y is None else ds.y[:k])
-    pairs.attribute = DATASETS.get(cfg.data.name).meta.get("attribute")
-    for name in conditions:
-        given = ds.extras.get(name)
-        pairs.conditions[name] = given[:k] if given is not None else _protocol_condition(name, cfg, pairs)
-    if a is None:
-        if "mask" not in pairs.conditions:
-            raise EvalError(f"the test split of '{cfg.data.name}' holds no input images 'a' to translate")
-        from ganforge.data.masked import masked_input
-
-        pairs.a = masked_input(pairs.x, pairs.conditions["mask"])
-    return pairs
-
-
-def _protocol_condition(name: str, cfg: Config, pairs: HeldOutPairs) -> torch.Tensor:
-    """A condition the test split does not carry, made as the module docstring documents."""
-    side = pairs.a.shape[-1]
-    if name == "mask":
-        from ganforge.data.masked import default_hole, draw_masks
-
-        hole = int(cfg.objective.params.get("hole", default_hole(side)))
-        return draw_masks("center", len(pairs.a), side, hole)
-    raise EvalError(f"the test split of '{cfg.data.name}' carries no '{name}' for this translator")
-
-
-def attr_requests(attr: torch.Tensor) -> torch.Tensor:
-    """Five evenly spaced levels from the 5th to the 95th percentile of ``attr`` (N, K), image i asking
-    for level i mod 5. Percentiles, not the extremes: a few odd measurements (a "1" read as 15 px
-    wide) would otherwise ask for values no training image has."""
-    lo, hi = torch.quantile(attr.float(), 0.05, dim=0), torch.quantile(attr.float(), 0.95, dim=0)
-    levels = lo + (hi - lo) * torch.linspace(0, 1, ATTR_LEVELS)[:, None]
-    return levels[torch.arange(len(attr)) % ATTR_LEVELS]
-
-
-class TranslationSamples:
-    """What ``EvalContext`` needs of a translation run: its handle, test pairs and outputs."""
-
-    def __init__(self, ctx: EvalContext) -> None:
-        self.handle = ctx.generator()
-        conditions = tuple(self.handle.conditions)
-        self.pairs = load_held_out_pairs(ctx.config, ctx.n, conditions)
-        if "attr" in self.pairs.conditions:
-            self.pairs.conditions["attr"] = attr_requests(self.pairs.conditions["attr"])
-        self.outputs = self.handle.translate(self.pairs.a, **self.pairs.conditions)
+from ganforge.tasks import task_of
+from ganforge.tasks.translation import TranslationSamples, TranslationTask
 
 
 def _translation(ctx: EvalContext) -> TranslationSamples:
-    if not ctx.is_translation:
+    task = ctx.task
+    if ctx.given_samples is not None or not isinstance(task, TranslationTask):
         raise EvalError(
             "this metric scores image-to-image runs on their test split; this run samples a latent"
         )
-    return ctx.translation()
+    return task.samples(ctx)
 
 
 def _check_translation(cfg: Config) -> None:
-    if not is_translation(cfg):
+    if not isinstance(task_of(cfg), TranslationTask):
         raise EvalError(
             "task metrics (psnr, ssim, identity, cycle, attribute) score image-to-image runs;"
             f" model '{cfg.model.name}' samples a latent: use fid, kid, pr, accuracy"

@@ -20,6 +20,9 @@ from ganforge.errors import GanforgeError
 from ganforge.report import html as h
 from ganforge.report import plots
 from ganforge.report.rundata import RunData, is_number, numeric_keys
+from ganforge.rundir import read_run_config
+from ganforge.tasks import open_run, task_of
+from ganforge.utils.figures import png_data_uri
 
 MAX_GRIDS = 12  # sample grids shown in the timeline; more are thinned evenly (first and last kept)
 D_OUTPUTS = ("d_real", "d_fake")
@@ -211,7 +214,7 @@ def samples_section(data: RunData) -> h.Section:
         return h.Section(
             "samples", "Samples over training", h.note("No sample grids yet (samples/step_*.png).")
         )
-    figures = "".join(h.figure(plots.png_data_uri(p.read_bytes()), f"step {step:,}") for step, p in shown)
+    figures = "".join(h.figure(png_data_uri(p.read_bytes()), f"step {step:,}") for step, p in shown)
     head = ""
     if len(data.samples) > len(shown):
         head = h.note(f"{len(shown)} of {len(data.samples)} grids, evenly spaced.")
@@ -219,22 +222,14 @@ def samples_section(data: RunData) -> h.Section:
 
 
 def generator_section(data: RunData) -> h.Section:
-    """The latest generator (EMA when present): a slerp walk for images, a scatter for 2-D data."""
-    from ganforge.evaluation.translation import is_translation
-    from ganforge.rundir import read_run_config
-
-    config = read_run_config(data.path)
-    translation = is_translation(config)
-    title = "Test translations" if translation else "Latent interpolation"
+    """The latest generator (EMA when present), as its task draws it: a slerp walk for images, a
+    scatter for 2-D data, test strips for an image-to-image run."""
+    task = task_of(read_run_config(data.path))
+    title = task.report_title
     if not data.checkpoints:
         return h.Section("generator", title, h.note("No checkpoint yet, so no generator to draw from."))
-    from ganforge.api import load
-    from ganforge.report.generated import generator_view, translation_view
-
     try:
-        view = (
-            translation_view(data.path, config) if translation else generator_view(load(data.path, ema=True))
-        )
+        view = task.report_view(open_run(data.path, ema=True))
     except GanforgeError as err:
         return h.Section("generator", title, h.note(f"Could not load the generator: {err}"))
     if view is None:

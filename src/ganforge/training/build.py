@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +30,11 @@ from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.guard import DivergenceGuard
-from ganforge.training.periodic_eval import PeriodicEval
 from ganforge.training.schedules import build_lr_schedule
 from ganforge.training.trainer import Trainer
 from ganforge.utils.distributed import DistInfo, barrier, init_distributed
+
+CallbackFactory = Callable[[Config, Path], Any]
 
 
 def resolve_device(name: str, dist: DistInfo | None = None) -> torch.device:
@@ -179,8 +182,19 @@ class Session:
     sampler: SampleGrid | None
 
 
-def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force: bool = False) -> Session:
-    """Everything for one run. ``run_dir=None`` builds a trainer that writes nothing (benchmarks)."""
+def build_session(
+    cfg: Config,
+    run_dir: Path | None,
+    resume: bool = False,
+    force: bool = False,
+    extra_callbacks: Sequence[CallbackFactory] = (),
+) -> Session:
+    """Everything for one run. ``run_dir=None`` builds a trainer that writes nothing (benchmarks).
+
+    ``extra_callbacks``: factories ``(cfg, run_dir) -> callback or None`` from the layers above
+    training (the periodic evaluation), called after the logger and sample grid, before the
+    checkpointer: a checkpoint at an evaluation step then holds its best-so-far.
+    """
     from ganforge.rundir import prepare_run_dir, write_config
 
     _load_builtins()
@@ -225,8 +239,7 @@ def build_session(cfg: Config, run_dir: Path | None, resume: bool = False, force
             events,
             *diagnostics_callbacks(cfg, dataset, logger, events),
             sampler,
-            # Before the Checkpointer: a checkpoint at an evaluation step holds its best-so-far.
-            *([PeriodicEval(run_dir, cfg)] if cfg.train.eval_every else []),
+            *filter(None, (make(cfg, run_dir) for make in extra_callbacks)),
             Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
             ProgressBar(logger, enabled=cfg.train.progress),
             Summary(run_dir, logger, sampler, events),

@@ -24,6 +24,8 @@ import torch
 
 from ganforge.config import Config
 from ganforge.errors import ConfigError, EvalError
+from ganforge.evaluation.core import EvalContext, compute, get_metric, prepare
+from ganforge.tasks import task_of
 from ganforge.utils.io import truncate_jsonl_after
 
 if TYPE_CHECKING:
@@ -32,15 +34,13 @@ if TYPE_CHECKING:
 BEST_KEY = "best_eval"
 
 
-def default_eval_metrics(cfg: Config) -> str:
-    """The natural headline metric of a dataset: mode coverage, StackedMNIST modes, else FID."""
-    return {"toy2d": "modes", "stacked_mnist": "stacked_modes"}.get(cfg.data.name, "fid")
+def periodic_eval(cfg: Config, run_dir: Path) -> PeriodicEval | None:
+    """The callback for ``train.eval_every`` (None when it is 0): a session builder's extra callback."""
+    return PeriodicEval(run_dir, cfg) if cfg.train.eval_every else None
 
 
 class PeriodicEval:
     def __init__(self, run_dir: Path, cfg: Config) -> None:
-        from ganforge.evaluation import get_metric, prepare
-
         train = cfg.train
         if train.eval_every < 0:
             raise ConfigError(f"train.eval_every must be >= 0 (0 turns it off), got {train.eval_every}")
@@ -48,14 +48,12 @@ class PeriodicEval:
         self.path = run_dir / "logs" / "evals.jsonl"
         self.best_path = run_dir / "checkpoints"
         # Checked now, at build time: a typo in eval_metrics must not surface hours into a run.
-        from ganforge.evaluation.translation import held_out_params, is_translation
-
-        if is_translation(cfg):  # scored on the test split, which must exist
-            try:
-                held_out_params(cfg)
-            except EvalError as err:
-                raise ConfigError(f"train.eval_every: {err}") from None
-        self.names, self.n = prepare(cfg, train.eval_metrics or default_eval_metrics(cfg), train.eval_n)
+        self.task = task_of(cfg)
+        try:
+            self.task.check_evaluable(cfg)  # e.g. a translation run's test split must exist
+        except EvalError as err:
+            raise ConfigError(f"train.eval_every: {err}") from None
+        self.names, self.n = prepare(cfg, train.eval_metrics or self.task.default_metrics(cfg), train.eval_n)
         headline = get_metric(self.names[0])
         self.key, self.higher_is_better = headline.headline, headline.higher_is_better
         self.extractor = train.eval_extractor
@@ -91,10 +89,6 @@ class PeriodicEval:
             fh.write(json.dumps(line) + "\n")
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
-        from ganforge.api import GeneratorHandle, TranslatorHandle
-        from ganforge.evaluation import EvalContext, compute
-        from ganforge.evaluation.translation import is_translation
-
         generator = trainer.sampling_generator
         was_training = generator.training
         # Building an extractor initialises layers from the global RNG, which also draws training's
@@ -102,8 +96,7 @@ class PeriodicEval:
         cuda = [trainer.device] if trainer.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             try:
-                handle_class = TranslatorHandle if is_translation(self.cfg) else GeneratorHandle
-                handle = handle_class(generator, self.cfg, Path(), trainer.device)  # sets eval mode
+                handle = self.task.wrap(generator, self.cfg, Path(), trainer.device)  # sets eval mode
                 ctx = EvalContext(
                     self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
                     handle=handle, real=self._real,

@@ -1,0 +1,57 @@
+"""Task kinds: what a run is for its users (``tasks/base.py``), and opening a run as its task's handle.
+
+``open_run(run_dir)`` is the one door from a run directory to a usable model: the task the run's
+model names decides whether that is a ``GeneratorHandle`` (``sample``), a ``TranslatorHandle``
+(``translate``), ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ganforge.config import Config
+from ganforge.errors import CheckpointError
+from ganforge.registry import MODELS, TASKS
+from ganforge.tasks import generation, translation
+from ganforge.tasks.base import Task
+from ganforge.tasks.generation import GeneratorHandle
+from ganforge.tasks.loading import load_run_generator
+from ganforge.tasks.translation import TranslatorHandle
+from ganforge.training.build import resolve_device
+
+DEFAULT_TASK = generation.GenerationTask.name
+
+
+def task_named(name: str) -> Task:
+    """The registered task ``name`` (a RegistryError naming the closest one otherwise)."""
+    return TASKS.get(name).builder()
+
+
+def task_of(cfg: Config) -> Task:
+    """The task of a run, as its model's registry entry names it (``task=...``; default generation)."""
+    entry = MODELS.get(cfg.model.name) if cfg.model.name in MODELS else None
+    return task_named(entry.meta.get("task", DEFAULT_TASK) if entry else DEFAULT_TASK)
+
+
+def open_run(
+    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
+) -> Any:
+    """A run's newest (or given) checkpoint as its task's handle, on ``device``."""
+    cfg, ckpt, g = load_run_generator(run_dir, ema, checkpoint)
+    task = task_of(cfg)
+    if not task.accepts(g):
+        raise CheckpointError(f"model '{cfg.model.name}' has no {task.name} network to load")
+    dev = resolve_device(device)
+    return task.wrap(g.to(dev), cfg, ckpt, dev)
+
+
+__all__ = [
+    "GeneratorHandle",
+    "Task",
+    "TranslatorHandle",
+    "open_run",
+    "task_named",
+    "task_of",
+    "translation",
+]

@@ -1,0 +1,67 @@
+"""What a run *is* for its users: a task kind (generation, translation, ...), looked up, never branched on.
+
+A model's registry entry names its task (``@register_model(..., task="translation")``; the default
+is ``generation``) and ``task_of(cfg)`` returns that task's object. A task owns what differs between
+kinds of runs and nothing else: the handle a run loads as (``sample``, ``translate``, ...), the set a
+run is evaluated on and the metric it is scored by when none is named, and the picture the report
+draws from the trained model. ``evaluation``, ``report``, ``api`` and ``cli`` ask the task, so
+adding a kind of run is a new module registering a ``Task`` subclass, not an ``if`` in each of them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from ganforge.config import Config
+from ganforge.registry import DATASETS
+
+if TYPE_CHECKING:
+    from ganforge.tasks.views import GeneratedView
+
+
+class Task(ABC):
+    """Base of every task kind. Subclasses set ``name`` and ``handle_class`` and register themselves
+    with ``@register_task(name)``."""
+
+    name: ClassVar[str]
+    handle_class: ClassVar[type]
+    report_title: ClassVar[str] = "Generated samples"
+
+    @abstractmethod
+    def accepts(self, g: nn.Module) -> bool:
+        """Whether ``g`` (a run's ``g`` network) is a model of this task."""
+
+    def wrap(self, g: nn.Module, cfg: Config, checkpoint: Path, device: torch.device) -> Any:
+        """The handle users hold: ``g`` in eval mode with the run's config and checkpoint."""
+        return self.handle_class(g, cfg, checkpoint, device)
+
+    def default_metrics(self, cfg: Config) -> str:
+        """The metric a run is scored by when none is named: the dataset's own (``default_metrics``
+        in its registry entry: mode coverage, StackedMNIST's modes, ...), else FID."""
+        meta = DATASETS.get(cfg.data.name).meta if cfg.data.name in DATASETS else {}
+        return str(meta.get("default_metrics", "fid"))
+
+    def check_evaluable(self, cfg: Config) -> None:  # noqa: B027  (an optional hook: no check by default)
+        """Raise an EvalError when runs of ``cfg`` cannot be evaluated at all (checked before training)."""
+
+    @abstractmethod
+    def eval_samples(self, ctx: Any) -> torch.Tensor:
+        """The ``n`` outputs an evaluation scores (the context's handle, seed and ``n``)."""
+
+    def eval_reference(self, ctx: Any) -> torch.Tensor | None:
+        """The real images those outputs are compared with, or None for the run's training data
+        (whose features are cached per dataset and extractor)."""
+        return None
+
+    def eval_facts(self, ctx: Any) -> dict[str, Any]:
+        """What the evaluation record says about the set it scored, beyond the dataset's name and params."""
+        return {}
+
+    def report_view(self, handle: Any) -> GeneratedView | None:
+        """The picture the report draws from a run's handle (None: nothing to draw)."""
+        return None

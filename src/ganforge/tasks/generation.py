@@ -1,0 +1,133 @@
+"""Task ``generation``: noise (and a label) in, a sample out; scored on samples against the training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge.config import Config
+from ganforge.errors import ConfigError
+from ganforge.models.base import Generator
+from ganforge.models.translation import TranslationGenerator
+from ganforge.registry import DATASETS, register_task
+from ganforge.tasks.base import Task
+from ganforge.tasks.views import (
+    INTERP_ROWS,
+    INTERP_STEPS,
+    SCATTER_N,
+    SEED,
+    GeneratedView,
+    interpolation_strip,
+    weights_of,
+)
+from ganforge.utils.figures import scatter_figure
+from ganforge.utils.images import save_samples_picture
+
+
+class GeneratorHandle:
+    """A trained generator ready to sample: ``load("runs/quickstart").sample(16, seed=0)``."""
+
+    def __init__(self, generator: Generator, config: Config, checkpoint: Path, device: torch.device) -> None:
+        self.generator = generator.eval()
+        self.config, self.checkpoint, self.device = config, checkpoint, device
+
+    @property
+    def num_classes(self) -> int:
+        """Classes the generator is conditioned on; 0 for an unconditional one (labels ignored)."""
+        if not getattr(self.generator, "conditional", False):
+            return 0
+        return int(getattr(self.generator, "num_classes", 0))
+
+    @torch.no_grad()
+    def sample(
+        self, n: int, seed: int = 0, labels: Any = None, batch_size: int = 256, truncation: float = 1.0
+    ) -> torch.Tensor:
+        """``n`` samples on the CPU, (N, C, H, W) in [-1, 1] or (N, D); same seed, same samples.
+
+        ``truncation`` ψ < 1 trades variety for fidelity (``Generator.generate``). A conditional
+        generator given no ``labels`` draws classes 0..K-1 in turn (class-balanced, as the training
+        grids), so metrics that know nothing of labels (FID, ...) score every class equally.
+        """
+        if n <= 0:
+            raise ValueError(f"n must be positive, got {n}")
+        if labels is None and self.num_classes:
+            labels = torch.arange(n) % self.num_classes
+        if labels is not None:
+            labels = (
+                torch.as_tensor(labels, dtype=torch.long).expand(n)
+                if np.ndim(labels) == 0
+                else torch.as_tensor(labels)
+            )
+        gen = torch.Generator().manual_seed(seed)
+        z = self.generator.sample_z(n, generator=gen)
+        out = []
+        for start in range(0, n, batch_size):
+            y = labels[start : start + batch_size].to(self.device) if labels is not None else None
+            zb = z[start : start + batch_size].to(self.device)
+            out.append(self.generator.generate(zb, y, truncation=truncation).float().cpu())
+        return torch.cat(out).contiguous()
+
+    def save(
+        self, path: str | Path, n: int, seed: int = 0, labels: Any = None, truncation: float = 1.0
+    ) -> Path:
+        """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``)."""
+        path = Path(path)
+        if path.suffix.lower() not in (".png", ".npz"):
+            raise ConfigError(f"cannot write samples to '{path}': the name must end in .png or .npz")
+        x = self.sample(n, seed=seed, labels=labels, truncation=truncation)
+        if path.suffix.lower() == ".npz":
+            arrays = {"x": x.numpy()}
+            if labels is not None:
+                arrays["y"] = np.broadcast_to(np.asarray(labels), (n,)).astype(np.int64)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, **arrays)
+            return path
+        return save_samples_picture(x, path)
+
+
+@register_task("generation", description="noise [+ label] -> sample: GANs that sample a latent")
+class GenerationTask(Task):
+    name = "generation"
+    handle_class = GeneratorHandle
+    report_title = "Latent interpolation"
+
+    def accepts(self, g: nn.Module) -> bool:
+        return isinstance(g, Generator) and not isinstance(g, TranslationGenerator)
+
+    def eval_samples(self, ctx: Any) -> torch.Tensor:
+        return ctx.generator().sample(ctx.n, seed=ctx.seed)
+
+    def report_view(self, handle: GeneratorHandle) -> GeneratedView | None:
+        """The interpolation strip for image generators, the scatter for vectors (over the mixture's
+        centres when the dataset has ``mixture`` metadata); else ``None``."""
+        shape = tuple(getattr(handle.generator, "out_shape", ()))
+        which, step = weights_of(handle), handle.checkpoint.stem
+        if len(shape) == 3:
+            return GeneratedView(
+                "interpolation",
+                interpolation_strip(handle),
+                f"{INTERP_ROWS} rows, each a spherical interpolation (slerp) in {INTERP_STEPS} steps between"
+                f" two fixed-seed latents (seed {SEED}), {which} generator of {step}.",
+            )
+        if len(shape) == 1 and shape[0] >= 2:
+            x = handle.sample(SCATTER_N, seed=SEED).numpy().astype(np.float64)
+            centres, std = mixture_of(handle.config)
+            where = "over the training mixture's centres (circles: 3 std)" if centres is not None else ""
+            dims = "" if shape[0] == 2 else f" (first two of {shape[0]} dimensions)"
+            caption = f"{SCATTER_N:,} samples (seed {SEED}){dims} {where}, {which} generator of {step}."
+            return GeneratedView("scatter", scatter_figure(x, centres, std), caption.replace("  ", " "))
+        return None
+
+
+def mixture_of(cfg: Config) -> tuple[np.ndarray | None, float | None]:
+    """The centres and std of the mixture a run was trained on (its dataset's ``mixture``
+    metadata), or ``None, None`` for data that are no known mixture."""
+    mixture = DATASETS.get(cfg.data.name).meta.get("mixture") if cfg.data.name in DATASETS else None
+    if mixture is None:
+        return None, None
+    centres, std = mixture(cfg.data.params)
+    return np.asarray(centres, dtype=np.float64), float(std)

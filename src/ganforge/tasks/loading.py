@@ -1,0 +1,35 @@
+"""Loading a run: its resolved config and a checkpoint's weights into the ``g`` network.
+
+Low enough that evaluation, the report, the API and the CLI all use it without importing each other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from ganforge.config import Config
+from ganforge.errors import CheckpointError, RunDirError
+from ganforge.rundir import read_run_config
+from ganforge.training.build import build_networks
+from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+
+
+def load_run_generator(
+    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None
+) -> tuple[Config, Path, nn.Module]:
+    """A run's config, checkpoint path and ``g`` network with the checkpoint's (EMA) weights."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir / "checkpoints")
+    if ckpt is None:
+        raise RunDirError(f"run '{run_dir}' has no checkpoint yet")
+    tensors, meta = load_checkpoint(ckpt)
+    info = meta.get("info", {})
+    if "data_shape" not in info:
+        raise CheckpointError(f"checkpoint '{ckpt}' does not record the data shape it was trained on")
+    g = build_networks(cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)))["g"]
+    prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"
+    load_module_state(g, prefix, tensors, ckpt)
+    return cfg, ckpt, g
