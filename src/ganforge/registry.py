@@ -187,7 +187,7 @@ def _load_builtins() -> None:
     import ganforge.metrics.features  # cheap: class definitions only, weights load on create
     import ganforge.models
     import ganforge.objectives
-    import ganforge.tabular.gain  # objective "gain" (GAIN imputation)
+    import ganforge.tabular.gain_objective  # objective "gain" (GAIN imputation)
     import ganforge.tabular.objective  # noqa: F401  (objective "ctgan")
 
 

@@ -110,8 +110,8 @@ def test_restoration_baselines_and_scores_on_known_answers():
     hole from its border, mean fill only touches the hole, bicubic keeps a constant image constant."""
     from ganforge.data.degrade import center_mask
     from ganforge.data.embedded import mnist_arrays
-    from ganforge.tasks.translation import HeldOutPairs
     from ganforge.metrics.features import create_extractor
+    from ganforge.tasks.translation import HeldOutPairs
 
     x = mnist_arrays("test")[0][:32]
     y = torch.as_tensor(mnist_arrays("test")[1][:32])

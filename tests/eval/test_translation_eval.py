@@ -16,9 +16,9 @@ from ganforge.cli.main import main
 from ganforge.data import build_dataset
 from ganforge.errors import EvalError
 from ganforge.evaluation import evaluate
-from ganforge.tasks.translation import attr_requests
 from ganforge.metrics.features import create_extractor
 from ganforge.metrics.image_quality import mean_psnr
+from ganforge.tasks.translation import attr_requests
 
 N = 96
 

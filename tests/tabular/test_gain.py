@@ -10,7 +10,8 @@ import torch
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import OBJECTIVES
-from ganforge.tabular.gain import GainObjective, Imputer, hint
+from ganforge.tabular.gain import Imputer
+from ganforge.tabular.gain_objective import GainObjective, hint
 
 
 def correlated_table(n: int = 1000, seed: int = 0) -> pd.DataFrame:

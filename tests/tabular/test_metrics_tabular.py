@@ -9,7 +9,8 @@ import pytest
 
 from ganforge.data.tables import load_table
 from ganforge.errors import DataError
-from ganforge.metrics.tabular import evaluate_tabular, tabular_report_html, tvd
+from ganforge.metrics.tabular import evaluate_tabular, tvd
+from ganforge.report.tabular import tabular_report_html
 
 
 def mixed_frame(n: int = 200, seed: int = 0) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-err_console = Console(stderr=True, highlight=False)
+from ganforge.cli.common import console
 
 
 def _fmt(value: Any) -> str:
@@ -47,7 +47,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             table.add_row(f"{name}.{key}", _fmt(value))
     Console(highlight=False).print(table)
     if result.path is not None:
-        err_console.print(f"recorded in {escape(str(result.path))}", soft_wrap=True)
+        console.print(f"recorded in {escape(str(result.path))}", soft_wrap=True)
     return 0
 
 
@@ -65,10 +65,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         metrics=metrics,
         overrides=args.set,
         n=args.n,
-        log=lambda line: err_console.print(escape(line), soft_wrap=True),
+        log=lambda line: console.print(escape(line), soft_wrap=True),
     )
     print(result.markdown, end="")
-    err_console.print(f"wrote {escape(str(result.csv_path))} and {escape(str(result.md_path))}")
+    console.print(f"wrote {escape(str(result.csv_path))} and {escape(str(result.md_path))}")
     return 0
 
 

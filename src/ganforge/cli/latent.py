@@ -12,12 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 
+from ganforge.cli.common import console
 from ganforge.errors import ConfigError
-
-err_console = Console(stderr=True, highlight=False)
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -33,7 +31,7 @@ def _truncation(value: float) -> float:
 
 
 def _wrote(path: Path, what: str) -> None:
-    err_console.print(f"wrote {what} to {escape(str(path))}", soft_wrap=True)
+    console.print(f"wrote {what} to {escape(str(path))}", soft_wrap=True)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:

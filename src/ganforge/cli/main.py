@@ -12,12 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 
+from ganforge.cli.common import console
 from ganforge.errors import ConfigError, GanforgeError
-
-console = Console(stderr=True, highlight=False)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -17,13 +17,8 @@ from typing import Any
 
 from rich.markup import escape
 
+from ganforge.cli.common import console
 from ganforge.errors import ConfigError, EvalError, RunDirError
-
-
-def _console() -> Any:
-    from ganforge.cli.main import console
-
-    return console
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
@@ -47,7 +42,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     summary = f"{len(data)} rows, discrete {model.discrete_columns}, {info['epochs_run']} epochs"
     if info.get("stopped_early"):
         summary += f" (stopped early, kept epoch {info['best_epoch']})"
-    _console().print(f"[green]done[/green]: {escape(summary)}; model in {escape(str(out))}", soft_wrap=True)
+    console.print(f"[green]done[/green]: {escape(summary)}; model in {escape(str(out))}", soft_wrap=True)
     return 0
 
 
@@ -72,7 +67,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = TabularGAN.load(args.run, device=args.device)
     frame = model.sample(args.n, conditions=_conditions(model, args.condition), seed=args.seed)
     path = write_table(frame, args.output)
-    _console().print(f"wrote {len(frame)} rows to {escape(str(path))}", soft_wrap=True)
+    console.print(f"wrote {len(frame)} rows to {escape(str(path))}", soft_wrap=True)
     return 0
 
 
@@ -103,7 +98,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             args.report or Path(args.run) / "report.html", result, frames[0], frames[1], model, args
         )
         if not args.json:
-            _console().print(f"wrote {escape(str(page))}", soft_wrap=True)
+            console.print(f"wrote {escape(str(page))}", soft_wrap=True)
     if args.json:
         print(json.dumps(result, default=float))
         return 0
@@ -123,8 +118,8 @@ def write_tabular_report(
     """One self-contained HTML page (images inlined, nothing fetched), like ``ganforge report``'s:
     the scores, per-column shapes and the worst marginals, then what the model was and how it was
     evaluated, so the page still explains itself when mailed on its own."""
-    from ganforge.metrics.tabular import tabular_report_html
     from ganforge.report.html import Page, Section, facts_table, render
+    from ganforge.report.tabular import tabular_report_html
     from ganforge.utils.io import atomic_write_text
 
     facts = [

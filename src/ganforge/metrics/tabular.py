@@ -105,13 +105,18 @@ def check_schema(
 
 
 # ---------------------------------------------------------------------------- building blocks
-def _categories(s: pd.Series) -> pd.Series:
+def category_labels(s: pd.Series) -> pd.Series:
     """Values as hashable objects with missing cells as the ``MISSING`` category (1 == 1.0 still)."""
     return s.astype(object).where(s.notna(), MISSING)
 
 
-def _freq(values: pd.Series) -> dict[Any, float]:
+def category_frequencies(values: pd.Series) -> dict[Any, float]:
     return values.value_counts(normalize=True, dropna=False).to_dict()
+
+
+def category_shares(s: pd.Series) -> dict[Any, float]:
+    """Each category's share of a column, missing cells counted as a category of their own."""
+    return category_frequencies(category_labels(s))
 
 
 def tvd(p: dict[Any, float], q: dict[Any, float]) -> float:
@@ -129,7 +134,7 @@ def ks_score(real: pd.Series, synthetic: pd.Series) -> float:
 
 def tvd_score(real: pd.Series, synthetic: pd.Series) -> float:
     """1 − TVD of the category frequencies (missing = a category)."""
-    return 1.0 - tvd(_freq(_categories(real)), _freq(_categories(synthetic)))
+    return 1.0 - tvd(category_shares(real), category_shares(synthetic))
 
 
 def pearson(a: pd.Series, b: pd.Series) -> float:
@@ -146,8 +151,8 @@ def contingency_score(real_a: pd.Series, real_b: pd.Series, syn_a: pd.Series, sy
     """1 − TVD of the normalised contingency tables of (a, b) in real and synthetic data."""
 
     def joint(a: pd.Series, b: pd.Series) -> dict[Any, float]:
-        pairs = pd.Series(list(zip(_categories(a), _categories(b), strict=True)), dtype=object)
-        return _freq(pairs)
+        pairs = pd.Series(list(zip(category_labels(a), category_labels(b), strict=True)), dtype=object)
+        return category_frequencies(pairs)
 
     return 1.0 - tvd(joint(real_a, real_b), joint(syn_a, syn_b))
 
@@ -290,9 +295,9 @@ def dcr_encode(real: pd.DataFrame, frames: list[pd.DataFrame], continuous: list[
             for out, frame in zip(blocks, frames, strict=True):
                 out.append(np.nan_to_num((frame[col].to_numpy(float) - mean) / std, nan=0.0)[:, None])
         else:
-            cats = {c: i for i, c in enumerate(_categories(real[col]).unique())}
+            cats = {c: i for i, c in enumerate(category_labels(real[col]).unique())}
             for out, frame in zip(blocks, frames, strict=True):
-                idx = _categories(frame[col]).map(cats).to_numpy(float)
+                idx = category_labels(frame[col]).map(cats).to_numpy(float)
                 onehot = np.zeros((len(frame), len(cats)))
                 known = ~np.isnan(idx)
                 onehot[np.flatnonzero(known), idx[known].astype(int)] = 1.0
@@ -380,98 +385,6 @@ def evaluate_tabular(
     }
 
 
-# ---------------------------------------------------------------------------- report fragment
-def _bars_figure(shapes: dict[str, Any]) -> str:
-    from matplotlib.figure import Figure
-
-    from ganforge.report.plots import figure_data_uri
-
-    items = sorted(shapes["columns"].items(), key=lambda kv: kv[1]["score"])
-    fig = Figure(figsize=(7.0, 0.9 + 0.24 * len(items)), dpi=100, layout="constrained")
-    ax = fig.subplots()
-    colors = ["C0" if v["metric"] == "ks" else "C1" for _, v in items]
-    ax.barh([k for k, _ in items], [v["score"] for _, v in items], color=colors)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("column shape score (blue: 1 − KS, orange: 1 − TVD)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    return figure_data_uri(fig)
-
-
-def _marginals_figure(real: pd.DataFrame, synthetic: pd.DataFrame, cols: list[Any], discrete: set) -> str:
-    from matplotlib.figure import Figure
-
-    from ganforge.report.plots import figure_data_uri
-
-    fig = Figure(figsize=(3.4 * len(cols), 2.6), dpi=100, layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(cols)))
-    for ax, col in zip(axes, cols, strict=True):
-        if col in discrete:
-            p, q = _freq(_categories(real[col])), _freq(_categories(synthetic[col]))
-            cats = sorted(set(p) | set(q), key=lambda c: -p.get(c, 0.0))[:12]
-            x = np.arange(len(cats))
-            ax.bar(x - 0.2, [p.get(c, 0.0) for c in cats], 0.4, label="real")
-            ax.bar(x + 0.2, [q.get(c, 0.0) for c in cats], 0.4, label="synthetic")
-            ax.set_xticks(x, [str(c)[:10] for c in cats], rotation=45, fontsize=7)
-        else:
-            r, s = real[col].dropna().to_numpy(float), synthetic[col].dropna().to_numpy(float)
-            bins = np.histogram_bin_edges(r, bins=30)  # shared edges from the real data
-            ax.hist(r, bins=bins, density=True, alpha=0.55, label="real")
-            ax.hist(np.clip(s, bins[0], bins[-1]), bins=bins, density=True, alpha=0.55, label="synthetic")
-        ax.set_title(str(col), fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, frameon=False)
-    return figure_data_uri(fig)
-
-
-def tabular_report_html(
-    result: dict[str, Any],
-    real: pd.DataFrame,
-    synthetic: pd.DataFrame,
-    discrete_columns: list[str],
-    n_marginals: int = 3,
-) -> str:
-    """A self-contained HTML fragment (PNG figures inlined as data URIs, all text escaped): a score
-    table, per-column shape scores as bars, and real-vs-synthetic marginals of the ``n_marginals``
-    worst-scoring columns (where a reader should look first)."""
-    from ganforge.report import html as h
-
-    rows: list[tuple[str, Any]] = [
-        ("quality", result["quality"]),
-        ("column shapes", result["column_shapes"]["score"]),
-        ("column pair trends", result["column_pair_trends"]["score"]),
-    ]
-    eff, priv = result.get("ml_efficacy"), result.get("dcr")
-    if eff:
-        metric = eff["metric"]
-        rows += [
-            (f"ML efficacy: real → holdout ({metric})", (eff["real"] or {}).get(metric)),
-            (f"ML efficacy: synthetic → holdout ({metric})", (eff["synthetic"] or {}).get(metric)),
-            ("ML efficacy ratio", eff["ratio"]),
-        ]
-    if priv:
-        rows += [
-            ("DCR median: synthetic / holdout", f"{priv['synthetic_to_train']['median']:.4g} / "
-             f"{priv['holdout_to_train']['median']:.4g}"),
-            ("share of synthetic rows ≤ holdout DCR p5", priv["share_closer"]),
-            ("holdout's own share", priv["holdout_share"]),
-        ]  # fmt: skip
-    parts = ['<div class="tabular-eval">', "<h3>Scores</h3>", h.facts_table(rows)]
-    if priv and priv["flagged"]:
-        parts.append(
-            '<p class="warn">DCR: synthetic rows sit near training rows more often than fresh real rows'
-            " do: the generator may be copying its training data.</p>"
-        )
-    parts += ["<h3>Column shapes</h3>", h.img(_bars_figure(result["column_shapes"]), "column shape scores")]
-    worst = sorted(result["column_shapes"]["columns"].items(), key=lambda kv: kv[1]["score"])
-    by_name = {str(c): c for c in real.columns}
-    cols = [by_name[name] for name, _ in worst[:n_marginals] if name in by_name]
-    if cols:
-        uri = _marginals_figure(real, synthetic, cols, set(discrete_columns))
-        parts += ["<h3>Marginals of the worst-scoring columns</h3>", h.img(uri, "marginal histograms")]
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
 __all__ = [
     "check_schema",
     "column_pair_trends",
@@ -479,6 +392,5 @@ __all__ = [
     "dcr",
     "evaluate_tabular",
     "ml_efficacy",
-    "tabular_report_html",
     "tvd",
 ]

@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
+import ganforge.report.html as h
+import ganforge.report.plots as plots
 from ganforge.errors import GanforgeError
-from ganforge.report import html as h
-from ganforge.report import plots
 from ganforge.report.rundata import RunData, is_number, numeric_keys
 from ganforge.rundir import read_run_config
 from ganforge.tasks import open_run, task_of

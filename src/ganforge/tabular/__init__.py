@@ -10,27 +10,20 @@ to register the ``ctgan`` objective) does not pull in the whole training stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ganforge.utils.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ganforge.tabular.gain import Imputer
     from ganforge.tabular.model import TabularGAN
     from ganforge.tabular.transformer import TableTransformer
 
+_EXPORTS = {
+    "Imputer": "ganforge.tabular.gain",
+    "TableTransformer": "ganforge.tabular.transformer",
+    "TabularGAN": "ganforge.tabular.model",
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
+
 __all__ = ["Imputer", "TableTransformer", "TabularGAN"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "TabularGAN":
-        from ganforge.tabular.model import TabularGAN
-
-        return TabularGAN
-    if name == "Imputer":
-        from ganforge.tabular.gain import Imputer
-
-        return Imputer
-    if name == "TableTransformer":
-        from ganforge.tabular.transformer import TableTransformer
-
-        return TableTransformer
-    raise AttributeError(f"module 'ganforge.tabular' has no attribute '{name}'")
