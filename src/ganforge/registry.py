@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import importlib.metadata
 import inspect
 import typing
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -179,8 +181,12 @@ register_extractor = EXTRACTORS.register
 register_task = TASKS.register
 
 
+PLUGIN_GROUP = "ganforge.plugins"
+_plugins: list[str] | None = None  # names of the plugins loaded, once per process
+
+
 def _load_builtins() -> None:
-    """Import the modules whose decorators fill the registries (idempotent)."""
+    """Import the modules whose decorators fill the registries, then the plugins (idempotent)."""
     import ganforge.augment
     import ganforge.data
     import ganforge.losses
@@ -189,6 +195,35 @@ def _load_builtins() -> None:
     import ganforge.objectives
     import ganforge.tabular.gain_objective  # objective "gain" (GAIN imputation)
     import ganforge.tabular.objective  # noqa: F401  (objective "ctgan")
+
+    load_plugins()
+
+
+def load_plugins() -> list[str]:
+    """Load every ``ganforge.plugins`` entry point once: a third-party package registers its models,
+    objectives, losses, datasets or tasks by naming a module (imported, so its decorators run) or a
+    function (called with no arguments) under that group in its ``pyproject.toml``::
+
+        [project.entry-points."ganforge.plugins"]
+        my_family = "my_package.ganforge_plugin"
+
+    A plugin that fails to load is reported in a warning naming it and skipped, so one broken
+    package cannot take every other command down with it. Returns the names of those loaded.
+    """
+    global _plugins
+    if _plugins is not None:
+        return _plugins
+    _plugins = []
+    for ep in sorted(importlib.metadata.entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            loaded = ep.load()
+            if callable(loaded):
+                loaded()
+        except Exception as err:  # a third party's bug: say whose, keep going
+            warnings.warn(f"ganforge plugin '{ep.name}' ({ep.value}) failed to load: {err!r}", stacklevel=2)
+            continue
+        _plugins.append(ep.name)
+    return _plugins
 
 
 def create_model(name: str, **kwargs: Any) -> Any:

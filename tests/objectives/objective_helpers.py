@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -11,7 +9,7 @@ import torch
 from ganforge.objectives.base import Context
 from ganforge.objectives.gan import AdversarialObjective
 from ganforge.registry import create_model, create_objective
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.testing import final_checkpoint, read_metrics  # noqa: F401  (re-exported for the tests)
 
 TOY = {"name": "toy2d", "kind": "ring", "n": 2048}
 MNIST = {"name": "mnist"}
@@ -41,17 +39,6 @@ def run_config(
             **train,
         },
     }
-
-
-def final_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    path = latest_checkpoint(Path(run_dir) / "checkpoints")
-    assert path is not None, f"no checkpoint in {run_dir}"
-    return load_checkpoint(path)
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "logs" / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def cpu_context(seed: int = 0) -> Context:

@@ -5,16 +5,14 @@ A plain module (not conftest.py) so test files can import it: ``from training_he
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
+from ganforge.testing import final_checkpoint, read_metrics  # noqa: F401  (re-exported for the tests)
 
 # Subprocesses (CLI, torchrun) get one thread each: the test machines have two cores, shared.
 SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -50,17 +48,6 @@ def make_config(
     if objective:
         raw["objective"] = objective
     return raw
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "logs" / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def final_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    path = latest_checkpoint(Path(run_dir) / "checkpoints")
-    assert path is not None, f"no checkpoint in {run_dir}"
-    return load_checkpoint(path)
 
 
 def assert_tensors_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], skip: tuple[str, ...] = ()):
