@@ -178,12 +178,11 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        errors = []
         for arg in (a for a in args if a is not type(None)):
             try:
                 return coerce(value, arg, key)
-            except ConfigError as err:
-                errors.append(err)
+            except ConfigError:
+                continue
         raise ConfigError(f"'{key}' must be {_type_name(annotation)}, got {value!r}")
     if origin is Literal:
         if value in args:
@@ -193,21 +192,29 @@ def coerce(value: Any, annotation: Any, key: str) -> Any:
             f" got {value!r}{did_you_mean(str(value), map(str, args))}"
         )
     if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"'{key}' must be a list, got {value!r}")
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise ConfigError(f"'{key}' must have {len(args)} items, got {len(value)}")
-            return tuple(
-                coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
-            )
-        item = args[0] if args else Any
-        converted = [coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
-        return tuple(converted) if origin is tuple else converted
+        return _coerce_sequence(value, origin, args, key)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"'{key}' must be a mapping, got {value!r}")
         return value
+    return _coerce_scalar(value, annotation, key)
+
+
+def _coerce_sequence(value: Any, origin: type, args: tuple[Any, ...], key: str) -> Any:
+    """A list or tuple, each item coerced (a fixed-length tuple: item by item, the length checked)."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"'{key}' must be a list, got {value!r}")
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        if len(value) != len(args):
+            raise ConfigError(f"'{key}' must have {len(args)} items, got {len(value)}")
+        return tuple(coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    item = args[0] if args else Any
+    converted = [coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    return tuple(converted) if origin is tuple else converted
+
+
+def _coerce_scalar(value: Any, annotation: Any, key: str) -> Any:
+    """bool, int (a whole float too), float (an int too), str or any class: nothing else converts."""
     if annotation is bool:
         if isinstance(value, bool):
             return value

@@ -225,8 +225,7 @@ def sweep(
     (the final losses are always in the table). Evaluations use the EMA generator, ``n`` samples
     (default: the metrics' protocol) and latent seed 0.
     """
-    from ganforge.api import train
-    from ganforge.evaluation import dataset_meta, default_n, evaluate, parse_metric_names
+    from ganforge.evaluation import dataset_meta, default_n, parse_metric_names
 
     out = Path(out) if out is not None else Path("sweeps") / Path(str(config)).stem
     runs = plan(config, grid, seeds, out, list(overrides))
@@ -240,26 +239,7 @@ def sweep(
     rows, metric_keys = [], []
     for i, (run, state) in enumerate(zip(runs, states, strict=True)):
         t0 = time.perf_counter()
-        if state != "finished":
-            train(run.config, out=run.path, resume=state == "unfinished")
-        values: dict[str, Any] = {}
-        if names:
-            values = (
-                _cached_eval(run.path, names, eval_n, 0) or evaluate(run.path, names, n=eval_n, seed=0).values
-            )
-        summary = json.loads((run.path / "summary.json").read_text())
-        last = summary.get("last_metrics") or {}
-        row = {
-            "cell": run.cell,
-            "seed": run.seed,
-            **run.grid,
-            "status": {"new": "trained", "unfinished": "resumed", "finished": "skipped"}[state],
-            "step": summary.get("step"),
-            "train_wall_s": summary.get("wall_time_s"),
-            **{k: last.get(k) for k in LOSS_KEYS},
-            **values,
-            "run_dir": str(run.path),
-        }
+        row, values = sweep_cell(run, state, names, eval_n)
         rows.append(row)
         metric_keys.append(list(values))
         if log is not None:
@@ -276,6 +256,34 @@ def sweep(
     markdown = to_markdown(rows, keys, value_cols)
     md_path = atomic_write_text(out / "sweep.md", markdown)
     return SweepResult(rows, csv_path, md_path, markdown)
+
+
+def sweep_cell(run: Any, state: str, names: list[str], eval_n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train (or resume, or skip) one cell x seed and evaluate it: its table row and metric values."""
+    from ganforge.api import train
+    from ganforge.evaluation import evaluate
+
+    if state != "finished":
+        train(run.config, out=run.path, resume=state == "unfinished")
+    values: dict[str, Any] = {}
+    if names:
+        values = (
+            _cached_eval(run.path, names, eval_n, 0) or evaluate(run.path, names, n=eval_n, seed=0).values
+        )
+    summary = json.loads((run.path / "summary.json").read_text())
+    last = summary.get("last_metrics") or {}
+    row = {
+        "cell": run.cell,
+        "seed": run.seed,
+        **run.grid,
+        "status": {"new": "trained", "unfinished": "resumed", "finished": "skipped"}[state],
+        "step": summary.get("step"),
+        "train_wall_s": summary.get("wall_time_s"),
+        **{k: last.get(k) for k in LOSS_KEYS},
+        **values,
+        "run_dir": str(run.path),
+    }
+    return row, values
 
 
 # ----------------------------------------------------------------------------------------------

@@ -333,6 +333,9 @@ def test_list_everything(cli):
         "objectives:",
         "augments:",
         "extractors:",
+        "tasks:",
         "configs:",
     ]
+    tasks = out.split("tasks:")[1].split("configs:")[0]
+    assert "generation" in tasks and "translation" in tasks
     assert "DCGAN (Radford et al. 2015)" in out

@@ -167,7 +167,12 @@ def add_latent_parser(sub: Any) -> None:
         " GIF (chosen by the -o suffix) from fixed seeds; see docs/latent.md.",
     )
     tools = latent.add_subparsers(dest="tool", required=True)
+    _add_picture_tools(tools)
+    _add_walk_and_invert(tools)
 
+
+def _add_picture_tools(tools: Any) -> None:
+    """``interpolate``, ``classes``, ``truncation``: grids of fixed seeds."""
     p = tools.add_parser("interpolate", help="rows of latent interpolations between seeded pairs")
     _common(p, "interpolate.png")
     p.add_argument("--steps", type=int, default=8, help="images per row, ends included (default 8)")
@@ -196,6 +201,9 @@ def add_latent_parser(sub: Any) -> None:
     p.add_argument("--fps", type=float, default=4.0, help="GIF frames (ψ values) per second (default 4)")
     p.set_defaults(func=cmd_truncation)
 
+
+def _add_walk_and_invert(tools: Any) -> None:
+    """``walk`` (a GIF on the latent sphere) and ``invert`` (an image's latent)."""
     p = tools.add_parser("walk", help="a smooth random walk on the latent sphere, as a GIF")
     _common(p, "walk.gif")
     p.add_argument("--steps", type=int, default=60, help="frames (default 60)")

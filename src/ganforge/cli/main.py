@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -57,12 +58,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    import ganforge.tasks  # noqa: F401  (registers the task kinds)
+    from ganforge.augment import AUGMENTS
     from ganforge.config import bundled_configs
-    from ganforge.registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OBJECTIVES, _load_builtins
+    from ganforge.registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OBJECTIVES, TASKS, _load_builtins
 
     _load_builtins()
-    from ganforge.augment import AUGMENTS
-
     tables = {
         "models": MODELS,
         "losses": LOSSES,
@@ -70,6 +71,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         "objectives": OBJECTIVES,
         "augments": AUGMENTS,
         "extractors": EXTRACTORS,
+        "tasks": TASKS,
     }
     kinds = [args.kind] if args.kind else [*tables, "configs"]
     for kind in kinds:
@@ -87,13 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from ganforge import __version__
-
-    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
-    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train from a YAML config (a path or a bundled preset name)")
     p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
@@ -107,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--force", action="store_true", help="replace the run in --out")
     p.set_defaults(func=cmd_train)
 
+
+def add_sample_parser(sub: Any) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run", help="run directory")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
@@ -120,36 +118,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_sample)
 
+
+def add_list_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "list", help="list registered models, losses, datasets, objectives, extractors, configs"
+        "list", help="list registered models, losses, datasets, objectives, extractors, tasks, configs"
     )
-    p.add_argument(
-        "kind",
-        nargs="?",
-        choices=["models", "losses", "datasets", "objectives", "augments", "extractors", "configs"],
-    )
+    kinds = ["models", "losses", "datasets", "objectives", "augments", "extractors", "tasks", "configs"]
+    p.add_argument("kind", nargs="?", choices=kinds)
     p.set_defaults(func=cmd_list)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganforge import __version__
     from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
-
-    add_eval_parser(sub)
-    add_sweep_parser(sub)
-
-    from ganforge.cli.report import add_report_parser
-
-    add_report_parser(sub)
-
     from ganforge.cli.impute import add_impute_parser
     from ganforge.cli.latent import add_latent_parser
+    from ganforge.cli.report import add_report_parser
     from ganforge.cli.tabular import add_tabular_parser
-
-    add_latent_parser(sub)
-    add_tabular_parser(sub)
-    add_impute_parser(sub)
-
     from ganforge.cli.translate import add_translate_parser
 
-    add_translate_parser(sub)
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and inspect GANs.")
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
+        add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
+    ):  # fmt: skip
+        add(sub)
     return parser
 
 

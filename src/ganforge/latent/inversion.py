@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -115,25 +116,17 @@ def _has_w_space(g: Any) -> bool:
     return all(hasattr(g, a) for a in ("mapping", "synthesis", "num_ws", "w_dim"))
 
 
-def invert(
-    generator: Any,
+def _check_inversion(
+    g: Any,
     target: torch.Tensor,
-    space: Space = "z",
-    steps: int = 500,
-    lr: float = 0.05,
-    restarts: int = 4,
-    prior_weight: float | None = None,
-    label: int | None = None,
-    seed: int = 0,
-    progress: bool | None = None,
-) -> InversionResult:
-    """Optimise a latent so that the generator's image matches ``target`` (C, H, W) in [-1, 1].
-
-    ``prior_weight`` λ defaults to ``DEFAULT_PRIOR_WEIGHT[space]``; ``label`` is required for a
-    conditional generator (the class is held fixed). ``progress`` shows a bar (default: when
-    stderr is a terminal). Deterministic for a given ``seed``.
-    """
-    g, device = as_generator(generator)
+    space: str,
+    steps: int,
+    restarts: int,
+    lr: float,
+    prior_weight: float | None,
+    label: int | None,
+) -> float:
+    """A ConfigError for the first bad setting; the prior weight to use."""
     if space not in ("z", "w"):
         raise ConfigError(f"unknown latent space '{space}'; use z or w")
     if space == "w" and not _has_w_space(g):
@@ -154,33 +147,71 @@ def invert(
     if num_classes(g) and label is None:
         raise ConfigError("this generator is conditional: give the target's class (label / --label)")
     check_label(g, label)
+    return weight
+
+
+LatentFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _latent_space(
+    g: Any, space: str, restarts: int, y: torch.Tensor | None, seed: int, device: torch.device
+) -> tuple[torch.Tensor, LatentFn, LatentFn]:
+    """(starting latents, latent -> image, latent -> prior penalty) of the space searched.
+
+    z: ``restarts`` seeded draws, and a penalty on the norm's distance from a Gaussian's shell. w:
+    the mean w (w̄) plus mapped draws, and a penalty on the distance from w̄ in units of w's spread.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    if space == "z":
+        start = g.sample_z(restarts, generator=rng).to(device)
+        d = start.shape[-1]
+
+        def synthesise(v: torch.Tensor) -> torch.Tensor:
+            return g(v, y)
+
+        def prior(v: torch.Tensor) -> torch.Tensor:
+            return (v.norm(dim=-1) / math.sqrt(d) - 1.0).square()
+
+        return start, synthesise, prior
+    w_mean, w_std = _w_space(g, y, seed, device)
+    z = g.sample_z(restarts - 1, generator=rng).to(device)
+    with torch.no_grad():
+        mapped = _single_w(g.mapping(z, y[1:] if y is not None else None))
+
+    def synthesise_w(v: torch.Tensor) -> torch.Tensor:
+        return g.synthesis(v[:, None, :].expand(-1, int(g.num_ws), -1))
+
+    def prior_w(v: torch.Tensor) -> torch.Tensor:
+        return (v - w_mean).square().mean(-1) / w_std**2
+
+    return torch.cat([w_mean[None], mapped]), synthesise_w, prior_w
+
+
+def invert(
+    generator: Any,
+    target: torch.Tensor,
+    space: Space = "z",
+    steps: int = 500,
+    lr: float = 0.05,
+    restarts: int = 4,
+    prior_weight: float | None = None,
+    label: int | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> InversionResult:
+    """Optimise a latent so that the generator's image matches ``target`` (C, H, W) in [-1, 1].
+
+    ``prior_weight`` λ defaults to ``DEFAULT_PRIOR_WEIGHT[space]``; ``label`` is required for a
+    conditional generator (the class is held fixed). ``progress`` shows a bar (default: when
+    stderr is a terminal). Deterministic for a given ``seed``.
+    """
+    g, device = as_generator(generator)
+    weight = _check_inversion(g, target, space, steps, restarts, lr, prior_weight, label)
     target = target.detach().float().to(device)
     y = torch.full((restarts,), label, dtype=torch.long, device=device) if label is not None else None
 
-    rng = torch.Generator().manual_seed(seed)
     with eval_mode(g):
-        if space == "z":
-            start = g.sample_z(restarts, generator=rng).to(device)
-            d = start.shape[-1]
-
-            def synthesise(v: torch.Tensor) -> torch.Tensor:
-                return g(v, y)
-
-            def prior(v: torch.Tensor) -> torch.Tensor:
-                return (v.norm(dim=-1) / math.sqrt(d) - 1.0).square()
-        else:
-            w_mean, w_std = _w_space(g, y, seed, device)
-            z = g.sample_z(restarts - 1, generator=rng).to(device)
-            with torch.no_grad():
-                mapped = _single_w(g.mapping(z, y[1:] if y is not None else None))
-            start = torch.cat([w_mean[None], mapped])
-
-            def synthesise(v: torch.Tensor) -> torch.Tensor:
-                return g.synthesis(v[:, None, :].expand(-1, int(g.num_ws), -1))
-
-            def prior(v: torch.Tensor) -> torch.Tensor:
-                return (v - w_mean).square().mean(-1) / w_std**2
-
+        start, synthesise, prior = _latent_space(g, space, restarts, y, seed, device)
         latent, history = _optimise(synthesise, prior, start, target, steps, lr, weight, progress)
         with torch.no_grad():
             images = synthesise(latent).float()

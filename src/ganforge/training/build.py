@@ -10,7 +10,7 @@ import dataclasses
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ganforge.losses import get_loss
 from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
 from ganforge.objectives.base import Context, Objective
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
+from ganforge.rundir import prepare_run_dir, write_config
 from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleGrid, Summary
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
@@ -193,29 +194,15 @@ def build_session(
 
     ``extra_callbacks``: factories ``(cfg, run_dir) -> callback or None`` from the layers above
     training (the periodic evaluation), called after the logger and sample grid, before the
-    checkpointer: a checkpoint at an evaluation step then holds its best-so-far.
+    checkpointer: a checkpoint at an evaluation step then holds its best-so-far. The order of the
+    steps below is part of the contract: each may draw from the seeded global RNG.
     """
-    from ganforge.rundir import prepare_run_dir, write_config
-
     _load_builtins()
-    device = resolve_device(cfg.train.device)
-    dist = init_distributed(device.type)
-    device = resolve_device(cfg.train.device, dist)
-    if device.type == "cuda":  # plain "cuda" has no index, which set_device refuses
-        torch.cuda.set_device(device.index if device.index is not None else 0)
+    device, dist = setup_device(cfg)
     set_determinism(cfg.train.seed, cfg.train.deterministic)
-
     dataset, cfg = load_data(cfg)
     nets = build_networks(cfg, dataset.shape, dataset.num_classes)
-    checkpoint, resume_state = None, None
-    if run_dir is not None:
-        checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)
-        if checkpoint is not None:  # read it before touching the run dir: a corrupt one changes nothing
-            resume_state = load_checkpoint(checkpoint)
-        barrier(dist)  # every rank has checked the folder before rank 0 writes into it
-        if dist.is_main:
-            write_config(run_dir, cfg)
-        barrier(dist)
+    checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
 
     channels_last = cfg.train.channels_last if cfg.train.channels_last is not None else dataset.is_image
     fmt = torch.channels_last if channels_last and dataset.is_image else torch.contiguous_format
@@ -227,23 +214,8 @@ def build_session(
         dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
         device=device, channels_last=channels_last,
     )  # fmt: skip
-
-    callbacks: list[object] = []
-    sampler, events = None, None
-    if run_dir is not None and dist.is_main:
-        logger = MetricsLogger(run_dir, cfg.train.log_every)
-        real = dataset.x[:2500] if not dataset.is_image else None
-        sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
-        events = EventLog(run_dir)
-        callbacks = [
-            events,
-            *diagnostics_callbacks(cfg, dataset, logger, events),
-            sampler,
-            *filter(None, (make(cfg, run_dir) for make in extra_callbacks)),
-            Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
-            ProgressBar(logger, enabled=cfg.train.progress),
-            Summary(run_dir, logger, sampler, events),
-        ]
+    writes = run_dir is not None and dist.is_main  # only rank 0 writes into the run dir
+    callbacks = run_callbacks(cfg, run_dir, dataset, extra_callbacks) if writes else RunCallbacks()
     trainer = Trainer(
         objective,
         stream,
@@ -256,9 +228,9 @@ def build_session(
         ema_kimg=cfg.train.ema_kimg,
         ema_rampup=cfg.train.ema_rampup,
         measure_every=cfg.train.log_every,
-        callbacks=callbacks,
+        callbacks=callbacks.all,
         info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
-        guard=build_guard(cfg, events),
+        guard=build_guard(cfg, callbacks.events),
         lr_schedule=build_lr_schedule(cfg.train.lr_schedule, cfg.train.steps, cfg.train.lr_decay_start),
         max_seconds=cfg.train.max_seconds,
     )
@@ -267,4 +239,58 @@ def build_session(
     if cfg.train.compile:
         for net in nets.values():
             net.compile()
-    return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, sampler)
+    return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, callbacks.sampler)
+
+
+def setup_device(cfg: Config) -> tuple[torch.device, DistInfo]:
+    """The run's device and process group (under torchrun each process takes its LOCAL_RANK's GPU)."""
+    device = resolve_device(cfg.train.device)
+    dist = init_distributed(device.type)
+    device = resolve_device(cfg.train.device, dist)
+    if device.type == "cuda":  # plain "cuda" has no index, which set_device refuses
+        torch.cuda.set_device(device.index if device.index is not None else 0)
+    return device, dist
+
+
+def open_run_dir(
+    run_dir: Path | None, cfg: Config, resume: bool, force: bool, dist: DistInfo
+) -> tuple[Path | None, tuple[dict[str, torch.Tensor], dict[str, Any]] | None]:
+    """Check (and on rank 0 write) the run dir; the checkpoint to resume from and its state, if any."""
+    if run_dir is None:
+        return None, None
+    checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)
+    # Read it before touching the run dir: a corrupt checkpoint changes nothing.
+    resume_state = load_checkpoint(checkpoint) if checkpoint is not None else None
+    barrier(dist)  # every rank has checked the folder before rank 0 writes into it
+    if dist.is_main:
+        write_config(run_dir, cfg)
+    barrier(dist)
+    return checkpoint, resume_state
+
+
+@dataclass
+class RunCallbacks:
+    """What a run writes, in the order the Trainer calls it, and the two parts others hold on to."""
+
+    all: list[object] = field(default_factory=list)
+    sampler: SampleGrid | None = None
+    events: EventLog | None = None
+
+
+def run_callbacks(
+    cfg: Config, run_dir: Path, dataset: ArrayDataset, extra_callbacks: Sequence[CallbackFactory]
+) -> RunCallbacks:
+    logger = MetricsLogger(run_dir, cfg.train.log_every)
+    real = dataset.x[:2500] if not dataset.is_image else None
+    sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
+    events = EventLog(run_dir)
+    callbacks = [
+        events,
+        *diagnostics_callbacks(cfg, dataset, logger, events),
+        sampler,
+        *filter(None, (make(cfg, run_dir) for make in extra_callbacks)),
+        Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
+        ProgressBar(logger, enabled=cfg.train.progress),
+        Summary(run_dir, logger, sampler, events),
+    ]
+    return RunCallbacks(callbacks, sampler, events)
