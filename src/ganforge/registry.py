@@ -53,36 +53,47 @@ class Entry:
 
     @property
     def options(self) -> type | None:
-        """The builder's ``Options`` dataclass, when it declares its options that way."""
-        options = getattr(self.builder, "Options", None)
+        """The dataclass that declares the builder's options (``meta["options"]`` or the builder's
+        ``Options`` attribute), when it declares them that way."""
+        options = self.meta.get("options") or getattr(self.builder, "Options", None)
         return options if isinstance(options, type) and dataclasses.is_dataclass(options) else None
 
     def parameters(self) -> dict[str, inspect.Parameter]:
-        """Keyword parameters a config may set (excludes *args/**kwargs)."""
-        if self.options is not None:
-            return {
-                f.name: inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default)
-                for f in dataclasses.fields(self.options)
-            }
+        """Keyword parameters a config may set (excludes *args/**kwargs): the builder's own and, for a
+        builder with an options dataclass, that dataclass's fields (the builder's ``options``
+        argument itself is filled from them)."""
         sig = inspect.signature(self.builder)
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        return {n: p for n, p in sig.parameters.items() if p.kind in kinds}
+        own = {n: p for n, p in sig.parameters.items() if p.kind in kinds}
+        if self.options is None:
+            return own
+        own.pop("options", None)
+        fields = dataclasses.fields(self.options)
+        kind = inspect.Parameter.KEYWORD_ONLY
+        return {**own, **{f.name: inspect.Parameter(f.name, kind, default=f.default) for f in fields}}
 
     def annotations(self) -> dict[str, Any]:
         """Resolved type hints of the options (for config type checks); {} when unresolvable."""
-        target = self.options or self.builder
-        while isinstance(target, functools.partial):  # a variant: its base's hints
-            target = target.func
-        try:
-            return typing.get_type_hints(target)
-        except Exception:  # unresolved forward references: no type checks rather than a crash
-            return {}
+        hints: dict[str, Any] = {}
+        for target in (self.builder, self.options):
+            while isinstance(target, functools.partial):  # a variant: its base's hints
+                target = target.func
+            if target is None:
+                continue
+            try:
+                hints.update(typing.get_type_hints(target))
+            except Exception:  # unresolved forward references: no type checks rather than a crash
+                continue
+        return hints
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Build: options go to the ``Options`` dataclass when there is one, else to the builder."""
-        if self.options is not None:
-            return self.builder(*args, self.options(**kwargs))
-        return self.builder(*args, **kwargs)
+        """Build: keys of the options dataclass (when there is one) become its instance, passed as
+        ``options=``; the rest go to the builder as they are."""
+        if self.options is None:
+            return self.builder(*args, **kwargs)
+        names = {f.name for f in dataclasses.fields(self.options)}
+        options = self.options(**{k: v for k, v in kwargs.items() if k in names})
+        return self.builder(*args, options=options, **{k: v for k, v in kwargs.items() if k not in names})
 
 
 class Registry:
@@ -130,9 +141,16 @@ class Registry:
         unknown = set(defaults) - set(entry.parameters())
         if unknown:
             raise ValueError(f"variant '{name}' sets {sorted(unknown)}, which {self.kind} '{base}' lacks")
-        builder = functools.partial(entry.builder, **defaults)
         meta = {**entry.meta, "variant_of": entry.name, "aliases": ()}
         meta["description"] = description or f"{entry.name} with {_describe(defaults)}"
+        builder: Callable[..., Any] = functools.partial(entry.builder, **defaults)
+        if entry.options is not None:  # the same options class with other defaults
+            hints = entry.annotations()
+            changed = [(k, hints.get(k, Any), field(default=v)) for k, v in defaults.items()]
+            meta["options"] = dataclasses.make_dataclass(
+                f"{entry.options.__name__}_{name}", changed, bases=(entry.options,), frozen=True
+            )
+            builder = entry.builder
         self.register(name, **{k: v for k, v in meta.items() if k != "aliases"})(builder)
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:

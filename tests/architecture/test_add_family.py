@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 import torch
 import yaml
 from torch import nn
 
 import ganforge
+from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.models.base import Generator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.models.base import Generator, ModelOptions
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
+from ganforge.options import check_at_least
 from ganforge.registry import MODELS, register_model, register_objective, register_variant
 from ganforge.regularizers.gradient import mean_squared_gradient
 from ganforge.testing import final_checkpoint, read_metrics, state_digest
@@ -52,13 +55,29 @@ class ResidualCritic(nn.Module):
         return self.net(x).reshape(-1)
 
 
-@register_model("toyres", inputs=("vector",), description="residual MLP G and D (a test's toy family)")
+@dataclass(frozen=True)
+class ToyResOptions(ModelOptions):
+    z_dim: int = 8
+    width: int = 128
+    blocks: int = 2
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "z_dim", "width", "blocks")
+
+
+@register_model(
+    "toyres",
+    options=ToyResOptions,
+    inputs=("vector",),
+    description="residual MLP G and D (a test's toy family)",
+)
 def toyres(
-    shape: tuple[int, ...], num_classes: int = 0, *, z_dim: int = 8, width: int = 128, blocks: int = 2
+    shape: tuple[int, ...], num_classes: int = 0, options: ToyResOptions = ToyResOptions()
 ) -> dict[str, nn.Module]:
+    o = options
     return {
-        "g": ResidualGenerator(z_dim, shape, width, blocks, num_classes),
-        "d": ResidualCritic(shape[0], width),
+        "g": ResidualGenerator(o.z_dim, shape, o.width, o.blocks, num_classes),
+        "d": ResidualCritic(shape[0], o.width),
     }
 
 
@@ -134,6 +153,8 @@ def test_the_toy_family_learns_the_ring_evaluates_and_loads(tmp_path) -> None:
     assert scores["modes_covered"] >= 7 and scores["hq_fraction"] > 0.5, scores
     assert ganforge.load(run.path).sample(5, seed=1).shape == (5, 2)
     assert MODELS.get("toyres_tiny").meta["variant_of"] == "toyres"
+    with pytest.raises(ConfigError, match=r"'model\.width' must be at least 1"):
+        ganforge.train(PRESET, out=tmp_path / "bad", overrides=["model.width=0"])
 
 
 def test_the_toy_family_resumes_bit_for_bit(tmp_path) -> None:

@@ -28,11 +28,14 @@ standardised inside with the fixed ``attr_center`` / ``attr_scale`` (defaults:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from ganforge.data.attributes import THICKNESS_CENTER, THICKNESS_SCALE
 from ganforge.errors import ConfigError, DataError
+from ganforge.models.base import ModelOptions
 from ganforge.models.cyclegan import ResnetBlock
 from ganforge.models.translation import TranslationGenerator, check_translation_shape, init_normal, norm_layer
 from ganforge.registry import register_model, register_variant
@@ -148,46 +151,63 @@ class AttrDiscriminator(nn.Module):
         return self.adv(h), self.attr_center + self.attr_scale * attr
 
 
+@dataclass(frozen=True)
+class AttrEditOptions(ModelOptions):
+    """``attr_dim``: K, the number of continuous attributes G is told and D regresses. ``ngf``,
+    ``n_blocks``, ``downsamplings`` and ``norm`` shape G as CycleGAN's ResNet translator;
+    ``embed_dim`` is the size of the attribute embedding every FiLM reads. ``ndf`` and ``d_layers``
+    are D's first width and number of stride-2 convs.
+
+    ``attr_center`` / ``attr_scale`` standardise attributes inside both networks (defaults: stroke
+    thickness in pixels on ``thickness_digits``), so the networks see values near N(0, 1) while
+    every caller speaks the data's units.
+    """
+
+    attr_dim: int = 1
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: int = 6
+    downsamplings: int = 2
+    d_layers: int = 3
+    embed_dim: int = 64
+    attr_center: float = THICKNESS_CENTER
+    attr_scale: float = THICKNESS_SCALE
+    norm: str = "instance"
+
+    def __post_init__(self) -> None:
+        for key, least in (
+            ("attr_dim", 1), ("ngf", 1), ("ndf", 1), ("n_blocks", 0),
+            ("downsamplings", 0), ("d_layers", 1), ("embed_dim", 1),
+        ):  # fmt: skip
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"'model.{key}' must be an integer of at least {least}, got {value!r}")
+        if not self.attr_scale > 0:
+            raise ConfigError(f"'model.attr_scale' must be positive, got {self.attr_scale}")
+
+
 @register_model(
     "attr_edit",
+    options=AttrEditOptions,
     inputs=("image_pair",),
     task="translation",
     description="StarGAN-style attribute editor: FiLM-conditioned ResNet G(x, t) + PatchGAN D with attr head",
 )
 def attr_edit(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    attr_dim: int = 1,
-    ngf: int = 64,
-    ndf: int = 64,
-    n_blocks: int = 6,
-    downsamplings: int = 2,
-    d_layers: int = 3,
-    embed_dim: int = 64,
-    attr_center: float = THICKNESS_CENTER,
-    attr_scale: float = THICKNESS_SCALE,
-    norm: str = "instance",
+    shape: tuple[int, ...], num_classes: int = 0, options: AttrEditOptions = AttrEditOptions()
 ) -> dict[str, nn.Module]:
     """``g``: ``TranslationGenerator(ab=AttrEditGenerator, conditions=("attr",))``, so
     ``g(x, attr=t)`` with t (N, ``attr_dim``) in the data's units; ``d``: ``AttrDiscriminator``.
-
-    ``attr_center`` / ``attr_scale`` standardise attributes inside both networks (defaults: stroke
-    thickness in pixels on ``thickness_digits``). ``num_classes`` is accepted and ignored.
+    ``num_classes`` is accepted and ignored.
     """
-    for key, value, least in (
-        ("attr_dim", attr_dim, 1), ("ngf", ngf, 1), ("ndf", ndf, 1), ("n_blocks", n_blocks, 0),
-        ("downsamplings", downsamplings, 0), ("d_layers", d_layers, 1), ("embed_dim", embed_dim, 1),
-    ):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"'model.{key}' must be an integer of at least {least}, got {value!r}")
-    if not attr_scale > 0:
-        raise ConfigError(f"'model.attr_scale' must be positive, got {attr_scale}")
-    c, side = check_translation_shape("attr_edit", shape, 2**downsamplings)
-    if side < 2**d_layers:
-        raise ConfigError(f"'model.d_layers' ({d_layers}) halves a {side}-pixel image below one pixel")
-    g = AttrEditGenerator(c, attr_dim, ngf, n_blocks, downsamplings, embed_dim, attr_center, attr_scale, norm)
-    d = AttrDiscriminator(c, attr_dim, ndf, d_layers, attr_center, attr_scale)
+    o = options
+    c, side = check_translation_shape("attr_edit", shape, 2**o.downsamplings)
+    if side < 2**o.d_layers:
+        raise ConfigError(f"'model.d_layers' ({o.d_layers}) halves a {side}-pixel image below one pixel")
+    g = AttrEditGenerator(
+        c, o.attr_dim, o.ngf, o.n_blocks, o.downsamplings, o.embed_dim, o.attr_center, o.attr_scale, o.norm
+    )
+    d = AttrDiscriminator(c, o.attr_dim, o.ndf, o.d_layers, o.attr_center, o.attr_scale)
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("attr",)), "d": d}
 
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
+
+from ganforge.errors import ConfigError
+
+IMAGE_RESOLUTIONS = (32, 64, 128)  # the sizes the image families' stage layouts are written for
 
 
 class Generator(nn.Module):
@@ -58,3 +65,60 @@ def init_dcgan_weights(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Base of every model's ``Options``: its fields are the ``model.*`` config keys."""
+
+    SECTION: ClassVar[str] = "model"
+
+
+@dataclass(frozen=True)
+class ImageModelOptions(ModelOptions):
+    """What every image family takes besides its widths: ``resolution`` and ``channels`` default to
+    the data's; setting them only adds a check that a config meant for, say, 64x64 RGB is not
+    silently trained on something else."""
+
+    resolution: int | None = None
+    channels: int | None = None
+
+    def image_shape(
+        self, family: str, shape: tuple[int, ...], resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS
+    ) -> tuple[int, int]:
+        """(channels, resolution) of the data, checked against these options."""
+        return resolve_image_shape(family, shape, self.resolution, self.channels, resolutions)
+
+
+def resolve_image_shape(
+    family: str,
+    shape: tuple[int, ...],
+    resolution: int | None,
+    channels: int | None,
+    resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS,
+) -> tuple[int, int]:
+    """(channels, resolution) of square image data, checked against optional config values.
+
+    The data decide both numbers; ``model.resolution`` / ``model.channels`` are assertions that a
+    config meant for, say, 64x64 RGB is not silently trained on something else.
+    """
+    if len(shape) != 3:
+        raise ConfigError(
+            f"{family} needs (C, H, W) images, got samples of shape {tuple(shape)}; use 'mlp' for vectors"
+        )
+    c, h, w = shape
+    if h != w:
+        raise ConfigError(f"{family} needs square images, got {h}x{w}")
+    if resolution is not None and resolution != h:
+        raise ConfigError(
+            f"'model.resolution' is {resolution} but the data are {h}x{w} images;"
+            f" resize the data to {resolution}x{resolution} or leave model.resolution unset"
+        )
+    if h not in resolutions:
+        raise ConfigError(
+            f"{family} supports resolutions {', '.join(map(str, resolutions))}, not {h};"
+            " resize the data to one of them"
+        )
+    if channels is not None and channels != c:
+        raise ConfigError(f"'model.channels' is {channels} but the data have {c} channel(s)")
+    return c, h

@@ -38,17 +38,20 @@ BatchNorm's running statistics, copied into the EMA generator by the trainer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator
-from ganforge.models.dcgan import RESOLUTIONS, resolve_image_shape
+from ganforge.models.base import Generator, ImageModelOptions
+from ganforge.models.dcgan import RESOLUTIONS
 from ganforge.nn.attention import SelfAttention2d
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.resblocks import DownBlock, UpBlock
 from ganforge.nn.spectral import apply_spectral_norm
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 BOTTOM = 4  # G's first feature map is BOTTOM x BOTTOM
@@ -206,44 +209,52 @@ class BigGANDiscriminator(nn.Module):
         return logits
 
 
-@register_model(
-    "biggan",
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="BigGAN lite (Brock et al. 2019): residual, shared embedding + hierarchical z, SA, SN",
-)
-def biggan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 120,
-    ch: int = 32,
-    d_ch: int | None = None,
-    shared_dim: int = 128,
-    attention_resolution: int | None = None,
-    conditional: bool = True,
-) -> dict[str, nn.Module]:
-    """BigGAN G and D. ``ch`` scales G's widths (and D's unless ``d_ch`` is set).
+@dataclass(frozen=True)
+class BigGANOptions(ImageModelOptions):
+    """``ch`` scales G's widths (and D's unless ``d_ch`` is set; None: ``ch``).
 
     Class-conditional whenever the data have labels (``num_classes > 0``), unless
     ``conditional: false``. ``attention_resolution``: where G and D self-attend; None = half the
     image size, 0 = nowhere. ``shared_dim``: size of G's shared class embedding. z is split into one
     chunk per up-block plus one, so ``z_dim`` must be at least that many (4 at 32x32, 6 at 128x128).
+    Those two limits depend on the data's resolution, so the builder checks them, not these options.
     """
-    c, res = resolve_image_shape("biggan", shape, resolution, channels)
-    d_ch = ch if d_ch is None else d_ch
-    for key, value in (("ch", ch), ("d_ch", d_ch), ("shared_dim", shared_dim)):
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+
+    z_dim: int = 120
+    ch: int = 32
+    d_ch: int | None = None
+    shared_dim: int = 128
+    attention_resolution: int | None = None
+    conditional: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "ch")
+        if self.d_ch is not None:  # None is ``ch``, checked above
+            check_at_least(self, 1, "d_ch")
+        check_at_least(self, 1, "shared_dim")
+
+
+@register_model(
+    "biggan",
+    options=BigGANOptions,
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="BigGAN lite (Brock et al. 2019): residual, shared embedding + hierarchical z, SA, SN",
+)
+def biggan(
+    shape: tuple[int, ...], num_classes: int = 0, options: BigGANOptions = BigGANOptions()
+) -> dict[str, nn.Module]:
+    """BigGAN G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("biggan", shape)
+    d_ch = o.ch if o.d_ch is None else o.d_ch
     slots = len(G_WIDTHS[res])
-    if z_dim < slots:
+    if o.z_dim < slots:
         raise ConfigError(
             f"'model.z_dim' must be at least {slots} at {res}x{res} (one chunk per generator block),"
-            f" got {z_dim}"
+            f" got {o.z_dim}"
         )
-    attention = res // 2 if attention_resolution is None else attention_resolution
+    attention = res // 2 if o.attention_resolution is None else o.attention_resolution
     valid = attention_resolutions(res)
     if attention != 0 and attention not in valid:
         raise ConfigError(
@@ -251,8 +262,8 @@ def biggan(
             f" at {res}x{res}, got {attention}"
         )
     return {
-        "g": BigGANGenerator(z_dim, c, res, ch, num_classes, shared_dim, attention, conditional),
-        "d": BigGANDiscriminator(c, res, d_ch, num_classes, attention, conditional),
+        "g": BigGANGenerator(o.z_dim, c, res, o.ch, num_classes, o.shared_dim, attention, o.conditional),
+        "d": BigGANDiscriminator(c, res, d_ch, num_classes, attention, o.conditional),
     }
 
 

@@ -23,34 +23,20 @@ to its unconditional networks: no embeddings, ``Generator.conditional`` False, l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, init_dcgan_weights
-from ganforge.models.dcgan import resolve_image_shape, stage_multipliers
+from ganforge.models.base import Generator, ImageModelOptions, init_dcgan_weights
+from ganforge.models.dcgan import stage_multipliers
 from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 RESOLUTIONS = (32, 64)
-
-
-def check_sizes(
-    family: str, shape: tuple[int, ...], resolution: int | None, channels: int | None, **sizes: int
-) -> tuple[int, int]:
-    """(channels, resolution) of the data, after checking them and every width/size key (>= 1)."""
-    c, res = resolve_image_shape(family, shape, resolution, channels)
-    if res not in RESOLUTIONS:
-        raise ConfigError(
-            f"{family} supports resolutions {', '.join(map(str, RESOLUTIONS))}, not {res};"
-            " resize the data to one of them"
-        )
-    for key, value in sizes.items():
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
-    return c, res
 
 
 # --------------------------------------------------------------------------------------------- G
@@ -225,87 +211,87 @@ class AuxClassifierDiscriminator(nn.Module):
 Nets = dict[str, nn.Module]
 
 
+@dataclass(frozen=True)
+class ConditionalOptions(ImageModelOptions):
+    """The keys every conditional family shares (``cgan`` and ``acgan`` take exactly these).
+
+    ``ngf``/``ndf``: the widths of the narrowest (highest-resolution) stage of G and D, as in DCGAN.
+    ``embed_dim``: the size of the learned label embedding each network uses. ``d_batchnorm: false``
+    drops D's inner BatchNorms, so that spectral normalisation can bound D (see ``down_stages``).
+    """
+
+    z_dim: int = 100
+    ngf: int = 48
+    ndf: int = 48
+    embed_dim: int = 16
+    d_batchnorm: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "z_dim", "ngf", "ndf", "embed_dim")
+
+
+@dataclass(frozen=True)
+class ProjectionGANOptions(ConditionalOptions):
+    """``embed_dim`` sizes G's shared class embedding, the input of every conditional BatchNorm; D's
+    projection embedding is as wide as its features and takes no key."""
+
+    embed_dim: int = 32
+
+
 @register_model(
     "cgan",
+    options=ConditionalOptions,
     resolutions=RESOLUTIONS,
     inputs=("image",),
     description="conditional GAN: label embedding joined to G's latent and D's input (Mirza & Osindero 2014)",
 )
 def cgan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 100,
-    ngf: int = 48,
-    ndf: int = 48,
-    embed_dim: int = 16,
-    d_batchnorm: bool = True,
+    shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = ConditionalOptions()
 ) -> Nets:
-    """cGAN G and D; ``embed_dim`` is the size of the learned label embedding each network uses."""
-    c, res = check_sizes(
-        "cgan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
-    )
+    """cGAN G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("cgan", shape, RESOLUTIONS)
     return {
-        "g": ConditionalGenerator("cgan", z_dim, c, res, ngf, num_classes, embed_dim, "concat"),
-        "d": ConcatDiscriminator(c, res, ndf, num_classes, embed_dim, d_batchnorm),
+        "g": ConditionalGenerator("cgan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "concat"),
+        "d": ConcatDiscriminator(c, res, o.ndf, num_classes, o.embed_dim, o.d_batchnorm),
     }
 
 
 @register_model(
     "projection_gan",
+    options=ProjectionGANOptions,
     resolutions=RESOLUTIONS,
     inputs=("image",),
     description="cGAN with conditional-BatchNorm G and projection D (Miyato & Koyama 2018)",
 )
 def projection_gan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 100,
-    ngf: int = 48,
-    ndf: int = 48,
-    embed_dim: int = 32,
-    d_batchnorm: bool = True,
+    shape: tuple[int, ...], num_classes: int = 0, options: ProjectionGANOptions = ProjectionGANOptions()
 ) -> Nets:
-    """Projection cGAN; ``embed_dim`` sizes G's shared class embedding (the input of every CBN)."""
-    c, res = check_sizes(
-        "projection_gan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
-    )
+    """Projection cGAN G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("projection_gan", shape, RESOLUTIONS)
     return {
-        "g": ConditionalGenerator("projection_gan", z_dim, c, res, ngf, num_classes, embed_dim, "cbn"),
-        "d": ProjectionDiscriminator(c, res, ndf, num_classes, d_batchnorm),
+        "g": ConditionalGenerator("projection_gan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "cbn"),
+        "d": ProjectionDiscriminator(c, res, o.ndf, num_classes, o.d_batchnorm),
     }
 
 
 @register_model(
     "acgan",
+    options=ConditionalOptions,
     resolutions=RESOLUTIONS,
     inputs=("image",),
     description="AC-GAN: cGAN generator, D with an auxiliary classifier head (Odena et al. 2017)",
 )
 def acgan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 100,
-    ngf: int = 48,
-    ndf: int = 48,
-    embed_dim: int = 16,
-    d_batchnorm: bool = True,
+    shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = ConditionalOptions()
 ) -> Nets:
     """AC-GAN G and D; train it with ``objective.name: acgan`` (the ``gan`` objective ignores the head)."""
-    c, res = check_sizes(
-        "acgan", shape, resolution, channels, z_dim=z_dim, ngf=ngf, ndf=ndf, embed_dim=embed_dim
-    )
+    o = options
+    c, res = o.image_shape("acgan", shape, RESOLUTIONS)
     return {
-        "g": ConditionalGenerator("acgan", z_dim, c, res, ngf, num_classes, embed_dim, "concat"),
-        "d": AuxClassifierDiscriminator(c, res, ndf, num_classes, d_batchnorm),
+        "g": ConditionalGenerator("acgan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "concat"),
+        "d": AuxClassifierDiscriminator(c, res, o.ndf, num_classes, o.d_batchnorm),
     }
 
 

@@ -13,19 +13,21 @@ Discriminators: unconditional PatchGANs with instance norm, one per domain (``mo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
 from ganforge.models.translation import (
     DiscriminatorPair,
     PatchDiscriminator,
     TranslationGenerator,
+    TranslationOptions,
     check_translation_shape,
     init_normal,
     norm_layer,
-    patch_layers_for,
 )
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 
@@ -91,47 +93,50 @@ class ResnetGenerator(nn.Module):
         return self.main(x)
 
 
+@dataclass(frozen=True)
+class CycleGANOptions(TranslationOptions):
+    """``ngf``/``ndf``/``d_layers``: see ``TranslationOptions``; the two Gs (and the two Ds) share them.
+
+    ``n_blocks``: residual blocks per G (Zhu et al.: 9 at 256 px, 6 at 128). ``downsamplings``:
+    G's stride-2 stages before and after them; the image side must divide by 2^downsamplings.
+    ``norm``: ``instance`` (Zhu et al.'s), ``batch`` or ``none``, in Gs and Ds. ``dropout``: a rate
+    inside each residual block, off by default as in the paper.
+    """
+
+    n_blocks: int = 6
+    downsamplings: int = 2
+    norm: str = "instance"
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_at_least(self, 0, "n_blocks", "downsamplings")
+
+
 @register_model(
     "cyclegan",
+    options=CycleGANOptions,
     inputs=("image_pair",),
     task="translation",
     description="CycleGAN: two ResNet Gs + two PatchGAN Ds (Zhu et al. 2017), unpaired translation",
 )
 def cyclegan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 64,
-    ndf: int = 64,
-    n_blocks: int = 6,
-    downsamplings: int = 2,
-    d_layers: int | None = None,
-    norm: str = "instance",
-    dropout: float = 0.0,
+    shape: tuple[int, ...], num_classes: int = 0, options: CycleGANOptions = CycleGANOptions()
 ) -> dict[str, nn.Module]:
     """``g``: ``ab`` (A→B) and ``ba`` (B→A) ResNet generators; ``d``: ``b`` and ``a`` PatchGANs.
 
-    ``shape`` is one image's (C, H, W), the same in both domains. ``d_layers`` defaults to patches of
-    at least a quarter of the image side. ``num_classes`` is accepted and ignored.
+    ``shape`` is one image's (C, H, W), the same in both domains. ``num_classes`` is accepted and
+    ignored.
     """
-    for key, value, least in (
-        ("ngf", ngf, 1),
-        ("ndf", ndf, 1),
-        ("n_blocks", n_blocks, 0),
-        ("downsamplings", downsamplings, 0),
-    ):
-        if value < least:
-            raise ConfigError(f"'model.{key}' must be at least {least}, got {value}")
-    c, side = check_translation_shape("cyclegan", shape, 2**downsamplings)
-    layers = patch_layers_for(side) if d_layers is None else d_layers
-    if layers < 1:
-        raise ConfigError(f"'model.d_layers' must be at least 1, got {layers}")
+    o = options
+    c, side = check_translation_shape("cyclegan", shape, 2**o.downsamplings)
+    layers = o.patch_layers(side)
 
     def generator() -> ResnetGenerator:
-        return ResnetGenerator(c, c, ngf, n_blocks, downsamplings, norm, dropout)
+        return ResnetGenerator(c, c, o.ngf, o.n_blocks, o.downsamplings, o.norm, o.dropout)
 
     def discriminator() -> PatchDiscriminator:
-        return PatchDiscriminator(c, ndf, layers, norm)
+        return PatchDiscriminator(c, o.ndf, layers, o.norm)
 
     return {
         "g": TranslationGenerator(generator(), generator(), shape, shape),

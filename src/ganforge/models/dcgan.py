@@ -16,15 +16,16 @@ the conditional families (cGAN, projection, AC-GAN) live in ``models/conditional
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, init_dcgan_weights
+from ganforge.models.base import IMAGE_RESOLUTIONS, Generator, ImageModelOptions, init_dcgan_weights
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
-RESOLUTIONS = (32, 64, 128)
+RESOLUTIONS = IMAGE_RESOLUTIONS
 
 
 def stage_multipliers(resolution: int) -> list[int]:
@@ -84,60 +85,34 @@ class DCGANDiscriminator(nn.Module):
         return self.main(x).reshape(-1)
 
 
-def resolve_image_shape(
-    family: str, shape: tuple[int, ...], resolution: int | None, channels: int | None
-) -> tuple[int, int]:
-    """(channels, resolution) of square image data, checked against optional config values.
+@dataclass(frozen=True)
+class DCGANOptions(ImageModelOptions):
+    """``ngf``/``ndf``: the widths of the narrowest (highest-resolution) stage of G and D."""
 
-    The data decide both numbers; ``model.resolution`` / ``model.channels`` are assertions that a
-    config meant for, say, 64x64 RGB is not silently trained on something else.
-    """
-    if len(shape) != 3:
-        raise ConfigError(
-            f"{family} needs (C, H, W) images, got samples of shape {tuple(shape)}; use 'mlp' for vectors"
-        )
-    c, h, w = shape
-    if h != w:
-        raise ConfigError(f"{family} needs square images, got {h}x{w}")
-    if resolution is not None and resolution != h:
-        raise ConfigError(
-            f"'model.resolution' is {resolution} but the data are {h}x{w} images;"
-            f" resize the data to {resolution}x{resolution} or leave model.resolution unset"
-        )
-    if h not in RESOLUTIONS:
-        raise ConfigError(
-            f"{family} supports resolutions {', '.join(map(str, RESOLUTIONS))}, not {h};"
-            " resize the data to one of them"
-        )
-    if channels is not None and channels != c:
-        raise ConfigError(f"'model.channels' is {channels} but the data have {c} channel(s)")
-    return c, h
+    z_dim: int = 100
+    ngf: int = 64
+    ndf: int = 64
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "z_dim", "ngf", "ndf")
 
 
 @register_model(
-    "dcgan", resolutions=RESOLUTIONS, inputs=("image",), description="DCGAN (Radford et al. 2015)"
+    "dcgan",
+    options=DCGANOptions,
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="DCGAN (Radford et al. 2015)",
 )
 def dcgan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 100,
-    ngf: int = 64,
-    ndf: int = 64,
+    shape: tuple[int, ...], num_classes: int = 0, options: DCGANOptions = DCGANOptions()
 ) -> dict[str, nn.Module]:
-    """DCGAN G and D; ``ngf``/``ndf`` are the widths of the narrowest (highest-resolution) stage.
-
-    ``resolution`` and ``channels`` default to the data's; setting them only adds a check.
-    """
-    c, res = resolve_image_shape("dcgan", shape, resolution, channels)
-    for key, value in (("z_dim", z_dim), ("ngf", ngf), ("ndf", ndf)):
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+    """DCGAN G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("dcgan", shape)
     return {
-        "g": DCGANGenerator(z_dim, c, res, ngf, num_classes),
-        "d": DCGANDiscriminator(c, res, ndf, num_classes),
+        "g": DCGANGenerator(o.z_dim, c, res, o.ngf, num_classes),
+        "d": DCGANDiscriminator(c, res, o.ndf, num_classes),
     }
 
 

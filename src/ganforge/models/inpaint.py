@@ -38,11 +38,14 @@ hinge loss is Yu et al.'s recipe for a stable discriminator without batch norm.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.models.base import ModelOptions
 from ganforge.models.translation import TranslationGenerator, check_translation_shape
 from ganforge.nn.spectral import apply_spectral_norm
 from ganforge.registry import register_model, register_variant
@@ -269,50 +272,67 @@ class GlobalLocalDiscriminator(nn.Module):
         return self.head(feats)
 
 
+@dataclass(frozen=True)
+class InpaintOptions(ModelOptions):
+    """``ngf``/``ndf``: the widths of G's and D's first layers. G: ``depth`` halvings, then
+    ``dilations`` (None: 2, 4, ... below the bottleneck side, ``default_dilations``); ``skips``:
+    U-Net skip connections. D: local crops of ``local`` px (None: half the image side), branch
+    features ``d_features``, spectral norm unless ``d_spectral_norm`` is false.
+
+    ``class_head`` (``aux`` or ``condition``, on a labelled dataset) gives G a classifier of its
+    bottleneck, trained by ``objective.lambda_class``; ``condition`` also feeds its posterior to the
+    decoder.
+    """
+
+    ngf: int = 32
+    ndf: int = 32
+    depth: int = 2
+    dilations: list[int] | tuple[int, ...] | None = None
+    local: int | None = None
+    d_features: int = 256
+    d_spectral_norm: bool = True
+    skips: bool = False
+    class_head: str = "none"
+
+    def __post_init__(self) -> None:
+        for key in ("ngf", "ndf", "d_features", "depth"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
+        if self.dilations is not None:
+            rates = tuple(self.dilations)
+            if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+                raise ConfigError(
+                    f"'model.dilations' must be a list of positive integers, got {self.dilations!r}"
+                )
+
+
 @register_model(
     "inpaint",
+    options=InpaintOptions,
     inputs=("image_pair",),
     task="translation",
     description="inpainting: gated-conv encoder-decoder G (Yu et al. 2019) + global/local D (Iizuka et al.)",
 )
 def inpaint(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 32,
-    ndf: int = 32,
-    depth: int = 2,
-    dilations: list[int] | tuple[int, ...] | None = None,
-    local: int | None = None,
-    d_features: int = 256,
-    d_spectral_norm: bool = True,
-    skips: bool = False,
-    class_head: str = "none",
+    shape: tuple[int, ...], num_classes: int = 0, options: InpaintOptions = InpaintOptions()
 ) -> dict[str, nn.Module]:
-    """``g``: gated-conv G with ``depth`` halvings and ``dilations`` (default 2, 4, ... below the
-    bottleneck side); ``d``: global + local D, local crops of ``local`` px (default half the side),
-    branch features ``d_features``, spectral norm unless ``d_spectral_norm`` is false.
+    """``g``: gated-conv G, conditioned on the known pixels only; ``d``: global + local D.
 
-    The completion is conditioned on the known pixels only. ``class_head`` (``aux`` or
-    ``condition``, on a labelled dataset of ``num_classes``) gives G a classifier of its bottleneck,
-    trained by ``objective.lambda_class``; ``condition`` also feeds its posterior to the decoder.
+    ``num_classes`` (of a labelled dataset) sizes the class head, when ``class_head`` asks for one.
     """
-    for key, value in (("ngf", ngf), ("ndf", ndf), ("d_features", d_features), ("depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
-    c, side = check_translation_shape("inpaint", shape, 2**depth)
-    rates = tuple(default_dilations(side // 2**depth) if dilations is None else dilations)
-    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
-        raise ConfigError(f"'model.dilations' must be a list of positive integers, got {dilations!r}")
-    local = side // 2 if local is None else local
+    o = options
+    c, side = check_translation_shape("inpaint", shape, 2**o.depth)
+    rates = tuple(default_dilations(side // 2**o.depth) if o.dilations is None else o.dilations)
+    local = side // 2 if o.local is None else o.local
     if isinstance(local, bool) or not isinstance(local, int) or not 4 <= local <= side:
         raise ConfigError(
             f"'model.local' (the local D's crop) must be between 4 and the side {side}, got {local!r}"
         )
     g = GatedInpaintGenerator(
-        c, ngf, depth, rates, skips=bool(skips), num_classes=num_classes, class_head=class_head
+        c, o.ngf, o.depth, rates, skips=bool(o.skips), num_classes=num_classes, class_head=o.class_head
     )
-    d = GlobalLocalDiscriminator(c, side, local, ndf, d_features, sn=bool(d_spectral_norm))
+    d = GlobalLocalDiscriminator(c, side, local, o.ndf, o.d_features, sn=bool(o.d_spectral_norm))
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("mask",)), "d": d}
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator
+from ganforge.models.base import Generator, ModelOptions
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 
@@ -163,56 +165,65 @@ class MLPDiscriminator(nn.Module):
         return self.net(x.reshape(x.shape[0], -1)).reshape(-1)
 
 
+@dataclass(frozen=True)
+class MLPOptions(ModelOptions):
+    """``depth`` hidden layers of ``hidden`` units in both networks.
+
+    Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
+    ``g_depth`` (None: ``depth``) deepens the generator alone: a ReLU network's steepest possible
+    transition grows with depth, and a generator of a connected latent needs steep ones to jump
+    between separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input
+    from a mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached
+    after the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead
+    of one; ``latent_learn_weights`` lets G learn the islands' weights (trained by the ``gan``
+    objective). The ``latent_*`` values are checked by the modules that use them (``MLPGenerator``,
+    ``MixtureLatent``), so that a module built directly, without options, is checked too.
+    """
+
+    z_dim: int = 64
+    hidden: int = 256
+    depth: int = 3
+    g_depth: int | None = None
+    latent_components: int = 0
+    latent_scale: float = 0.1
+    latent_anneal: float = 0.0
+    latent_anneal_start: float = 0.0
+    latent_learn_weights: bool = False
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "z_dim", "hidden", "depth")
+        if self.g_depth is not None:  # None is ``depth``, checked above
+            check_at_least(self, 1, "g_depth")
+
+
 @register_model(
     "mlp",
+    options=MLPOptions,
     inputs=("vector", "image"),
     description="MLP generator/discriminator for toy 2-D mixtures and small flattened images",
 )
 def mlp(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    z_dim: int = 64,
-    hidden: int = 256,
-    depth: int = 3,
-    g_depth: int | None = None,
-    latent_components: int = 0,
-    latent_scale: float = 0.1,
-    latent_anneal: float = 0.0,
-    latent_anneal_start: float = 0.0,
-    latent_learn_weights: bool = False,
+    shape: tuple[int, ...], num_classes: int = 0, options: MLPOptions = MLPOptions()
 ) -> dict[str, nn.Module]:
-    """MLP G and D with ``depth`` hidden layers of ``hidden`` units each (both networks).
-
-    Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
-    ``shape`` is one sample's shape from the data: (D,) vectors or (C, H, W) images. ``g_depth``
-    (default ``depth``) deepens the generator alone: a ReLU network's steepest possible transition
-    grows with depth, and a generator of a connected latent needs steep ones to jump between
-    separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input from a
-    mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached after
-    the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead of one;
-    ``latent_learn_weights`` lets G learn the islands' weights (trained by the ``gan`` objective).
-    """
+    """MLP G and D for one sample's ``shape`` from the data: (D,) vectors or (C, H, W) images."""
+    o = options
     if len(shape) not in (1, 3):
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
-    g_depth = depth if g_depth is None else g_depth
-    for key, value in (("z_dim", z_dim), ("hidden", hidden), ("depth", depth), ("g_depth", g_depth)):
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+    g_depth = o.depth if o.g_depth is None else o.g_depth
     return {
         "g": MLPGenerator(
-            z_dim,
+            o.z_dim,
             shape,
-            hidden,
+            o.hidden,
             g_depth,
             num_classes,
-            latent_components,
-            latent_scale,
-            latent_anneal,
-            latent_anneal_start,
-            latent_learn_weights,
+            o.latent_components,
+            o.latent_scale,
+            o.latent_anneal,
+            o.latent_anneal_start,
+            o.latent_learn_weights,
         ),
-        "d": MLPDiscriminator(shape, hidden, depth, num_classes),
+        "d": MLPDiscriminator(shape, o.hidden, o.depth, num_classes),
     }
 
 

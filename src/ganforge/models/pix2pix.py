@@ -15,6 +15,8 @@ patches sized by ``patch_layers_for`` (see ``models/translation.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -22,10 +24,10 @@ from ganforge.errors import ConfigError
 from ganforge.models.translation import (
     PatchDiscriminator,
     TranslationGenerator,
+    TranslationOptions,
     check_translation_shape,
     init_normal,
     norm_layer,
-    patch_layers_for,
 )
 from ganforge.registry import register_model, register_variant
 
@@ -98,44 +100,50 @@ class UNetGenerator(nn.Module):
         return h
 
 
+@dataclass(frozen=True)
+class Pix2PixOptions(TranslationOptions):
+    """``ngf``/``ndf``/``d_layers``: see ``TranslationOptions``; D's patches are on [A, B].
+
+    ``depth``: the U-Net's halvings; None takes the deepest that fits the image side
+    (``unet_depth``), a 1×1 bottleneck where the side allows. ``norm``: ``batch`` (Isola et al.'s),
+    ``instance`` or ``none``, in G and D. ``dropout``: the rate in the three innermost decoder
+    layers, pix2pix's only source of noise; 0 turns it off.
+    """
+
+    depth: int | None = None
+    norm: str = "batch"
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"'model.dropout' must be in [0, 1), got {self.dropout}")
+
+
 @register_model(
     "pix2pix",
+    options=Pix2PixOptions,
     inputs=("image_pair",),
     task="translation",
     description="pix2pix: U-Net G + conditional PatchGAN D (Isola et al. 2017), paired translation",
 )
 def pix2pix(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    ngf: int = 64,
-    ndf: int = 64,
-    depth: int | None = None,
-    d_layers: int | None = None,
-    norm: str = "batch",
-    dropout: float = 0.5,
+    shape: tuple[int, ...], num_classes: int = 0, options: Pix2PixOptions = Pix2PixOptions()
 ) -> dict[str, nn.Module]:
-    """``g``: A→B U-Net (``depth`` halvings, default the deepest that fits); ``d``: PatchGAN on
-    [A, B] with ``d_layers`` stride-2 layers (default: patches ≥ a quarter of the side).
+    """``g``: A→B U-Net; ``d``: PatchGAN on [A, B].
 
     ``shape`` is one target image's (C, H, W); inputs have the same shape (``data/paired.py``).
     ``num_classes`` is accepted and ignored: pix2pix is conditioned on the input image only.
     """
-    for key, value in (("ngf", ngf), ("ndf", ndf)):
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
-    if not 0.0 <= dropout < 1.0:
-        raise ConfigError(f"'model.dropout' must be in [0, 1), got {dropout}")
+    o = options
     c, side = check_translation_shape("pix2pix", shape, 1)
-    depth = unet_depth(side) if depth is None else depth
+    depth = unet_depth(side) if o.depth is None else o.depth
     c, side = check_translation_shape("pix2pix", shape, 2**depth)
-    layers = patch_layers_for(side) if d_layers is None else d_layers
-    if layers < 1:
-        raise ConfigError(f"'model.d_layers' must be at least 1, got {layers}")
-    g = UNetGenerator(c, c, depth, ngf, norm, dropout)
+    layers = o.patch_layers(side)
+    g = UNetGenerator(c, c, depth, o.ngf, o.norm, o.dropout)
     return {
         "g": TranslationGenerator(g, None, shape, shape),
-        "d": PatchDiscriminator(c, ndf, layers, norm, cond_channels=c),
+        "d": PatchDiscriminator(c, o.ndf, layers, o.norm, cond_channels=c),
     }
 
 

@@ -32,16 +32,18 @@ weights (class interpolation, ``ganforge.latent``) work alike.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator
-from ganforge.models.dcgan import RESOLUTIONS, resolve_image_shape
+from ganforge.models.base import Generator, ImageModelOptions
+from ganforge.models.dcgan import RESOLUTIONS
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.output import bounded_output
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 NEGATIVE_SLOPE = 0.2
@@ -237,56 +239,53 @@ class R3GANDiscriminator(nn.Module):
         return out
 
 
-@register_model(
-    "r3gan",
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="R3GAN-style baseline (Huang et al. 2024): residual nets, no normalisation; RpGAN+R1+R2",
-)
-def r3gan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 64,
-    width: int = 64,
-    max_width: int = 256,
-    blocks_per_stage: int = 2,
-    expansion: int = 2,
-    group_size: int = 16,
-    kernel_size: int = 3,
-    embed_dim: int = 32,
-    conditional: bool = True,
-) -> dict[str, nn.Module]:
-    """R3GAN G and D with mirrored stage widths (``width`` at full resolution, doubling toward
-    4x4, capped at ``max_width``), ``blocks_per_stage`` residual blocks per stage, inverted
-    bottlenecks widened ``expansion`` times with grouped convs of ``group_size`` channels per group.
+@dataclass(frozen=True)
+class R3GANOptions(ImageModelOptions):
+    """Mirrored stage widths in G and D (``width`` at full resolution, doubling toward 4x4, capped at
+    ``max_width``), ``blocks_per_stage`` residual blocks per stage, inverted bottlenecks widened
+    ``expansion`` times with grouped ``kernel_size`` convs of ``group_size`` channels per group.
 
     Train it with ``objective: {loss: rpgan, r1_gamma: γ, r2_gamma: γ}`` and Adam betas (0, 0.99).
     On labelled data (``num_classes > 0``) both networks are class-conditional unless
     ``conditional`` is false; ``embed_dim`` is G's class-embedding size.
     """
-    c, res = resolve_image_shape("r3gan", shape, resolution, channels)
-    positive = {
-        "z_dim": z_dim,
-        "width": width,
-        "max_width": max_width,
-        "blocks_per_stage": blocks_per_stage,
-        "expansion": expansion,
-        "group_size": group_size,
-        "embed_dim": embed_dim,
-    }
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ConfigError(f"'model.kernel_size' must be an odd positive number, got {kernel_size}")
-    widths = stage_widths(res, width, max_width)
-    body = (blocks_per_stage, expansion, group_size, kernel_size)
-    num_classes = num_classes if conditional else 0
+
+    z_dim: int = 64
+    width: int = 64
+    max_width: int = 256
+    blocks_per_stage: int = 2
+    expansion: int = 2
+    group_size: int = 16
+    kernel_size: int = 3
+    embed_dim: int = 32
+    conditional: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(
+            self, 1, "z_dim", "width", "max_width", "blocks_per_stage", "expansion", "group_size", "embed_dim"
+        )
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:  # odd: "same" padding is kernel_size // 2
+            raise ConfigError(f"'model.kernel_size' must be an odd positive number, got {self.kernel_size}")
+
+
+@register_model(
+    "r3gan",
+    options=R3GANOptions,
+    resolutions=RESOLUTIONS,
+    inputs=("image",),
+    description="R3GAN-style baseline (Huang et al. 2024): residual nets, no normalisation; RpGAN+R1+R2",
+)
+def r3gan(
+    shape: tuple[int, ...], num_classes: int = 0, options: R3GANOptions = R3GANOptions()
+) -> dict[str, nn.Module]:
+    """R3GAN G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("r3gan", shape)
+    widths = stage_widths(res, o.width, o.max_width)
+    body = (o.blocks_per_stage, o.expansion, o.group_size, o.kernel_size)
+    num_classes = num_classes if o.conditional else 0
     return {
-        "g": R3GANGenerator(z_dim, c, res, widths, *body, num_classes=num_classes, embed_dim=embed_dim),
+        "g": R3GANGenerator(o.z_dim, c, res, widths, *body, num_classes=num_classes, embed_dim=o.embed_dim),
         "d": R3GANDiscriminator(c, widths, *body, num_classes=num_classes),
     }
 

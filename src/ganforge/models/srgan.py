@@ -30,12 +30,14 @@ natural, and the content loss ties the output to its input.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.models.base import ModelOptions
 from ganforge.models.translation import TranslationGenerator, norm_layer
 from ganforge.registry import register_model, register_variant
 
@@ -239,53 +241,61 @@ class SRDiscriminator(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
+@dataclass(frozen=True)
+class SRGANOptions(ModelOptions):
+    """``scale``: the upsampling factor, a power of 2. ``block``: ``srresnet`` (Ledig et al.;
+    ``n_blocks`` 16 in the paper) or ``rrdb`` (ESRGAN; 23 RRDBs and ``growth`` 32 in the paper), of
+    width ``ngf``. ``bicubic_residual``: G corrects the bicubic upsampling of its input
+    (``SRResNet``).
+
+    D: base width ``ndf``, ``d_stages`` (stride-1, stride-2) pairs (None: ``d_stages_for`` the
+    smaller image side), ``d_norm`` in its convs and a ``dense``-unit hidden layer.
+    """
+
+    scale: int = 4
+    block: str = "srresnet"
+    ngf: int = 64
+    n_blocks: int = 16
+    growth: int = 32
+    ndf: int = 64
+    d_stages: int | None = None
+    d_norm: str = "batch"
+    dense: int = 1024
+    bicubic_residual: bool = False
+
+    def __post_init__(self) -> None:
+        check_scale(self.scale)
+        for key in ("ngf", "ndf", "n_blocks", "growth", "dense"):
+            value = getattr(self, key)
+            least = 0 if key == "n_blocks" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
+
+
 @register_model(
     "srgan",
+    options=SRGANOptions,
     inputs=("image_pair",),
     task="translation",
     description="SRGAN/ESRGAN 4x super-resolution: SRResNet or RRDB G (PixelShuffle) + VGG-style D",
 )
 def srgan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    scale: int = 4,
-    block: str = "srresnet",
-    ngf: int = 64,
-    n_blocks: int = 16,
-    growth: int = 32,
-    ndf: int = 64,
-    d_stages: int | None = None,
-    d_norm: str = "batch",
-    dense: int = 1024,
-    bicubic_residual: bool = False,
+    shape: tuple[int, ...], num_classes: int = 0, options: SRGANOptions = SRGANOptions()
 ) -> dict[str, nn.Module]:
     """``g``: (C, H/scale, W/scale) -> ``shape`` (the TARGET sample shape (C, H, W), which the
     trainer takes from the dataset's ``x``); ``d``: VGG-style discriminator on (C, H, W).
 
-    ``block``: ``srresnet`` (Ledig et al.; ``n_blocks`` 16 in the paper) or ``rrdb`` (ESRGAN;
-    23 RRDBs and ``growth`` 32 in the paper). ``d_stages`` default: ``d_stages_for(min(H, W))``.
-    ``bicubic_residual``: G corrects the bicubic upsampling of its input (``SRResNet``).
     ``num_classes`` is accepted and ignored: SR is conditioned on the input image only.
     """
-    scale = check_scale(scale)
-    c, h, w = check_sr_shape("srgan", shape, scale)
-    for key, value in (
-        ("ngf", ngf),
-        ("ndf", ndf),
-        ("n_blocks", n_blocks),
-        ("growth", growth),
-        ("dense", dense),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "n_blocks" else 1):
-            raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
-    stages = d_stages_for(min(h, w)) if d_stages is None else d_stages
+    o = options
+    c, h, w = check_sr_shape("srgan", shape, o.scale)
+    stages = d_stages_for(min(h, w)) if o.d_stages is None else o.d_stages
     if not 1 <= stages <= int(math.log2(min(h, w))):
         raise ConfigError(f"'model.d_stages' must be between 1 and log2 of the image side, got {stages}")
-    g = SRResNet(c, scale, ngf, n_blocks, block, growth, bicubic_residual)
+    g = SRResNet(c, o.scale, o.ngf, o.n_blocks, o.block, o.growth, o.bicubic_residual)
     return {
-        "g": TranslationGenerator(g, None, in_shape=(c, h // scale, w // scale), out_shape=(c, h, w)),
-        "d": SRDiscriminator(c, ndf, stages, d_norm, dense),
+        "g": TranslationGenerator(g, None, in_shape=(c, h // o.scale, w // o.scale), out_shape=(c, h, w)),
+        "d": SRDiscriminator(c, o.ndf, stages, o.d_norm, o.dense),
     }
 
 

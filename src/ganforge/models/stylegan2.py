@@ -34,13 +34,14 @@ configuration's base (16384) with a 256 cap, so the models stay trainable on a C
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator
-from ganforge.models.dcgan import RESOLUTIONS, resolve_image_shape
+from ganforge.models.base import Generator, ImageModelOptions
+from ganforge.models.dcgan import RESOLUTIONS
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.modulated import (
     EqualConv2d,
@@ -55,6 +56,7 @@ from ganforge.nn.modulated import (
     upsample2d,
 )
 from ganforge.nn.output import bounded_output
+from ganforge.options import check_at_least
 from ganforge.registry import register_model, register_variant
 
 NOISE_MODES = ("auto", "random", "const", "none")
@@ -315,55 +317,51 @@ class StyleGAN2Discriminator(nn.Module):
 # ------------------------------------------------------------------------------------ builders
 
 
-def _check_sizes(**sizes: int) -> None:
-    for key, value in sizes.items():
-        if value < 1:
-            raise ConfigError(f"'model.{key}' must be at least 1, got {value}")
+@dataclass(frozen=True)
+class StyleGAN2Options(ImageModelOptions):
+    """Widths per resolution are min(``channel_base`` / res, ``channel_max``) (StyleGAN2-ADA).
+
+    ``conditional``: with labelled data (``num_classes`` > 0) condition both networks on the labels;
+    False trains an unconditional model on labelled data. ``mbstd_group``: samples per minibatch-
+    stddev group (4, the paper's; batches it does not divide use the largest divisor below it).
+    ``mapping_lr_mul``: the mapping network's learning-rate multiplier (1/100 in the paper).
+    """
+
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    mapping_lr_mul: float = 0.01
+    channel_base: int = 16384
+    channel_max: int = 256
+    mbstd_group: int = 4
+    conditional: bool = True
+
+    def __post_init__(self) -> None:
+        check_at_least(
+            self, 1, "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group"
+        )
+        if not self.mapping_lr_mul > 0:  # EqualLinear stores weights divided by it
+            raise ConfigError(f"'model.mapping_lr_mul' must be positive, got {self.mapping_lr_mul}")
 
 
 @register_model(
     "stylegan2",
+    options=StyleGAN2Options,
     resolutions=RESOLUTIONS,
     inputs=("image",),
     description="StyleGAN2 (Karras et al. 2020), lite pure-PyTorch: skip G, residual D, conditional",
 )
 def stylegan2(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    *,
-    resolution: int | None = None,
-    channels: int | None = None,
-    z_dim: int = 512,
-    w_dim: int = 512,
-    mapping_layers: int = 8,
-    mapping_lr_mul: float = 0.01,
-    channel_base: int = 16384,
-    channel_max: int = 256,
-    mbstd_group: int = 4,
-    conditional: bool = True,
+    shape: tuple[int, ...], num_classes: int = 0, options: StyleGAN2Options = StyleGAN2Options()
 ) -> dict[str, nn.Module]:
-    """StyleGAN2 G and D. Widths per resolution are min(channel_base / res, channel_max).
-
-    ``conditional``: with labelled data (``num_classes`` > 0) condition both networks on the labels;
-    False trains an unconditional model on labelled data. ``mbstd_group``: samples per minibatch-
-    stddev group (4, the paper's; batches it does not divide use the largest divisor below it).
-    """
-    c, res = resolve_image_shape("stylegan2", shape, resolution, channels)
-    _check_sizes(
-        z_dim=z_dim,
-        w_dim=w_dim,
-        mapping_layers=mapping_layers,
-        channel_base=channel_base,
-        channel_max=channel_max,
-        mbstd_group=mbstd_group,
-    )
-    if not mapping_lr_mul > 0:
-        raise ConfigError(f"'model.mapping_lr_mul' must be positive, got {mapping_lr_mul}")
-    widths = channel_widths(res, channel_base, channel_max)
+    """StyleGAN2 G and D for (C, H, W) images of ``shape``."""
+    o = options
+    c, res = o.image_shape("stylegan2", shape)
+    widths = channel_widths(res, o.channel_base, o.channel_max)
     g = StyleGAN2Generator(
-        z_dim, w_dim, c, res, widths, mapping_layers, mapping_lr_mul, num_classes, conditional
+        o.z_dim, o.w_dim, c, res, widths, o.mapping_layers, o.mapping_lr_mul, num_classes, o.conditional
     )
-    d = StyleGAN2Discriminator(c, res, widths, num_classes, conditional, mbstd_group)
+    d = StyleGAN2Discriminator(c, res, widths, num_classes, o.conditional, o.mbstd_group)
     return {"g": g, "d": d}
 
 

@@ -14,11 +14,14 @@ tells the two apart by ``sample_z``; preview grids come from the objective's ``p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.models.base import ModelOptions
+from ganforge.options import check_at_least
 
 DIRECTIONS = ("AtoB", "BtoA")
 
@@ -200,3 +203,29 @@ def check_translation_shape(family: str, shape: tuple[int, ...], multiple: int) 
     if h % multiple:
         raise ConfigError(f"{family} needs an image side divisible by {multiple} for its depth, got {h}")
     return c, h
+
+
+@dataclass(frozen=True)
+class TranslationOptions(ModelOptions):
+    """The keys pix2pix and CycleGAN share; each family adds its own (``norm`` and ``dropout`` among
+    them, whose defaults differ: batch norm and dropout 0.5 for pix2pix, instance norm and none for
+    CycleGAN).
+
+    ``ngf``/``ndf``: the widths of G's and D's first layers (deeper layers are multiples of them).
+    ``d_layers``: the PatchGAN's stride-2 layers; None derives it from the image side, so that a
+    patch covers at least a quarter of it (``patch_layers_for``), as Isola et al.'s 70 px patches
+    do at 256 px.
+    """
+
+    ngf: int = 64
+    ndf: int = 64
+    d_layers: int | None = None
+
+    def __post_init__(self) -> None:
+        check_at_least(self, 1, "ngf", "ndf")
+        if self.d_layers is not None:
+            check_at_least(self, 1, "d_layers")
+
+    def patch_layers(self, side: int) -> int:
+        """``d_layers``, or where it is None the default for images of ``side``."""
+        return patch_layers_for(side) if self.d_layers is None else self.d_layers

@@ -28,8 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
 from ganforge.objectives.gan import AdversarialObjective, GANOptions
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
 

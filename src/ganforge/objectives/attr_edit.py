@@ -38,11 +38,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import DataError
 from ganforge.losses import get_loss
 from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.translation import require_model
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers.gradient import mean_squared_gradient
 
@@ -82,21 +84,15 @@ class AttrEditOptions:
     "attr_edit",
     description="StarGAN for a continuous attribute: adversarial + λ·attribute regression + λ·cycle L1",
 )
-class AttrEditObjective(Objective):
+class AttrEditObjective(TwoPlayerObjective):
     """Choi et al. 2018 with attribute regression; needs an ``attr_edit`` model."""
 
     Options = AttrEditOptions
 
     def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: AttrEditOptions) -> None:
         g, d = nets.get("g"), nets.get("d")
-        if not (
-            isinstance(g, TranslationGenerator)
-            and g.conditions == ("attr",)
-            and isinstance(d, AttrDiscriminator)
-        ):
-            raise ConfigError(
-                "objective 'attr_edit' needs an 'attr_edit' model (model.name: attr_edit or attr_edit_tiny)"
-            )
+        ok = isinstance(g, TranslationGenerator) and g.conditions == ("attr",)
+        require_model(ok and isinstance(d, AttrDiscriminator), "attr_edit", "attr_edit")
         self.g, self.d, self.ctx = g, d, ctx
         self.loss = get_loss(options.loss)
         self.lambda_attr, self.lambda_rec = options.lambda_attr, options.lambda_rec
@@ -104,9 +100,6 @@ class AttrEditObjective(Objective):
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7919 * ctx.rank + 17) % 2**63)
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # the D phase's (G(x, t), t)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         return [

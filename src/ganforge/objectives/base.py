@@ -13,15 +13,12 @@ dataclasses its ``Options`` inherits, so each key is declared in one place.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
-
-from ganforge.errors import ConfigError
 
 Batch = dict[str, torch.Tensor]
 NoiseFn = Callable[..., torch.Tensor]
@@ -107,12 +104,15 @@ class Objective:
         return None
 
 
-def check_at_least(options: object, minimum: float, *keys: str) -> None:
-    """A ConfigError naming ``objective.<key>`` when an option is below ``minimum`` or not finite."""
-    for key in keys:
-        value = getattr(options, key)
-        if not (math.isfinite(value) and value >= minimum):
-            raise ConfigError(f"'objective.{key}' must be a finite number >= {minimum:g}, got {value}")
+class TwoPlayerObjective(Objective):
+    """An objective of a generator ``g`` and a discriminator ``d``, trained by the optimisers
+    ``optim.g`` and ``optim.d`` (every game ganforge ships; CycleGAN's pairs are one ``g``, one ``d``)."""
+
+    g: nn.Module
+    d: nn.Module
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"g": self.g, "d": self.d}
 
 
 def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:

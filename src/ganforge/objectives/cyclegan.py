@@ -28,7 +28,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.translation import DiscriminatorPair
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, prefixed
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, prefixed
 from ganforge.objectives.translation import ImagePool, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
@@ -56,7 +56,7 @@ class CycleGANOptions:
     "cyclegan",
     description="CycleGAN: LSGAN + λ·cycle + identity losses, both directions, D on a history pool",
 )
-class CycleGANObjective(Objective):
+class CycleGANObjective(TwoPlayerObjective):
     """Zhu et al. 2017 on a cyclegan model (two generators, a discriminator per domain)."""
 
     Options = CycleGANOptions
@@ -71,9 +71,6 @@ class CycleGANObjective(Objective):
         seed = (torch.initial_seed() + 1_000_003 * ctx.rank) % 2**63
         self.pool_b, self.pool_a = ImagePool(options.pool_size, seed), ImagePool(options.pool_size, seed + 1)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None  # the G phase's (G(a), F(b))
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         return [

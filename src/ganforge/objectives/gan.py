@@ -17,7 +17,7 @@ from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, StepFn, prefixed
+from ganforge.objectives.base import Batch, Context, Phase, Stats, StepFn, TwoPlayerObjective, prefixed
 from ganforge.objectives.penalties import Stabilizers, gradient_penalties, pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import LeCam, clip_weights, orthogonal_penalty
@@ -44,7 +44,7 @@ class GANOptions(Stabilizers, AugmentOptions):
 @register_objective(
     "gan", description="two-player GAN: D then G, any adversarial loss, n_critic, GP/R1/R2/LeCam/PacGAN..."
 )
-class AdversarialObjective(Objective):
+class AdversarialObjective(TwoPlayerObjective):
     """Discriminator step on real vs detached fakes, then a generator step through D.
 
     ``reuse_fakes=True`` (the default, as in the PyTorch DCGAN example) generates each step's fakes
@@ -75,9 +75,6 @@ class AdversarialObjective(Objective):
         # Log-probability of each pending fake's discrete latent draw, for generators that learn its
         # weights (MixtureLatent): read right after the forward that made them, so no later G call mixes in.
         self._pending_log_prob: torch.Tensor | None = None
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         return self.phase_list(self.d_step, self.g_step, self.dreg_step)

@@ -45,8 +45,14 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
-from ganforge.objectives.translation import PerceptualOptions, add_perceptual, discriminator_terms
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.translation import (
+    PerceptualOptions,
+    add_perceptual,
+    discriminator_terms,
+    require_model,
+)
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -99,7 +105,7 @@ class InpaintOptions(PerceptualOptions):
     "inpaint",
     description="inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step",
 )
-class InpaintObjective(Objective):
+class InpaintObjective(TwoPlayerObjective):
     """Inpainting of any image dataset (module docstring); needs an ``inpaint`` model."""
 
     Options = InpaintOptions
@@ -111,10 +117,7 @@ class InpaintObjective(Objective):
             and isinstance(g.ab, GatedInpaintGenerator)
             and isinstance(d, GlobalLocalDiscriminator)
         )
-        if not ok:
-            raise ConfigError(
-                "objective 'inpaint' needs an 'inpaint' model (model.name: inpaint or inpaint_tiny)"
-            )
+        require_model(ok, "inpaint", "inpaint")
         net: GatedInpaintGenerator = g.ab  # type: ignore[assignment, union-attr]
         if options.lambda_class > 0 and net.classifier is None:
             raise ConfigError(
@@ -137,9 +140,6 @@ class InpaintObjective(Objective):
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
         self._pending: Completion | None = None  # the D phase's forward, reused by the G phase
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         if self.lambda_adv == 0:  # L1 only: nothing reads D, so do not train it

@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 from ganforge.losses import get_loss
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
 from ganforge.objectives.translation import discriminator_terms, inputs_of, translation_networks
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
 
@@ -41,7 +42,7 @@ class Pix2PixOptions:
 @register_objective(
     "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
 )
-class Pix2PixObjective(Objective):
+class Pix2PixObjective(TwoPlayerObjective):
     """Isola et al. 2017 on a pix2pix model (U-Net G, conditional PatchGAN D)."""
 
     Options = Pix2PixOptions
@@ -52,9 +53,6 @@ class Pix2PixObjective(Objective):
         self.loss = get_loss(options.loss)
         self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
         self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         """D then G; with ``lambda_adv`` 0 (the L1-only ablation: a plain regression U-Net) G only."""

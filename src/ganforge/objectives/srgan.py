@@ -44,8 +44,15 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least
-from ganforge.objectives.translation import PerceptualOptions, add_perceptual, discriminator_terms, inputs_of
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.translation import (
+    PerceptualOptions,
+    add_perceptual,
+    discriminator_terms,
+    inputs_of,
+    require_model,
+)
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -90,29 +97,21 @@ class SRGANOptions(PerceptualOptions):
     "srgan",
     description="SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)",
 )
-class SRGANObjective(Objective):
+class SRGANObjective(TwoPlayerObjective):
     """Ledig et al. 2017 / Wang et al. 2018; needs an ``srgan`` model (model.name: srgan or srgan_tiny)."""
 
     Options = SRGANOptions
 
     def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: SRGANOptions) -> None:
         g, d = nets.get("g"), nets.get("d")
-        if not (
-            isinstance(g, TranslationGenerator)
-            and g.ba is None
-            and isinstance(g.ab, SRResNet)
-            and isinstance(d, SRDiscriminator)
-        ):
-            raise ConfigError("objective 'srgan' needs an 'srgan' model (model.name: srgan or srgan_tiny)")
+        ok = isinstance(g, TranslationGenerator) and g.ba is None and isinstance(g.ab, SRResNet)
+        require_model(ok and isinstance(d, SRDiscriminator), "srgan", "srgan")
         self.g, self.d, self.ctx = g, d, ctx
         self.loss = get_loss(options.loss)
         self.content, self.pretrain_steps = options.content, options.pretrain_steps
         self.lambda_content, self.lambda_adv = options.lambda_content, options.lambda_adv
         self.perceptual = options.feature_loss(g.out_shape, ctx.device)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         pretrain = Phase("Gpre", trains="g", step=self.pretrain_step)

@@ -36,7 +36,8 @@ from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, check_at_least, prefixed
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, prefixed
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
 from ganforge.utils.distributed import mean_across_ranks
@@ -92,7 +93,7 @@ class StyleGAN2Options(AugmentOptions):
     "stylegan2",
     description="StyleGAN2: Gmain, Greg (path length) every 4, Dmain, Dreg (lazy R1) every 16, style mixing",
 )
-class StyleGAN2Objective(Objective):
+class StyleGAN2Objective(TwoPlayerObjective):
     """Phases ``Gmain``, ``Greg``, ``Dmain``, ``Dreg``; path-length mean ``pl_mean`` is checkpointed."""
 
     Options = StyleGAN2Options
@@ -113,9 +114,6 @@ class StyleGAN2Objective(Objective):
         self.style_mixing = options.style_mixing
         self.augment = options.build_augment()
         self.pl_mean = torch.zeros((), device=ctx.device)  # a in Eq. 4: running mean of ‖J_wᵀy‖
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         """Gmain draws the step's batch (its labels condition the fakes); the others reuse it."""

@@ -48,11 +48,16 @@ def translation_networks(
             and isinstance(d, PatchDiscriminator)
             and d.cond_channels > 0
         )
+    require_model(ok, objective, model)
+    return g, d  # type: ignore[return-value]
+
+
+def require_model(ok: bool, objective: str, model: str) -> None:
+    """A ConfigError naming the model family an objective trains, unless ``ok``."""
     if not ok:
         raise ConfigError(
-            f"objective '{objective}' needs a '{model}' model (model.name: {model} or {model}_tiny)"
+            f"objective '{objective}' trains model '{model}' (model.name: {model} or {model}_tiny)"
         )
-    return g, d  # type: ignore[return-value]
 
 
 class FeatureLoss:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
 from ganforge.registry import register_objective
 
 NOISE_SCALE = 0.01  # z ~ U(0, 0.01) fills the holes of G's input
@@ -118,7 +118,7 @@ class GainOptions:
 @register_objective(
     "gain", description="GAIN imputation: per-cell observed-or-not D with hints, G fills holes"
 )
-class GainObjective(Objective):
+class GainObjective(TwoPlayerObjective):
     """GAIN (Yoon et al. 2018): phases ``D`` then ``G`` on the same batch (module docstring for the losses).
 
     ``nets`` come from ``gain_networks(codec.layout())``. A batch's ``x`` packs the encoded data
@@ -134,9 +134,6 @@ class GainObjective(Objective):
             raise ConfigError("objective 'gain' needs the networks of ganforge.tabular.gain.gain_networks")
         self.g, self.d, self.ctx = g, d, ctx
         self.hint_rate, self.alpha = float(options.hint_rate), float(options.alpha)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         return [

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
 from ganforge.objectives.penalties import pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import gradient_penalty
@@ -52,7 +52,7 @@ class CTGANOptions:
 @register_objective(
     "ctgan", description="CTGAN (Xu et al. 2019): conditional WGAN-GP on PacGAN packs of table rows"
 )
-class CTGANObjective(Objective):
+class CTGANObjective(TwoPlayerObjective):
     """CTGAN's game on the networks of ``ganforge.tabular.networks`` (G carries the table's output layout)."""
 
     Options = CTGANOptions
@@ -72,9 +72,6 @@ class CTGANObjective(Objective):
         self.pac, self.gp_lambda, self.tau = options.pac, options.gp_lambda, options.tau
         self.n_critic = options.n_critic
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (raw, rows) with G's graph
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}
 
     def phases(self) -> list[Phase]:
         return [

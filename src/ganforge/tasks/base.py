@@ -24,6 +24,16 @@ if TYPE_CHECKING:
     from ganforge.tasks.views import GeneratedView
 
 
+class Handle:
+    """What every task's handle holds: the trained network in eval mode (BatchNorm on its running
+    statistics, dropout off, so the same input gives the same output), the run's config, the
+    checkpoint it was loaded from and the device it runs on."""
+
+    def __init__(self, generator: nn.Module, config: Config, checkpoint: Path, device: torch.device) -> None:
+        self.generator = generator.eval()
+        self.config, self.checkpoint, self.device = config, checkpoint, device
+
+
 class Task(ABC):
     """Base of every task kind. Subclasses set ``name`` and ``handle_class`` and register themselves
     with ``@register_task(name)``."""

@@ -14,7 +14,7 @@ from ganforge.errors import ConfigError
 from ganforge.models.base import Generator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.registry import DATASETS, register_task
-from ganforge.tasks.base import Task
+from ganforge.tasks.base import Handle, Task
 from ganforge.tasks.views import (
     INTERP_ROWS,
     INTERP_STEPS,
@@ -28,12 +28,10 @@ from ganforge.utils.figures import scatter_figure
 from ganforge.utils.images import save_samples_picture
 
 
-class GeneratorHandle:
+class GeneratorHandle(Handle):
     """A trained generator ready to sample: ``load("runs/quickstart").sample(16, seed=0)``."""
 
-    def __init__(self, generator: Generator, config: Config, checkpoint: Path, device: torch.device) -> None:
-        self.generator = generator.eval()
-        self.config, self.checkpoint, self.device = config, checkpoint, device
+    generator: Generator
 
     @property
     def num_classes(self) -> int:

@@ -20,7 +20,6 @@ Conditions the test split does not carry are made by a documented protocol:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,26 +30,21 @@ from ganforge.config import Config
 from ganforge.errors import ConfigError, DataError, EvalError
 from ganforge.models.translation import TranslationGenerator, check_condition
 from ganforge.registry import DATASETS, register_task
-from ganforge.tasks.base import Task
+from ganforge.tasks.base import Handle, Task
 from ganforge.tasks.views import STRIP_ROWS, GeneratedView, grid_uri, weights_of
 
 ATTR_LEVELS = 5
 
 
-class TranslatorHandle:
+class TranslatorHandle(Handle):
     """A trained image-to-image translator: ``load_translator("runs/edges2digits").translate(x)``.
 
     Takes and returns (N, C, H, W) tensors in [-1, 1] (or one (C, H, W) image) at the size the
     model was trained on; ``directions`` lists what it can do (pix2pix: ``AtoB``; CycleGAN: both).
-    The generator runs in eval mode: BatchNorm uses its running statistics and dropout is off, so
-    the same input always gives the same output.
+    The generator runs in eval mode (``Handle``), so the same input always gives the same output.
     """
 
-    def __init__(
-        self, generator: TranslationGenerator, config: Config, checkpoint: Path, device: torch.device
-    ) -> None:
-        self.generator = generator.eval()
-        self.config, self.checkpoint, self.device = config, checkpoint, device
+    generator: TranslationGenerator
 
     @property
     def directions(self) -> tuple[str, ...]:

@@ -1,0 +1,25 @@
+"""Checks shared by every ``Options`` dataclass: models' and objectives' hyper-parameters are declared
+once, as frozen dataclasses whose fields are the config keys, and validated in ``__post_init__``.
+
+``SECTION`` (a class attribute: ``model`` or ``objective``) names the config section in messages, so
+an error reads ``'model.ngf' must be at least 1, got 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ganforge.errors import ConfigError
+
+
+def check_at_least(options: Any, minimum: float, *keys: str) -> None:
+    """A ConfigError naming ``<section>.<key>`` for the first option below ``minimum`` (or not finite)."""
+    section = getattr(options, "SECTION", "objective")
+    for key in keys:
+        value = getattr(options, key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < minimum:
+                raise ConfigError(f"'{section}.{key}' must be at least {minimum:g}, got {value}")
+        elif not (math.isfinite(value) and value >= minimum):
+            raise ConfigError(f"'{section}.{key}' must be a finite number >= {minimum:g}, got {value}")
