@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ganforge.config import load_config
-from ganforge.registry import MODELS, _load_builtins
+from ganforge.registry import DATASETS, MODELS, _load_builtins
 
 
 def tiny_overrides(name: str, steps: int = 2) -> list[str]:
@@ -42,12 +42,10 @@ def tiny_overrides(name: str, steps: int = 2) -> list[str]:
         overrides.append(f"model.name={tiny}")
     if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples
         overrides.append("train.eval_n=100")
-    if cfg.data.name == "stacked_mnist":  # 512 stacks, not the preset's 128,000
-        overrides.append("data.n=512")
+    # The dataset's own small size (its ``tiny`` registry metadata, e.g. 512 StackedMNIST stacks).
+    overrides += [f"data.{k}={v}" for k, v in DATASETS.get(cfg.data.name).meta.get("tiny", {}).items()]
     if "pretrain_steps" in cfg.objective.params:  # SRGAN: every step in the adversarial stage
         overrides.append("objective.pretrain_steps=0")
-    if cfg.data.name == "sr_patches":
-        overrides.append("data.n_patches=64")
     return overrides
 
 

@@ -32,6 +32,7 @@ STACKED_MODES = 1000
     default_extractor="mnist-cnn",
     default_metrics="stacked_modes",
     metrics=("stacked_modes",),
+    tiny={"n": 512},  # for tests and guard-rail runs (ganforge.testing): not 128,000 stacks
     description="StackedMNIST: 3 embedded MNIST digits as RGB channels, 1,000 modes (label 100r+10g+b)",
 )
 def stacked_mnist(

@@ -23,6 +23,7 @@ to its unconditional networks: no embeddings, ``Generator.conditional`` False, l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -238,61 +239,59 @@ class ProjectionGANOptions(ConditionalOptions):
     embed_dim: int = 32
 
 
-@register_model(
+DiscriminatorFn = Callable[[int, int, ConditionalOptions, int], nn.Module]
+
+
+def register_conditional(
+    name: str,
+    options: type[ConditionalOptions],
+    conditioning: str,
+    discriminator: DiscriminatorFn,
+    description: str,
+) -> None:
+    """Register a conditional family: ``ConditionalGenerator`` with ``conditioning`` (``concat``: the
+    embedded label joins z; ``cbn``: it drives conditional BatchNorm) and the family's D, built as
+    ``discriminator(channels, resolution, options, num_classes)``. The three families differ only
+    in those two choices, so they are declared as data below."""
+
+    defaults = options()
+
+    def build(shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = defaults) -> Nets:
+        o = options
+        c, res = o.image_shape(name, shape, RESOLUTIONS)
+        return {
+            "g": ConditionalGenerator(name, o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, conditioning),
+            "d": discriminator(c, res, o, num_classes),
+        }
+
+    build.__name__ = build.__qualname__ = name
+    build.__doc__ = f"{name} G and D for (C, H, W) images of ``shape``."
+    meta = {"resolutions": RESOLUTIONS, "inputs": ("image",), "description": description}
+    register_model(name, options=options, **meta)(build)
+
+
+register_conditional(
     "cgan",
-    options=ConditionalOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="conditional GAN: label embedding joined to G's latent and D's input (Mirza & Osindero 2014)",
+    ConditionalOptions,
+    "concat",
+    lambda c, res, o, k: ConcatDiscriminator(c, res, o.ndf, k, o.embed_dim, o.d_batchnorm),
+    "conditional GAN: label embedding joined to G's latent and D's input (Mirza & Osindero 2014)",
 )
-def cgan(
-    shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = ConditionalOptions()
-) -> Nets:
-    """cGAN G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("cgan", shape, RESOLUTIONS)
-    return {
-        "g": ConditionalGenerator("cgan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "concat"),
-        "d": ConcatDiscriminator(c, res, o.ndf, num_classes, o.embed_dim, o.d_batchnorm),
-    }
-
-
-@register_model(
+register_conditional(
     "projection_gan",
-    options=ProjectionGANOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="cGAN with conditional-BatchNorm G and projection D (Miyato & Koyama 2018)",
+    ProjectionGANOptions,
+    "cbn",
+    lambda c, res, o, k: ProjectionDiscriminator(c, res, o.ndf, k, o.d_batchnorm),
+    "cGAN with conditional-BatchNorm G and projection D (Miyato & Koyama 2018)",
 )
-def projection_gan(
-    shape: tuple[int, ...], num_classes: int = 0, options: ProjectionGANOptions = ProjectionGANOptions()
-) -> Nets:
-    """Projection cGAN G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("projection_gan", shape, RESOLUTIONS)
-    return {
-        "g": ConditionalGenerator("projection_gan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "cbn"),
-        "d": ProjectionDiscriminator(c, res, o.ndf, num_classes, o.d_batchnorm),
-    }
-
-
-@register_model(
+register_conditional(
     "acgan",
-    options=ConditionalOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="AC-GAN: cGAN generator, D with an auxiliary classifier head (Odena et al. 2017)",
+    ConditionalOptions,
+    "concat",
+    # Train it with objective.name: acgan (the gan objective ignores the class head).
+    lambda c, res, o, k: AuxClassifierDiscriminator(c, res, o.ndf, k, o.d_batchnorm),
+    "AC-GAN: cGAN generator, D with an auxiliary classifier head (Odena et al. 2017)",
 )
-def acgan(
-    shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = ConditionalOptions()
-) -> Nets:
-    """AC-GAN G and D; train it with ``objective.name: acgan`` (the ``gan`` objective ignores the head)."""
-    o = options
-    c, res = o.image_shape("acgan", shape, RESOLUTIONS)
-    return {
-        "g": ConditionalGenerator("acgan", o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, "concat"),
-        "d": AuxClassifierDiscriminator(c, res, o.ndf, num_classes, o.d_batchnorm),
-    }
 
 
 register_variant(

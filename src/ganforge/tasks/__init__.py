@@ -13,7 +13,7 @@ from typing import Any
 from ganforge.config import Config
 from ganforge.errors import CheckpointError
 from ganforge.registry import MODELS, TASKS
-from ganforge.tasks import generation, translation
+from ganforge.tasks import generation, translation  # noqa: F401  (register the task kinds)
 from ganforge.tasks.base import Task
 from ganforge.tasks.generation import GeneratorHandle
 from ganforge.tasks.loading import load_run_generator
@@ -53,5 +53,4 @@ __all__ = [
     "open_run",
     "task_named",
     "task_of",
-    "translation",
 ]

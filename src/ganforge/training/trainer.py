@@ -48,16 +48,28 @@ def fused_supported(params: list[torch.Tensor]) -> bool:
     return bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 
-def build_optimizer(params: Any, cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    if cfg.name == "adam":
-        params = list(params)
-        fused = fused_supported(params)
-        return torch.optim.Adam(
-            params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused
-        )
-    if cfg.name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
+def _adam(params: list[torch.Tensor], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(
+        params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+        fused=fused_supported(params),
+    )  # fmt: skip
+
+
+def _rmsprop(params: list[torch.Tensor], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    return torch.optim.RMSprop(params, lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
+
+
+def _sgd(params: list[torch.Tensor], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    """SGD with momentum ``betas[0]``: the one setting the config shares with Adam's first moment."""
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.betas[0], weight_decay=cfg.weight_decay)
+
+
+# ``optim.<net>.name`` -> its builder (the config's Literal lists the same names).
+OPTIMIZERS = {"adam": _adam, "rmsprop": _rmsprop, "sgd": _sgd}
+
+
+def build_optimizer(params: Any, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    return OPTIMIZERS[cfg.name](list(params), cfg)
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:
