@@ -49,6 +49,13 @@ def tiny_overrides(name: str, steps: int = 2) -> list[str]:
     return overrides
 
 
+def quick_train(**train: Any) -> dict[str, Any]:
+    """The ``train`` section of a short, quiet CPU run: no progress bar, no checkpoint or sample grid
+    before the end (1,000 steps apart), four samples; ``train`` overrides or adds keys."""
+    quiet = {"device": "cpu", "progress": False, "log_every": 50, "ckpt_every": 1000, "sample_every": 1000}
+    return {**quiet, "n_samples": 4, **train}
+
+
 def final_checkpoint(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(tensors, metadata) of a run's newest checkpoint; an AssertionError when it has none."""
     from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint

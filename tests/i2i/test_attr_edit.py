@@ -20,6 +20,7 @@ from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Context
 from ganforge.registry import DATASETS, MODELS, create_model, create_objective
+from ganforge.testing import quick_train
 
 STEPS = 200
 CTX = Context(device=torch.device("cpu"), randn=torch.randn)
@@ -31,17 +32,7 @@ def config(steps: int = STEPS, batch: int = 16, **train: object) -> dict:
         "data": {"name": "thickness_digits", "batch_size": batch},
         "objective": {"name": "attr_edit", "loss": "lsgan"},
         "optim": {"g": {"lr": 1e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
-        "train": {
-            "steps": steps,
-            "device": "cpu",
-            "progress": False,
-            "log_every": 50,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 4,
-            "ema_kimg": 0,
-            **train,
-        },
+        "train": {**quick_train(steps=steps, ema_kimg=0), **train},
     }
 
 

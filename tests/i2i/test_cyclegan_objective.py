@@ -12,6 +12,7 @@ from ganforge.errors import ConfigError
 from ganforge.objectives.base import Context
 from ganforge.objectives.translation import ImagePool
 from ganforge.registry import create_model, create_objective
+from ganforge.testing import quick_train
 
 
 def config(steps: int, batch: int = 8, **objective: object) -> dict:
@@ -20,15 +21,7 @@ def config(steps: int, batch: int = 8, **objective: object) -> dict:
         "data": {"name": "thin2thick", "batch_size": batch},
         "objective": {"name": "cyclegan", "loss": "lsgan", **objective},
         "optim": {"g": {"lr": 1e-3}, "d": {"lr": 1e-3}},
-        "train": {
-            "steps": steps,
-            "device": "cpu",
-            "progress": False,
-            "log_every": 10,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 4,
-        },
+        "train": quick_train(steps=steps, log_every=10),
     }
 
 

@@ -12,6 +12,7 @@ from ganforge.data import build_dataset
 from ganforge.errors import CheckpointError, ConfigError, DataError
 from ganforge.objectives.base import Context
 from ganforge.registry import create_model, create_objective
+from ganforge.testing import quick_train
 
 STEPS = 200
 
@@ -22,17 +23,7 @@ def config(steps: int = STEPS, **train: object) -> dict:
         "data": {"name": "edges2digits", "batch_size": 16},
         "objective": {"name": "pix2pix", "loss": "ns"},
         "optim": {"g": {"lr": 1e-3}, "d": {"lr": 1e-3}},
-        "train": {
-            "steps": steps,
-            "device": "cpu",
-            "progress": False,
-            "log_every": 50,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 8,
-            "ema_kimg": 0,
-            **train,
-        },
+        "train": {**quick_train(steps=steps, n_samples=8, ema_kimg=0), **train},
     }
 
 

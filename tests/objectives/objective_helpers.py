@@ -9,7 +9,7 @@ import torch
 from ganforge.objectives.base import Context
 from ganforge.objectives.gan import AdversarialObjective
 from ganforge.registry import create_model, create_objective
-from ganforge.testing import final_checkpoint, read_metrics  # noqa: F401  (re-exported for the tests)
+from ganforge.testing import final_checkpoint, quick_train, read_metrics  # noqa: F401  (re-exported for the tests)
 
 TOY = {"name": "toy2d", "kind": "ring", "n": 2048}
 MNIST = {"name": "mnist"}
@@ -28,16 +28,7 @@ def run_config(
         "model": {"name": model},
         "data": {**(data or TOY), "batch_size": batch_size},
         "objective": dict(objective or {}),
-        "train": {
-            "device": "cpu",
-            "steps": steps,
-            "progress": False,
-            "log_every": 1,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 4,
-            **train,
-        },
+        "train": {**quick_train(steps=steps, log_every=1), **train},
     }
 
 

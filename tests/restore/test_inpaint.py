@@ -20,6 +20,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.models.inpaint import GatedConv2d, crop_at, hole_crop_origin
 from ganforge.objectives.base import Context
 from ganforge.registry import create_model, create_objective
+from ganforge.testing import quick_train
 
 CTX = Context(device=torch.device("cpu"), randn=torch.randn)
 STEPS = 300
@@ -31,16 +32,7 @@ def config(steps: int = STEPS, batch: int = 16, **objective: object) -> dict:
         "data": {"name": "mnist", "split": "train", "batch_size": batch},
         "objective": {"name": "inpaint", "loss": "hinge", "masks": "mixed", **objective},
         "optim": {"g": {"lr": 2e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
-        "train": {
-            "steps": steps,
-            "device": "cpu",
-            "progress": False,
-            "log_every": 50,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 4,
-            "ema_kimg": 0,
-        },
+        "train": quick_train(steps=steps, ema_kimg=0),
     }
 
 

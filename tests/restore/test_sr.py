@@ -20,6 +20,7 @@ from ganforge.metrics.image_quality import mean_psnr
 from ganforge.models.srgan import d_stages_for
 from ganforge.objectives.base import Context
 from ganforge.registry import MODELS, create_model, create_objective
+from ganforge.testing import quick_train
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 STEPS, PRETRAIN = 300, 200
@@ -39,15 +40,7 @@ def config(steps: int = STEPS, pretrain: int = PRETRAIN, batch: int = 16, **trai
         "objective": {"name": "srgan", "loss": "ragan", "pretrain_steps": pretrain, "lambda_adv": 5e-4},
         "optim": {"g": {"lr": 2e-3, "betas": [0.9, 0.999]}, "d": {"lr": 2e-4, "betas": [0.9, 0.999]}},
         "train": {
-            "steps": steps,
-            "device": "cpu",
-            "progress": False,
-            "log_every": 50,
-            "ckpt_every": pretrain,
-            "keep_last": 5,
-            "sample_every": 1000,
-            "n_samples": 8,
-            "ema_kimg": 0,
+            **quick_train(steps=steps, ckpt_every=pretrain, keep_last=5, n_samples=8, ema_kimg=0),
             **train,
         },
     }

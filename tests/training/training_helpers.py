@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ganforge.testing import final_checkpoint, read_metrics  # noqa: F401  (re-exported for the tests)
+from ganforge.testing import final_checkpoint, quick_train, read_metrics  # noqa: F401  (re-exported for the tests)
 
 # Subprocesses (CLI, torchrun) get one thread each: the test machines have two cores, shared.
 SUBPROCESS_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -33,15 +33,7 @@ def make_config(
     raw: dict[str, Any] = {
         "model": {"name": model, **(model_params or {})},
         "data": {**data, "batch_size": batch_size},
-        "train": {
-            "device": "cpu",
-            "progress": False,
-            "log_every": 5,
-            "ckpt_every": 1000,
-            "sample_every": 1000,
-            "n_samples": 16,
-            **(train or {}),
-        },
+        "train": {**quick_train(log_every=5, n_samples=16), **(train or {})},
     }
     if optim:
         raw["optim"] = optim
