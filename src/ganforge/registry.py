@@ -1,11 +1,12 @@
 """Name -> builder registries (timm-style), so configs can say ``model.name: dcgan``.
 
-Every buildable thing (model, loss, dataset, objective) registers a builder with a decorator. The
-builder declares its options once, and that declaration *is* its config schema: either its keyword
-arguments (models, datasets), or, for a builder with an ``Options`` dataclass (objectives), that
-dataclass's fields. ``Registry.check_kwargs`` validates config keys against it, so an unknown key is
-reported with the closest valid name. Variants are data: ``register_variant("dcgan_tiny",
-base="dcgan", ngf=8)`` is the base builder with other defaults (timm's ``model_args``).
+Every buildable thing (model, loss, dataset, objective, task) registers a builder with a decorator.
+The builder declares its options once, and that declaration *is* its config schema: the fields of
+its ``Options`` dataclass (models: ``register_model(..., options=...)``; objectives: the class's
+``Options``), or its keyword arguments (datasets, losses). ``Registry.check_kwargs`` validates
+config keys against it, so an unknown key is reported with the closest valid name. Variants are
+data: ``register_variant("dcgan_tiny", base="dcgan", ngf=8)`` is the base with other defaults
+(timm's ``model_args``).
 """
 
 from __future__ import annotations
@@ -68,9 +69,12 @@ class Entry:
         if self.options is None:
             return own
         own.pop("options", None)
-        fields = dataclasses.fields(self.options)
-        kind = inspect.Parameter.KEYWORD_ONLY
-        return {**own, **{f.name: inspect.Parameter(f.name, kind, default=f.default) for f in fields}}
+        kind, empty = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty
+        fields = {
+            f.name: f.default if f.default is not dataclasses.MISSING else empty
+            for f in dataclasses.fields(self.options)
+        }
+        return {**own, **{name: inspect.Parameter(name, kind, default=d) for name, d in fields.items()}}
 
     def annotations(self) -> dict[str, Any]:
         """Resolved type hints of the options (for config type checks); {} when unresolvable."""
@@ -146,10 +150,12 @@ class Registry:
         builder: Callable[..., Any] = functools.partial(entry.builder, **defaults)
         if entry.options is not None:  # the same options class with other defaults
             hints = entry.annotations()
-            changed = [(k, hints.get(k, Any), field(default=v)) for k, v in defaults.items()]
+            frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
+            changed = [(k, hints.get(k, Any), field(default=v)) for k, v in frozen.items()]
             meta["options"] = dataclasses.make_dataclass(
                 f"{entry.options.__name__}_{name}", changed, bases=(entry.options,), frozen=True
             )
+            meta["options"]()  # a bad default is an error where the variant is declared, not at build
             builder = entry.builder
         self.register(name, **{k: v for k, v in meta.items() if k != "aliases"})(builder)
 

@@ -37,7 +37,7 @@ def tiny_overrides(name: str, steps: int = 2) -> list[str]:
         f"data.batch_size={min(cfg.data.batch_size, 32)}",
     ]
     tiny = f"{cfg.model.name}_tiny"
-    # The tiny variant where it takes every model key the preset sets (mlp_tiny has no mixture latent).
+    # The tiny variant, where the family has one that takes every model key the preset sets.
     if tiny in MODELS and set(cfg.model.params) <= set(MODELS.get(tiny).parameters()):
         overrides.append(f"model.name={tiny}")
     if cfg.train.eval_every:  # the periodic evaluation runs too, on few samples

@@ -111,9 +111,16 @@ def build_augment(kind: str = "none", **settings: Any) -> Augment:
     ignored, so an objective can pass all of its options whatever the kind. An unknown kind is a
     ``RegistryError`` (a ConfigError).
     """
+    unknown = set(settings) - SETTINGS
+    if unknown:
+        raise TypeError(f"build_augment() got unknown settings {sorted(unknown)}; known: {sorted(SETTINGS)}")
     entry = AUGMENTS.get(kind)
     accepted = entry.parameters()
     return entry.builder(**{k: v for k, v in settings.items() if k in accepted and v is not None})
+
+
+# What the kinds' builders take between them (a misspelt setting is an error, not ignored).
+SETTINGS = {"policy", "p", "target", "ada_kimg", "interval"}
 
 
 @dataclass(frozen=True)

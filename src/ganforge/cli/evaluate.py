@@ -131,7 +131,10 @@ def add_sweep_parser(sub: Any) -> None:
     p.add_argument("--seeds", type=_positive_int, default=1, help="seeds 0..N-1 per cell (default 1)")
     p.add_argument("--out", help="sweep directory (default: sweeps/<config name>)")
     p.add_argument(
-        "--metrics", default=None, help="comma-separated metrics, or 'none' (default: modes on toy2d runs)"
+        "--metrics",
+        default=None,
+        help="comma-separated metrics, or 'none' (default: the dataset's own metric where it has one:"
+        " modes on toy2d, stacked_modes on StackedMNIST)",
     )
     p.add_argument(
         "--n", type=_positive_int, default=None, help="samples per evaluation (default: the metrics')"

@@ -315,7 +315,7 @@ def evaluate(
     values, per_metric = compute(ctx, names)
     record = {
         "metrics": per_metric,
-        "n": len(ctx.samples()),  # n, or fewer where the task's set is smaller (a test split)
+        "n": ctx.task.eval_count(ctx),  # n, or fewer where the task's set is smaller (a test split)
         "seed": seed,
         "dataset": {
             "name": cfg.data.name,

@@ -56,7 +56,7 @@ def require_model(ok: bool, objective: str, model: str) -> None:
     """A ConfigError naming the model family an objective trains, unless ``ok``."""
     if not ok:
         raise ConfigError(
-            f"objective '{objective}' trains model '{model}' (model.name: {model} or {model}_tiny)"
+            f"objective '{objective}' needs a '{model}' model (model.name: {model} or {model}_tiny)"
         )
 
 

@@ -63,6 +63,10 @@ class Task(ABC):
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         """The ``n`` outputs an evaluation scores (the context's handle, seed and ``n``)."""
 
+    def eval_count(self, ctx: Any) -> int:
+        """How many outputs the evaluation scored, for its record: ``n`` (a test split may hold fewer)."""
+        return int(ctx.n)
+
     def eval_reference(self, ctx: Any) -> torch.Tensor | None:
         """The real images those outputs are compared with, or None for the run's training data
         (whose features are cached per dataset and extractor)."""

@@ -172,7 +172,7 @@ def _protocol_condition(name: str, cfg: Config, pairs: HeldOutPairs) -> torch.Te
     if name == "mask":
         from ganforge.data.masked import default_hole, draw_masks
 
-        hole = int(cfg.objective.params.get("hole", default_hole(side)))
+        hole = int(cfg.objective.params.get("hole") or default_hole(side))  # None: the objective's default
         return draw_masks("center", len(pairs.a), side, hole)
     raise EvalError(f"the test split of '{cfg.data.name}' carries no '{name}' for this translator")
 
@@ -219,6 +219,9 @@ class TranslationTask(Task):
 
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         return self.samples(ctx).outputs
+
+    def eval_count(self, ctx: Any) -> int:
+        return len(self.samples(ctx).outputs)  # at most the test split's size
 
     def eval_reference(self, ctx: Any) -> torch.Tensor | None:
         return self.samples(ctx).pairs.x

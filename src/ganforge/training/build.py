@@ -127,7 +127,13 @@ def build_objective(cfg: Config, nets: dict[str, nn.Module], ctx: Context) -> Ob
     kwargs = dict(cfg.objective.params)
     if "loss" in entry.parameters():
         kwargs["loss"] = cfg.objective.loss
-    return entry(nets, ctx, **kwargs)
+    objective = entry(nets, ctx, **kwargs)
+    if not isinstance(objective, Objective):  # the Trainer calls its hooks unconditionally
+        raise ConfigError(
+            f"objective '{cfg.objective.name}' must subclass ganforge.objectives.base.Objective,"
+            f" got {type(objective).__name__}"
+        )
+    return objective
 
 
 def make_randn(device: torch.device, dist: DistInfo):
