@@ -8,13 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.config import Config, load_config
-from ganforge.errors import CheckpointError
 from ganforge.evaluation.periodic import periodic_eval
-from ganforge.models.base import Generator
-from ganforge.models.translation import TranslationGenerator
-from ganforge.tasks import GeneratorHandle, TranslatorHandle
-from ganforge.tasks.loading import load_run_generator
-from ganforge.training.build import build_session, resolve_device
+from ganforge.tasks import GeneratorHandle, TranslatorHandle, open_run
+from ganforge.training.build import build_session
 from ganforge.training.callbacks import sample_fixed
 from ganforge.utils.distributed import shutdown
 
@@ -79,29 +75,14 @@ def load(
     run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
 ) -> GeneratorHandle:
     """Rebuild a run's generator from ``config.yaml`` and its newest (or given) checkpoint."""
-    cfg, ckpt, g = load_run_generator(run_dir, ema, checkpoint)
-    dev = resolve_device(device)
-    if isinstance(g, TranslationGenerator):
-        raise CheckpointError(
-            f"model '{cfg.model.name}' translates images rather than sampling them;"
-            " use ganforge.api.load_translator or `ganforge translate`"
-        )
-    if not isinstance(g, Generator):
-        raise CheckpointError(f"model '{cfg.model.name}' has no sampling generator")
-    return GeneratorHandle(g.to(dev), cfg, ckpt, dev)
+    return open_run(run_dir, ema, checkpoint, device, expect="generation")
 
 
 def load_translator(
     run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
 ) -> TranslatorHandle:
     """Rebuild a translation run's generators (pix2pix, CycleGAN) from its newest (or given) checkpoint."""
-    cfg, ckpt, g = load_run_generator(run_dir, ema, checkpoint)
-    if not isinstance(g, TranslationGenerator):
-        raise CheckpointError(
-            f"model '{cfg.model.name}' is not an image-to-image translator; use ganforge.load to sample it"
-        )
-    dev = resolve_device(device)
-    return TranslatorHandle(g.to(dev), cfg, ckpt, dev)
+    return open_run(run_dir, ema, checkpoint, device, expect="translation")
 
 
 __all__ = ["GeneratorHandle", "Run", "TranslatorHandle", "load", "load_translator", "sample_fixed", "train"]

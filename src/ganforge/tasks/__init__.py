@@ -35,11 +35,21 @@ def task_of(cfg: Config) -> Task:
 
 
 def open_run(
-    run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
+    run_dir: str | Path,
+    ema: bool = True,
+    checkpoint: str | Path | None = None,
+    device: str = "cpu",
+    expect: str | None = None,
 ) -> Any:
-    """A run's newest (or given) checkpoint as its task's handle, on ``device``."""
+    """A run's newest (or given) checkpoint as its task's handle, on ``device``; ``expect`` (a task
+    name) refuses a run of another task with a message saying how to open it instead."""
     cfg, ckpt, g = load_run_generator(run_dir, ema, checkpoint)
     task = task_of(cfg)
+    if expect is not None and task.name != expect:
+        raise CheckpointError(
+            f"run '{run_dir}' is a {task.name} run (model '{cfg.model.name}'), not a {expect} one:"
+            f" open it with {task.loader}"
+        )
     if not task.accepts(g):
         raise CheckpointError(f"model '{cfg.model.name}' has no {task.name} network to load")
     dev = resolve_device(device)

@@ -41,6 +41,7 @@ class Task(ABC):
     name: ClassVar[str]
     handle_class: ClassVar[type]
     report_title: ClassVar[str] = "Generated samples"
+    loader: ClassVar[str]  # how users open such a run, for messages: "ganforge.load (or `ganforge sample`)"
 
     @abstractmethod
     def accepts(self, g: nn.Module) -> bool:

@@ -92,6 +92,7 @@ class GenerationTask(Task):
     name = "generation"
     handle_class = GeneratorHandle
     report_title = "Latent interpolation"
+    loader = "ganforge.load (or `ganforge sample`)"
 
     def accepts(self, g: nn.Module) -> bool:
         return isinstance(g, Generator) and not isinstance(g, TranslationGenerator)

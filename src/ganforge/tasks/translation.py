@@ -204,6 +204,7 @@ class TranslationTask(Task):
     name = "translation"
     handle_class = TranslatorHandle
     report_title = "Test translations"
+    loader = "ganforge.load_translator (or `ganforge translate`)"
 
     def accepts(self, g: nn.Module) -> bool:
         return isinstance(g, TranslationGenerator)
