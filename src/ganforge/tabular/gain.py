@@ -25,7 +25,7 @@ from ganforge.data.loader import BatchStream
 from ganforge.errors import ConfigError, DataError
 from ganforge.objectives.base import Context
 from ganforge.registry import OBJECTIVES
-from ganforge.tabular.gain_objective import GainObjective, gain_networks
+from ganforge.tabular.gain_objective import GainObjective, GainOptions, gain_networks
 
 DEFAULT_ITERATIONS = 2000
 CHUNK_ROWS = 65536  # rows per generator call in transform(): bounded memory on big tables
@@ -170,8 +170,8 @@ class Imputer:
         *,
         iterations: int | None = None,
         epochs: int | None = None,
-        hint_rate: float = 0.9,
-        alpha: float = 100.0,
+        hint_rate: float = GainOptions.hint_rate,
+        alpha: float = GainOptions.alpha,
         batch_size: int = 128,
         hidden: int | None = None,
         lr: float = 1e-3,
@@ -184,10 +184,9 @@ class Imputer:
         self.epochs = None if epochs is None else _positive_int("epochs", epochs)
         self.batch_size = _positive_int("batch_size", batch_size)
         self.hidden = None if hidden is None else _positive_int("hidden", hidden)
-        if not 0.0 <= hint_rate <= 1.0:
-            raise ConfigError(f"hint_rate must be in [0, 1], got {hint_rate}")
-        if alpha < 0 or lr <= 0:
-            raise ConfigError(f"alpha must be ≥ 0 and lr > 0, got alpha={alpha}, lr={lr}")
+        GainOptions(hint_rate=hint_rate, alpha=alpha)  # the objective's own checks, now, not at fit
+        if lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {lr}")
         self.hint_rate, self.alpha, self.lr, self.seed = float(hint_rate), float(alpha), float(lr), int(seed)
         from ganforge.training.build import resolve_device
 
