@@ -72,7 +72,8 @@ class FeatureExtractor(nn.Module):
 
     Subclasses keep their network in ``self.net``, set ``name``, ``feature_dim`` and ``num_classes``
     and implement ``preprocess`` (a batch as given -> the network's input) and ``forward`` (network
-    input -> dict of outputs). They extend ``check_input`` with their own shape rules. ``extract``
+    input -> dict of outputs; ``nn.Module`` refuses to run a subclass that forgets it). They extend
+    ``check_input`` with their own shape rules. ``extract``
     does the batching, device moves, inference mode and progress display, identically for all.
     """
 
@@ -107,9 +108,6 @@ class FeatureExtractor(nn.Module):
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         """A batch in the caller's convention -> the network's input. Identity by default."""
         return x
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:  # pragma: no cover - abstract
-        raise NotImplementedError
 
     def extract(
         self,
