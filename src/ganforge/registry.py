@@ -147,8 +147,10 @@ class Registry:
             raise ValueError(f"variant '{name}' sets {sorted(unknown)}, which {self.kind} '{base}' lacks")
         meta = {**entry.meta, "variant_of": entry.name, "aliases": ()}
         meta["description"] = description or f"{entry.name} with {_describe(defaults)}"
-        builder: Callable[..., Any] = functools.partial(entry.builder, **defaults)
-        if entry.options is not None:  # the same options class with other defaults
+        builder: Callable[..., Any] = entry.builder
+        if entry.options is None:  # a plain builder: the same function with other keyword defaults
+            builder = functools.partial(entry.builder, **defaults)
+        else:  # the same options class with other defaults
             hints = entry.annotations()
             frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
             changed = [(k, hints.get(k, Any), field(default=v)) for k, v in frozen.items()]
@@ -156,7 +158,6 @@ class Registry:
                 f"{entry.options.__name__}_{name}", changed, bases=(entry.options,), frozen=True
             )
             meta["options"]()  # a bad default is an error where the variant is declared, not at build
-            builder = entry.builder
         self.register(name, **{k: v for k, v in meta.items() if k != "aliases"})(builder)
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
