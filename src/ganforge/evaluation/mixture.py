@@ -18,12 +18,11 @@ def _check_mixture(cfg: Config) -> None:
 
 
 def mixture_params(cfg: Config) -> dict[str, Any]:
-    """The resolved mixture a toy2d run was trained on: kind, modes, std, radius (defaults filled in)."""
-    from ganforge.data import mixture_spec
-
+    """The resolved mixture a toy2d run was trained on: kind, modes, std, radius (defaults filled in
+    by the dataset's own ``mixture`` metadata, as the metric scores against)."""
     p = cfg.data.params
     kind = p.get("kind", "grid")
-    centers, std = mixture_spec(kind, p.get("modes"), p.get("std"), p.get("radius", 1.0))
+    centers, std = dataset_meta(cfg)["mixture"](p)
     out: dict[str, Any] = {"kind": kind, "modes": len(centers), "std": std}
     if kind == "ring":
         out["radius"] = float(p.get("radius", 1.0))
