@@ -23,3 +23,13 @@ def check_at_least(options: Any, minimum: float, *keys: str) -> None:
                 raise ConfigError(f"'{section}.{key}' must be at least {minimum:g}, got {value}")
         elif not (math.isfinite(value) and value >= minimum):
             raise ConfigError(f"'{section}.{key}' must be a finite number >= {minimum:g}, got {value}")
+
+
+def check_integers(options: Any, minimum: int, *keys: str) -> None:
+    """Like ``check_at_least``, but the options must also be integers (not bools or floats): widths,
+    depths and counts that size layers, where a float would fail deep inside ``nn.Conv2d``."""
+    section = getattr(options, "SECTION", "objective")
+    for key in keys:
+        value = getattr(options, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(f"'{section}.{key}' must be an integer of at least {minimum}, got {value!r}")

@@ -38,6 +38,7 @@ import torch
 
 from ganforge.augment.ada import AdaAugment, AdaController, AdaPipeline
 from ganforge.augment.diffaugment import DiffAugment
+from ganforge.augment.stateless import StatelessAugment
 from ganforge.registry import Registry
 
 
@@ -54,7 +55,7 @@ class Augment(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-class Identity:
+class Identity(StatelessAugment):
     """Kind ``none``: images pass through untouched (the same tensor)."""
 
     kind = "none"
@@ -62,18 +63,6 @@ class Identity:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return x
-
-    def observe(self, real_logits: torch.Tensor) -> None:
-        """Nothing to adapt."""
-
-    def stats(self) -> dict[str, float]:
-        return {}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Stateless."""
 
 
 AUGMENTS = Registry("augment")

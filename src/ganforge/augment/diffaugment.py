@@ -34,6 +34,7 @@ from ganforge.augment.functional import (
     translate,
     uniform,
 )
+from ganforge.augment.stateless import StatelessAugment
 from ganforge.errors import ConfigError
 
 Op = Callable[..., torch.Tensor]
@@ -116,7 +117,7 @@ def parse_policy(policy: str) -> list[Op]:
     return [POLICIES[name] for name in names]
 
 
-class DiffAugment:
+class DiffAugment(StatelessAugment):
     """Apply a DiffAugment policy to every sample (there is no probability: ``p`` reads 1.0).
 
     Stateless: ``observe`` does nothing and ``state_dict`` is empty. Randomness comes from torch's
@@ -139,18 +140,6 @@ class DiffAugment:
     @property
     def p(self) -> float:
         return 1.0
-
-    def observe(self, real_logits: torch.Tensor) -> None:
-        """Nothing to adapt (ADA's hook)."""
-
-    def stats(self) -> dict[str, float]:
-        return {}
-
-    def state_dict(self) -> dict[str, float]:
-        return {}
-
-    def load_state_dict(self, state: dict[str, object]) -> None:
-        """Stateless: nothing to restore."""
 
     def __repr__(self) -> str:
         return f"DiffAugment(policy={self.policy!r})"

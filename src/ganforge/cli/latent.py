@@ -34,25 +34,35 @@ def _wrote(path: Path, what: str) -> None:
     console.print(f"wrote {what} to {escape(str(path))}", soft_wrap=True)
 
 
-def cmd_interpolate(args: argparse.Namespace) -> int:
-    from ganforge.latent import interpolation_grid, save_sweep
+def _output_and_generator(args: argparse.Namespace) -> tuple[Path, Any]:
+    """The checked ``-o`` path, then the run's generator: a bad output fails before the slow load."""
     from ganforge.latent.pictures import check_output
 
-    out = check_output(args.output)
-    handle = _load(args)
+    return check_output(args.output), _load(args)
+
+
+def _save_sweep(args: argparse.Namespace, sweep: Any, out: Path, what: str, bounce: bool = True) -> None:
+    """Write ``sweep`` as ``out`` (a PNG grid or a GIF at ``--fps``) and say so."""
+    from ganforge.latent import save_sweep
+
+    _wrote(save_sweep(sweep, out, fps=args.fps, bounce=bounce), what)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from ganforge.latent import interpolation_grid
+
+    out, handle = _output_and_generator(args)
     sweep = interpolation_grid(
         handle, args.rows, args.steps, args.method, args.label, args.seed, _truncation(args.truncation)
     )
-    _wrote(save_sweep(sweep, out, fps=args.fps, bounce=True), f"{args.rows} {args.method} paths")
+    _save_sweep(args, sweep, out, f"{args.rows} {args.method} paths")
     return 0
 
 
 def cmd_classes(args: argparse.Namespace) -> int:
-    from ganforge.latent import class_interpolation_grid, save_sweep
-    from ganforge.latent.pictures import check_output
+    from ganforge.latent import class_interpolation_grid
 
-    out = check_output(args.output)
-    handle = _load(args)
+    out, handle = _output_and_generator(args)
     if not handle.num_classes:
         raise ConfigError(
             "'latent classes' needs a class-conditional run; this run's generator is unconditional"
@@ -60,31 +70,26 @@ def cmd_classes(args: argparse.Namespace) -> int:
     sweep = class_interpolation_grid(
         handle, args.start, args.end, args.rows, args.steps, args.seed, _truncation(args.truncation)
     )
-    _wrote(save_sweep(sweep, out, fps=args.fps, bounce=True), f"class {args.start} -> {args.end} paths")
+    _save_sweep(args, sweep, out, f"class {args.start} -> {args.end} paths")
     return 0
 
 
 def cmd_truncation(args: argparse.Namespace) -> int:
-    from ganforge.latent import parse_psis, save_sweep, truncation_grid
-    from ganforge.latent.pictures import check_output
+    from ganforge.latent import parse_psis, truncation_grid
 
-    out = check_output(args.output)
     psis = parse_psis(args.psis)
-    handle = _load(args)
+    out, handle = _output_and_generator(args)
     sweep = truncation_grid(handle, psis, args.n, args.seed, args.label)  # (ψ, seeds, ...)
     if out.suffix.lower() == ".gif":
         sweep = sweep.transpose(0, 1)  # a GIF animates columns: make them the ψ values
-    path = save_sweep(sweep, out, fps=args.fps, bounce=True)
-    _wrote(path, f"a truncation sweep over ψ = {', '.join(map(str, psis))}")
+    _save_sweep(args, sweep, out, f"a truncation sweep over ψ = {', '.join(map(str, psis))}")
     return 0
 
 
 def cmd_walk(args: argparse.Namespace) -> int:
-    from ganforge.latent import save_sweep, walk_grid
-    from ganforge.latent.pictures import check_output
+    from ganforge.latent import walk_grid
 
-    out = check_output(args.output)
-    handle = _load(args)
+    out, handle = _output_and_generator(args)
     sweep = walk_grid(
         handle,
         steps=args.steps,
@@ -95,7 +100,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
         label=args.label,
         truncation=_truncation(args.truncation),
     )
-    _wrote(save_sweep(sweep, out, fps=args.fps), f"a {args.steps}-frame latent walk")
+    _save_sweep(args, sweep, out, f"a {args.steps}-frame latent walk", bounce=False)
     return 0
 
 

@@ -68,32 +68,41 @@ def is_metric(ctx: EvalContext) -> Values:
     return {"is": mean, "is_std": std}
 
 
-@register_metric(
+def _register_manifold_metric(
+    name: str, keys: tuple[str, str], measure: str, k: int, description: str
+) -> None:
+    """Register a k-nearest-neighbour manifold metric, ``ganforge.metrics.<measure>(real, fake, k)``.
+
+    Both of them (P/R, D/C) compare equal numbers of real and generated samples, as their papers do,
+    so the real features are subsampled to the fakes' count with a fixed seed.
+    """
+
+    def compute(ctx: EvalContext) -> Values:
+        from ganforge import metrics
+
+        fake = ctx.fake_features()["features"]
+        return getattr(metrics, measure)(seeded_subset(ctx.real_features()["features"], len(fake)), fake, k=k)
+
+    compute.__name__ = compute.__qualname__ = f"{name}_metric"
+    register_metric(name, keys=keys, check=_check_images, higher_is_better=True, description=description)(
+        compute
+    )
+
+
+_register_manifold_metric(
     "pr",
-    keys=("precision", "recall"),
-    check=_check_images,
-    higher_is_better=True,
-    description="improved precision and recall, k = 3 nearest-neighbour manifolds (Kynkäänniemi et al. 2019)",
+    ("precision", "recall"),
+    "precision_recall",
+    3,
+    "improved precision and recall, k = 3 nearest-neighbour manifolds (Kynkäänniemi et al. 2019)",
 )
-def pr_metric(ctx: EvalContext) -> Values:
-    from ganforge.metrics import precision_recall
-
-    fake = ctx.fake_features()["features"]
-    return precision_recall(seeded_subset(ctx.real_features()["features"], len(fake)), fake, k=3)
-
-
-@register_metric(
+_register_manifold_metric(
     "dc",
-    keys=("density", "coverage"),
-    check=_check_images,
-    higher_is_better=True,
-    description="density and coverage, k = 5 nearest neighbours (Naeem et al. 2020)",
+    ("density", "coverage"),
+    "density_coverage",
+    5,
+    "density and coverage, k = 5 nearest neighbours (Naeem et al. 2020)",
 )
-def dc_metric(ctx: EvalContext) -> Values:
-    from ganforge.metrics import density_coverage
-
-    fake = ctx.fake_features()["features"]
-    return density_coverage(seeded_subset(ctx.real_features()["features"], len(fake)), fake, k=5)
 
 
 @register_metric(

@@ -271,18 +271,9 @@ class _Bar:
     """A rich progress bar on stderr showing the current best MSE."""
 
     def __init__(self, steps: int) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from ganforge.utils.progress import stderr_progress
 
-        self.progress = Progress(
-            TextColumn("inverting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("mse {task.fields[mse]:.5f}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self.progress = stderr_progress("inverting", "mse {task.fields[mse]:.5f}")
         self.task = self.progress.add_task("invert", total=steps, mse=float("nan"))
         self.progress.start()
 

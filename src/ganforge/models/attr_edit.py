@@ -35,10 +35,11 @@ from torch import nn
 
 from ganforge.data.attributes import THICKNESS_CENTER, THICKNESS_SCALE
 from ganforge.errors import ConfigError, DataError
-from ganforge.models.base import ModelOptions
+from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.cyclegan import ResnetBlock
 from ganforge.models.translation import TranslationGenerator, check_translation_shape, init_normal, norm_layer
-from ganforge.registry import register_model, register_variant
+from ganforge.options import check_integers
+from ganforge.registry import register_variant
 
 
 def check_attr(attr: torch.Tensor, n: int, attr_dim: int) -> torch.Tensor:
@@ -175,32 +176,22 @@ class AttrEditOptions(ModelOptions):
     norm: str = "instance"
 
     def __post_init__(self) -> None:
-        for key, least in (
-            ("attr_dim", 1), ("ngf", 1), ("ndf", 1), ("n_blocks", 0),
-            ("downsamplings", 0), ("d_layers", 1), ("embed_dim", 1),
-        ):  # fmt: skip
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"'model.{key}' must be an integer of at least {least}, got {value!r}")
+        check_integers(self, 1, "attr_dim", "ngf", "ndf", "d_layers", "embed_dim")
+        check_integers(self, 0, "n_blocks", "downsamplings")
         if not self.attr_scale > 0:
             raise ConfigError(f"'model.attr_scale' must be positive, got {self.attr_scale}")
 
 
-@register_model(
+@register_translation_model(
     "attr_edit",
-    options=AttrEditOptions,
-    inputs=("image_pair",),
-    task="translation",
-    description="StarGAN-style attribute editor: FiLM-conditioned ResNet G(x, t) + PatchGAN D with attr head",
+    AttrEditOptions,
+    "StarGAN-style attribute editor: FiLM-conditioned ResNet G(x, t) + PatchGAN D with attr head",
 )
-def attr_edit(
-    shape: tuple[int, ...], num_classes: int = 0, options: AttrEditOptions = AttrEditOptions()
-) -> dict[str, nn.Module]:
+def attr_edit(shape: tuple[int, ...], num_classes: int, o: AttrEditOptions) -> Networks:
     """``g``: ``TranslationGenerator(ab=AttrEditGenerator, conditions=("attr",))``, so
     ``g(x, attr=t)`` with t (N, ``attr_dim``) in the data's units; ``d``: ``AttrDiscriminator``.
     ``num_classes`` is accepted and ignored.
     """
-    o = options
     c, side = check_translation_shape("attr_edit", shape, 2**o.downsamplings)
     if side < 2**o.d_layers:
         raise ConfigError(f"'model.d_layers' ({o.d_layers}) halves a {side}-pixel image below one pixel")

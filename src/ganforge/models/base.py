@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.registry import register_model
 
 IMAGE_RESOLUTIONS = (32, 64, 128)  # the sizes the image families' stage layouts are written for
+
+Networks = dict[str, nn.Module]  # what a family builds: {"g": G, "d": D}
 
 
 class Generator(nn.Module):
@@ -122,3 +126,64 @@ def resolve_image_shape(
     if channels is not None and channels != c:
         raise ConfigError(f"'model.channels' is {channels} but the data have {c} channel(s)")
     return c, h
+
+
+Builder = Callable[..., Networks]  # as registered: (shape, num_classes=0, options=<defaults>)
+
+
+def _register_family(
+    name: str,
+    options: type[ModelOptions],
+    description: str,
+    fn: Callable[..., Any],
+    call: Builder,
+    **meta: Any,
+) -> Builder:
+    """Register ``call(shape, num_classes, options)`` under ``name`` with the builder contract every
+    family shares (options defaulting to ``options()``), named and documented as ``fn``."""
+    defaults = options()
+
+    def build(shape: tuple[int, ...], num_classes: int = 0, options: ModelOptions = defaults) -> Networks:
+        return call(shape, num_classes, options)
+
+    build.__name__ = build.__qualname__ = fn.__name__
+    build.__doc__, build.__module__ = fn.__doc__, fn.__module__
+    register_model(name, options=options, description=description, **meta)(build)
+    return build
+
+
+def register_image_model(
+    name: str,
+    options: type[ImageModelOptions],
+    description: str,
+    resolutions: tuple[int, ...] = IMAGE_RESOLUTIONS,
+) -> Callable[[Callable[[int, int, int, Any], Networks]], Builder]:
+    """Decorator for an image family written as ``fn(channels, resolution, num_classes, options)``.
+
+    Every image family checks the data's (C, H, W) against its options and the resolutions its stage
+    layout supports before building anything; doing it here keeps that check (and the registered
+    ``resolutions``/``inputs``) one declaration instead of a preamble copied into each builder.
+    """
+
+    def deco(fn: Callable[[int, int, int, Any], Networks]) -> Builder:
+        def call(shape: tuple[int, ...], num_classes: int, o: ImageModelOptions) -> Networks:
+            c, res = o.image_shape(name, shape, resolutions)
+            return fn(c, res, num_classes, o)
+
+        meta = {"resolutions": resolutions, "inputs": ("image",)}
+        return _register_family(name, options, description, fn, call, **meta)
+
+    return deco
+
+
+def register_translation_model(
+    name: str, options: type[ModelOptions], description: str
+) -> Callable[[Callable[[tuple[int, ...], int, Any], Networks]], Builder]:
+    """Decorator for an image-to-image family written as ``fn(shape, num_classes, options)``: it takes
+    paired images and belongs to the ``translation`` task (most ignore ``num_classes``)."""
+
+    def deco(fn: Callable[[tuple[int, ...], int, Any], Networks]) -> Builder:
+        meta = {"inputs": ("image_pair",), "task": "translation"}
+        return _register_family(name, options, description, fn, fn, **meta)
+
+    return deco

@@ -45,14 +45,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, ImageModelOptions
-from ganforge.models.dcgan import RESOLUTIONS
+from ganforge.models.base import Generator, ImageModelOptions, Networks, register_image_model
 from ganforge.nn.attention import SelfAttention2d
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.resblocks import DownBlock, UpBlock
 from ganforge.nn.spectral import apply_spectral_norm
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
 
 BOTTOM = 4  # G's first feature map is BOTTOM x BOTTOM
 
@@ -234,19 +233,13 @@ class BigGANOptions(ImageModelOptions):
         check_at_least(self, 1, "shared_dim")
 
 
-@register_model(
+@register_image_model(
     "biggan",
-    options=BigGANOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="BigGAN lite (Brock et al. 2019): residual, shared embedding + hierarchical z, SA, SN",
+    BigGANOptions,
+    "BigGAN lite (Brock et al. 2019): residual, shared embedding + hierarchical z, SA, SN",
 )
-def biggan(
-    shape: tuple[int, ...], num_classes: int = 0, options: BigGANOptions = BigGANOptions()
-) -> dict[str, nn.Module]:
+def biggan(c: int, res: int, num_classes: int, o: BigGANOptions) -> Networks:
     """BigGAN G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("biggan", shape)
     d_ch = o.ch if o.d_ch is None else o.d_ch
     slots = len(G_WIDTHS[res])
     if o.z_dim < slots:

@@ -31,11 +31,17 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, ImageModelOptions, init_dcgan_weights
+from ganforge.models.base import (
+    Generator,
+    ImageModelOptions,
+    Networks,
+    init_dcgan_weights,
+    register_image_model,
+)
 from ganforge.models.dcgan import stage_multipliers
 from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
 
 RESOLUTIONS = (32, 64)
 
@@ -148,7 +154,19 @@ class ConcatDiscriminator(nn.Module):
         return self.score(self.features(x)).reshape(-1)
 
 
-class ProjectionDiscriminator(nn.Module):
+class LabelledDiscriminator(nn.Module):
+    """The body the projection and AC-GAN discriminators share: DCGAN's ``down_stages`` to a 4x4
+    map of ``self.width`` channels, for ``num_classes`` labels; each subclass adds its heads."""
+
+    def __init__(
+        self, channels: int, resolution: int, ndf: int, num_classes: int, batchnorm: bool = True
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features, self.width = down_stages(channels, resolution, ndf, batchnorm)
+
+
+class ProjectionDiscriminator(LabelledDiscriminator):
     """f(x, y) = ψ(φ(x)) + ⟨V e_y, φ(x)⟩ (Miyato & Koyama 2018, Eq. 3) -> logits (N,).
 
     φ(x) is the last 4x4 feature map, flattened; ψ is DCGAN's 4x4 scoring conv, so the projection
@@ -160,11 +178,9 @@ class ProjectionDiscriminator(nn.Module):
     def __init__(
         self, channels: int, resolution: int, ndf: int, num_classes: int, batchnorm: bool = True
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.features, width = down_stages(channels, resolution, ndf, batchnorm)
-        self.psi = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
-        self.embed = nn.Embedding(num_classes, width * 16) if num_classes > 0 else None
+        super().__init__(channels, resolution, ndf, num_classes, batchnorm)
+        self.psi = nn.Conv2d(self.width, 1, 4, 1, 0, bias=False)
+        self.embed = nn.Embedding(num_classes, self.width * 16) if num_classes > 0 else None
         self.apply(init_dcgan_weights)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 0.02)  # like ψ: both readouts start equally small
@@ -178,7 +194,7 @@ class ProjectionDiscriminator(nn.Module):
         return out
 
 
-class AuxClassifierDiscriminator(nn.Module):
+class AuxClassifierDiscriminator(LabelledDiscriminator):
     """AC-GAN discriminator: shared features, an adversarial head and a K-way class head.
 
     ``forward(x, y)`` returns the adversarial logits (N,) and ignores ``y``, so the ``gan``
@@ -189,11 +205,9 @@ class AuxClassifierDiscriminator(nn.Module):
     def __init__(
         self, channels: int, resolution: int, ndf: int, num_classes: int, batchnorm: bool = True
     ) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-        self.features, width = down_stages(channels, resolution, ndf, batchnorm)
-        self.score = nn.Conv2d(width, 1, 4, 1, 0, bias=False)
-        self.classify = nn.Conv2d(width, num_classes, 4, 1, 0, bias=True) if num_classes > 0 else None
+        super().__init__(channels, resolution, ndf, num_classes, batchnorm)
+        self.score = nn.Conv2d(self.width, 1, 4, 1, 0, bias=False)
+        self.classify = nn.Conv2d(self.width, num_classes, 4, 1, 0, bias=True) if num_classes > 0 else None
         self.apply(init_dcgan_weights)
 
     def adv_and_class(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,8 +222,6 @@ class AuxClassifierDiscriminator(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------- builders
-
-Nets = dict[str, nn.Module]
 
 
 @dataclass(frozen=True)
@@ -254,11 +266,7 @@ def register_conditional(
     ``discriminator(channels, resolution, options, num_classes)``. The three families differ only
     in those two choices, so they are declared as data below."""
 
-    defaults = options()
-
-    def build(shape: tuple[int, ...], num_classes: int = 0, options: ConditionalOptions = defaults) -> Nets:
-        o = options
-        c, res = o.image_shape(name, shape, RESOLUTIONS)
+    def build(c: int, res: int, num_classes: int, o: ConditionalOptions) -> Networks:
         return {
             "g": ConditionalGenerator(name, o.z_dim, c, res, o.ngf, num_classes, o.embed_dim, conditioning),
             "d": discriminator(c, res, o, num_classes),
@@ -266,8 +274,7 @@ def register_conditional(
 
     build.__name__ = build.__qualname__ = name
     build.__doc__ = f"{name} G and D for (C, H, W) images of ``shape``."
-    meta = {"resolutions": RESOLUTIONS, "inputs": ("image",), "description": description}
-    register_model(name, options=options, **meta)(build)
+    register_image_model(name, options, description, RESOLUTIONS)(build)
 
 
 register_conditional(

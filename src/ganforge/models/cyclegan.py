@@ -13,11 +13,13 @@ Discriminators: unconditional PatchGANs with instance norm, one per domain (``mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ganforge.models.base import Networks, register_translation_model
 from ganforge.models.translation import (
     DiscriminatorPair,
     PatchDiscriminator,
@@ -28,7 +30,19 @@ from ganforge.models.translation import (
     norm_layer,
 )
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
+
+
+def reflect_conv(
+    in_channels: int, out_channels: int, kernel: int, make_norm: Callable[[int], nn.Module], bias: bool
+) -> list[nn.Module]:
+    """Reflection padding, a "same" conv of odd ``kernel`` and a norm: the unit of Johnson et al.'s
+    generator (c7s1-k, the residual blocks), padded by reflection to avoid border artefacts."""
+    return [
+        nn.ReflectionPad2d(kernel // 2),
+        nn.Conv2d(in_channels, out_channels, kernel, bias=bias),
+        make_norm(out_channels),
+    ]
 
 
 class ResnetBlock(nn.Module):
@@ -37,15 +51,10 @@ class ResnetBlock(nn.Module):
     def __init__(self, width: int, norm: str = "instance", dropout: float = 0.0) -> None:
         super().__init__()
         make_norm, bias = norm_layer(norm), norm != "batch"
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(1),
-            nn.Conv2d(width, width, 3, bias=bias),
-            make_norm(width),
-            nn.ReLU(True),
-        ]
+        layers = [*reflect_conv(width, width, 3, make_norm, bias), nn.ReLU(True)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(width, width, 3, bias=bias), make_norm(width)]
+        layers += reflect_conv(width, width, 3, make_norm, bias)
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,12 +76,7 @@ class ResnetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         make_norm, bias = norm_layer(norm), norm != "batch"
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
-            nn.Conv2d(in_channels, ngf, 7, bias=bias),
-            make_norm(ngf),
-            nn.ReLU(True),
-        ]
+        layers = [*reflect_conv(in_channels, ngf, 7, make_norm, bias), nn.ReLU(True)]
         width = ngf
         for _ in range(downsamplings):
             layers += [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), make_norm(2 * width), nn.ReLU(True)]
@@ -113,22 +117,17 @@ class CycleGANOptions(TranslationOptions):
         check_at_least(self, 0, "n_blocks", "downsamplings")
 
 
-@register_model(
+@register_translation_model(
     "cyclegan",
-    options=CycleGANOptions,
-    inputs=("image_pair",),
-    task="translation",
-    description="CycleGAN: two ResNet Gs + two PatchGAN Ds (Zhu et al. 2017), unpaired translation",
+    CycleGANOptions,
+    "CycleGAN: two ResNet Gs + two PatchGAN Ds (Zhu et al. 2017), unpaired translation",
 )
-def cyclegan(
-    shape: tuple[int, ...], num_classes: int = 0, options: CycleGANOptions = CycleGANOptions()
-) -> dict[str, nn.Module]:
+def cyclegan(shape: tuple[int, ...], num_classes: int, o: CycleGANOptions) -> Networks:
     """``g``: ``ab`` (A→B) and ``ba`` (B→A) ResNet generators; ``d``: ``b`` and ``a`` PatchGANs.
 
     ``shape`` is one image's (C, H, W), the same in both domains. ``num_classes`` is accepted and
     ignored.
     """
-    o = options
     c, side = check_translation_shape("cyclegan", shape, 2**o.downsamplings)
     layers = o.patch_layers(side)
 

@@ -21,11 +21,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganforge.models.base import IMAGE_RESOLUTIONS, Generator, ImageModelOptions, init_dcgan_weights
+from ganforge.models.base import (
+    Generator,
+    ImageModelOptions,
+    Networks,
+    init_dcgan_weights,
+    register_image_model,
+)
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
-
-RESOLUTIONS = IMAGE_RESOLUTIONS
+from ganforge.registry import register_variant
 
 
 def stage_multipliers(resolution: int) -> list[int]:
@@ -97,19 +101,9 @@ class DCGANOptions(ImageModelOptions):
         check_at_least(self, 1, "z_dim", "ngf", "ndf")
 
 
-@register_model(
-    "dcgan",
-    options=DCGANOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="DCGAN (Radford et al. 2015)",
-)
-def dcgan(
-    shape: tuple[int, ...], num_classes: int = 0, options: DCGANOptions = DCGANOptions()
-) -> dict[str, nn.Module]:
+@register_image_model("dcgan", DCGANOptions, "DCGAN (Radford et al. 2015)")
+def dcgan(c: int, res: int, num_classes: int, o: DCGANOptions) -> Networks:
     """DCGAN G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("dcgan", shape)
     return {
         "g": DCGANGenerator(o.z_dim, c, res, o.ngf, num_classes),
         "d": DCGANDiscriminator(c, res, o.ndf, num_classes),

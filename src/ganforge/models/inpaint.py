@@ -45,10 +45,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import ModelOptions
+from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.translation import TranslationGenerator, check_translation_shape
 from ganforge.nn.spectral import apply_spectral_norm
-from ganforge.registry import register_model, register_variant
+from ganforge.options import check_integers
+from ganforge.registry import register_variant
 
 FEATURE_GAIN = 2.0
 CLASS_HEADS = ("none", "aux", "condition")
@@ -295,10 +296,7 @@ class InpaintOptions(ModelOptions):
     class_head: str = "none"
 
     def __post_init__(self) -> None:
-        for key in ("ngf", "ndf", "d_features", "depth"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
+        check_integers(self, 1, "ngf", "ndf", "d_features", "depth")
         if self.dilations is not None:
             rates = tuple(self.dilations)
             if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
@@ -307,21 +305,16 @@ class InpaintOptions(ModelOptions):
                 )
 
 
-@register_model(
+@register_translation_model(
     "inpaint",
-    options=InpaintOptions,
-    inputs=("image_pair",),
-    task="translation",
-    description="inpainting: gated-conv encoder-decoder G (Yu et al. 2019) + global/local D (Iizuka et al.)",
+    InpaintOptions,
+    "inpainting: gated-conv encoder-decoder G (Yu et al. 2019) + global/local D (Iizuka et al.)",
 )
-def inpaint(
-    shape: tuple[int, ...], num_classes: int = 0, options: InpaintOptions = InpaintOptions()
-) -> dict[str, nn.Module]:
+def inpaint(shape: tuple[int, ...], num_classes: int, o: InpaintOptions) -> Networks:
     """``g``: gated-conv G, conditioned on the known pixels only; ``d``: global + local D.
 
     ``num_classes`` (of a labelled dataset) sizes the class head, when ``class_head`` asks for one.
     """
-    o = options
     c, side = check_translation_shape("inpaint", shape, 2**o.depth)
     rates = tuple(default_dilations(side // 2**o.depth) if o.dilations is None else o.dilations)
     local = side // 2 if o.local is None else o.local

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.models.base import Networks, register_translation_model
 from ganforge.models.translation import (
     PatchDiscriminator,
     TranslationGenerator,
@@ -29,7 +30,7 @@ from ganforge.models.translation import (
     init_normal,
     norm_layer,
 )
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
 
 MAX_DEPTH = 8
 DROPOUT_LAYERS = 3  # decoder layers with dropout, innermost first (Isola et al., App. 6.1.1: CD512 x 3)
@@ -120,22 +121,17 @@ class Pix2PixOptions(TranslationOptions):
             raise ConfigError(f"'model.dropout' must be in [0, 1), got {self.dropout}")
 
 
-@register_model(
+@register_translation_model(
     "pix2pix",
-    options=Pix2PixOptions,
-    inputs=("image_pair",),
-    task="translation",
-    description="pix2pix: U-Net G + conditional PatchGAN D (Isola et al. 2017), paired translation",
+    Pix2PixOptions,
+    "pix2pix: U-Net G + conditional PatchGAN D (Isola et al. 2017), paired translation",
 )
-def pix2pix(
-    shape: tuple[int, ...], num_classes: int = 0, options: Pix2PixOptions = Pix2PixOptions()
-) -> dict[str, nn.Module]:
+def pix2pix(shape: tuple[int, ...], num_classes: int, o: Pix2PixOptions) -> Networks:
     """``g``: A→B U-Net; ``d``: PatchGAN on [A, B].
 
     ``shape`` is one target image's (C, H, W); inputs have the same shape (``data/paired.py``).
     ``num_classes`` is accepted and ignored: pix2pix is conditioned on the input image only.
     """
-    o = options
     c, side = check_translation_shape("pix2pix", shape, 1)
     depth = unet_depth(side) if o.depth is None else o.depth
     c, side = check_translation_shape("pix2pix", shape, 2**depth)

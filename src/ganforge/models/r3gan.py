@@ -39,12 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, ImageModelOptions
-from ganforge.models.dcgan import RESOLUTIONS
+from ganforge.models.base import Generator, ImageModelOptions, Networks, register_image_model
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.output import bounded_output
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
 
 NEGATIVE_SLOPE = 0.2
 # He gain for leaky ReLU: keeps activations' second moment constant through conv + activation.
@@ -135,8 +134,26 @@ class Downsample(nn.Module):
         return downsample(x)
 
 
-def _blocks(width: int, count: int, expansion: int, group_size: int, kernel: int, scale: float) -> list:
-    return [ResidualBlock(width, expansion, group_size, kernel, scale) for _ in range(count)]
+@dataclass(frozen=True)
+class StageBody:
+    """How every stage of G and D is built (the same in both): ``blocks_per_stage`` residual blocks,
+    inverted bottlenecks widened ``expansion`` times, grouped ``kernel_size`` convs of ``group_size``
+    channels per group."""
+
+    blocks_per_stage: int
+    expansion: int
+    group_size: int
+    kernel_size: int
+
+    def blocks(self, width: int, stages: int) -> list[nn.Module]:
+        """One stage's blocks in a network of ``stages`` stages. Each block's last layer is scaled by
+        L^(-1/(2m-2)) for L blocks of m layers in the network (Fix-up init, as R3GAN), so the residual
+        sum keeps its variance however deep the network is."""
+        scale = (stages * self.blocks_per_stage) ** (-1.0 / (2 * LAYERS_PER_BLOCK - 2))
+        return [
+            ResidualBlock(width, self.expansion, self.group_size, self.kernel_size, scale)
+            for _ in range(self.blocks_per_stage)
+        ]
 
 
 class GenerativeBasis(nn.Module):
@@ -165,10 +182,7 @@ class R3GANGenerator(Generator):
         channels: int,
         resolution: int,
         widths: list[int],
-        blocks_per_stage: int,
-        expansion: int,
-        group_size: int,
-        kernel_size: int,
+        body: StageBody,
         num_classes: int = 0,
         embed_dim: int = 0,
     ) -> None:
@@ -178,12 +192,10 @@ class R3GANGenerator(Generator):
         self.conditional = num_classes > 0
         self.embed = nn.Embedding(num_classes, embed_dim) if self.conditional else None
         self.basis = GenerativeBasis(z_dim + (embed_dim if self.conditional else 0), widths[0])
-        scale = (len(widths) * blocks_per_stage) ** (-1.0 / (2 * LAYERS_PER_BLOCK - 2))
         stages: list[nn.Module] = []
         for i, width in enumerate(widths):
             head = [] if i == 0 else [transition(widths[i - 1], width), Upsample()]
-            blocks = _blocks(width, blocks_per_stage, expansion, group_size, kernel_size, scale)
-            stages.append(nn.Sequential(*head, *blocks))
+            stages.append(nn.Sequential(*head, *body.blocks(width, len(widths))))
         self.stages = nn.Sequential(*stages)
         self.to_image = nn.Conv2d(widths[-1], channels, 1)
         he_init_(self.to_image, 1.0 / LEAKY_GAIN)
@@ -199,25 +211,15 @@ class R3GANGenerator(Generator):
 class R3GANDiscriminator(nn.Module):
     """images (N, channels, resolution, resolution) [+ labels] -> logits (N,)."""
 
-    def __init__(
-        self,
-        channels: int,
-        widths: list[int],
-        blocks_per_stage: int,
-        expansion: int,
-        group_size: int,
-        kernel_size: int,
-        num_classes: int = 0,
-    ) -> None:
+    def __init__(self, channels: int, widths: list[int], body: StageBody, num_classes: int = 0) -> None:
         super().__init__()
         self.num_classes = num_classes
         widths = list(reversed(widths))  # highest resolution first
         self.from_image = nn.Conv2d(channels, widths[0], 1)
         he_init_(self.from_image, 1.0 / LEAKY_GAIN)
-        scale = (len(widths) * blocks_per_stage) ** (-1.0 / (2 * LAYERS_PER_BLOCK - 2))
         stages: list[nn.Module] = []
         for i, width in enumerate(widths):
-            blocks = _blocks(width, blocks_per_stage, expansion, group_size, kernel_size, scale)
+            blocks = body.blocks(width, len(widths))
             tail = [Downsample(), transition(width, widths[i + 1])] if i + 1 < len(widths) else []
             stages.append(nn.Sequential(*blocks, *tail))
         self.stages = nn.Sequential(*stages)
@@ -268,25 +270,19 @@ class R3GANOptions(ImageModelOptions):
             raise ConfigError(f"'model.kernel_size' must be an odd positive number, got {self.kernel_size}")
 
 
-@register_model(
+@register_image_model(
     "r3gan",
-    options=R3GANOptions,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="R3GAN-style baseline (Huang et al. 2024): residual nets, no normalisation; RpGAN+R1+R2",
+    R3GANOptions,
+    "R3GAN-style baseline (Huang et al. 2024): residual nets, no normalisation; RpGAN+R1+R2",
 )
-def r3gan(
-    shape: tuple[int, ...], num_classes: int = 0, options: R3GANOptions = R3GANOptions()
-) -> dict[str, nn.Module]:
+def r3gan(c: int, res: int, num_classes: int, o: R3GANOptions) -> Networks:
     """R3GAN G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("r3gan", shape)
     widths = stage_widths(res, o.width, o.max_width)
-    body = (o.blocks_per_stage, o.expansion, o.group_size, o.kernel_size)
+    body = StageBody(o.blocks_per_stage, o.expansion, o.group_size, o.kernel_size)
     num_classes = num_classes if o.conditional else 0
     return {
-        "g": R3GANGenerator(o.z_dim, c, res, widths, *body, num_classes=num_classes, embed_dim=o.embed_dim),
-        "d": R3GANDiscriminator(c, widths, *body, num_classes=num_classes),
+        "g": R3GANGenerator(o.z_dim, c, res, widths, body, num_classes=num_classes, embed_dim=o.embed_dim),
+        "d": R3GANDiscriminator(c, widths, body, num_classes=num_classes),
     }
 
 

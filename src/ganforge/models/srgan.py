@@ -37,9 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import ModelOptions
+from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.translation import TranslationGenerator, norm_layer
-from ganforge.registry import register_model, register_variant
+from ganforge.options import check_integers
+from ganforge.registry import register_variant
 
 BLOCKS = ("srresnet", "rrdb")
 RESIDUAL_SCALE = (
@@ -265,29 +266,21 @@ class SRGANOptions(ModelOptions):
 
     def __post_init__(self) -> None:
         check_scale(self.scale)
-        for key in ("ngf", "ndf", "n_blocks", "growth", "dense"):
-            value = getattr(self, key)
-            least = 0 if key == "n_blocks" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ConfigError(f"'model.{key}' must be a positive integer, got {value!r}")
+        check_integers(self, 1, "ngf", "ndf", "growth", "dense")
+        check_integers(self, 0, "n_blocks")
 
 
-@register_model(
+@register_translation_model(
     "srgan",
-    options=SRGANOptions,
-    inputs=("image_pair",),
-    task="translation",
-    description="SRGAN/ESRGAN 4x super-resolution: SRResNet or RRDB G (PixelShuffle) + VGG-style D",
+    SRGANOptions,
+    "SRGAN/ESRGAN 4x super-resolution: SRResNet or RRDB G (PixelShuffle) + VGG-style D",
 )
-def srgan(
-    shape: tuple[int, ...], num_classes: int = 0, options: SRGANOptions = SRGANOptions()
-) -> dict[str, nn.Module]:
+def srgan(shape: tuple[int, ...], num_classes: int, o: SRGANOptions) -> Networks:
     """``g``: (C, H/scale, W/scale) -> ``shape`` (the TARGET sample shape (C, H, W), which the
     trainer takes from the dataset's ``x``); ``d``: VGG-style discriminator on (C, H, W).
 
     ``num_classes`` is accepted and ignored: SR is conditioned on the input image only.
     """
-    o = options
     c, h, w = check_sr_shape("srgan", shape, o.scale)
     stages = d_stages_for(min(h, w)) if o.d_stages is None else o.d_stages
     if not 1 <= stages <= int(math.log2(min(h, w))):

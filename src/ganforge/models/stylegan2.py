@@ -40,8 +40,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.models.base import Generator, ImageModelOptions
-from ganforge.models.dcgan import RESOLUTIONS
+from ganforge.models.base import Generator, ImageModelOptions, Networks, register_image_model
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.modulated import (
     EqualConv2d,
@@ -57,7 +56,7 @@ from ganforge.nn.modulated import (
 )
 from ganforge.nn.output import bounded_output
 from ganforge.options import check_at_least
-from ganforge.registry import register_model, register_variant
+from ganforge.registry import register_variant
 
 NOISE_MODES = ("auto", "random", "const", "none")
 
@@ -344,19 +343,13 @@ class StyleGAN2Options(ImageModelOptions):
             raise ConfigError(f"'model.mapping_lr_mul' must be positive, got {self.mapping_lr_mul}")
 
 
-@register_model(
+@register_image_model(
     "stylegan2",
-    options=StyleGAN2Options,
-    resolutions=RESOLUTIONS,
-    inputs=("image",),
-    description="StyleGAN2 (Karras et al. 2020), lite pure-PyTorch: skip G, residual D, conditional",
+    StyleGAN2Options,
+    "StyleGAN2 (Karras et al. 2020), lite pure-PyTorch: skip G, residual D, conditional",
 )
-def stylegan2(
-    shape: tuple[int, ...], num_classes: int = 0, options: StyleGAN2Options = StyleGAN2Options()
-) -> dict[str, nn.Module]:
+def stylegan2(c: int, res: int, num_classes: int, o: StyleGAN2Options) -> Networks:
     """StyleGAN2 G and D for (C, H, W) images of ``shape``."""
-    o = options
-    c, res = o.image_shape("stylegan2", shape)
     widths = channel_widths(res, o.channel_base, o.channel_max)
     g = StyleGAN2Generator(
         o.z_dim, o.w_dim, c, res, widths, o.mapping_layers, o.mapping_lr_mul, num_classes, o.conditional

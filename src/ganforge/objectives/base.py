@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganforge.losses import AdversarialLoss
+
 Batch = dict[str, torch.Tensor]
 NoiseFn = Callable[..., torch.Tensor]
 Stats = dict[str, torch.Tensor]
@@ -71,6 +73,9 @@ class Objective:
     """
 
     Options: ClassVar[type] = NoOptions
+    # Whether D's scores have a fixed zero (real > 0 > fake), so their sign is a guess worth
+    # checking; objectives without an adversarial ``loss`` key say it here (a Wasserstein critic: no).
+    signed_logits: ClassVar[bool] = True
 
     def networks(self) -> dict[str, nn.Module]:
         """Trainable networks by optimiser name: ``{"g": G, "d": D}`` (``optim.<name>`` configures each)."""
@@ -113,6 +118,27 @@ class TwoPlayerObjective(Objective):
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}
+
+
+def discriminator_terms(
+    loss: AdversarialLoss, real_logits: torch.Tensor, fake_logits: torch.Tensor, versus_mean: bool = False
+) -> dict[str, torch.Tensor]:
+    """A D phase's output from its logits: the loss and the logged ``loss_d``, ``d_real``, ``d_fake``,
+    ``d_acc``. D's accuracy for a relativistic loss is whether it ranks each real above its fake
+    (``versus_mean``: above the fakes' mean, RaGAN's comparison), else the mean of real > 0 and
+    fake < 0."""
+    value = loss.d_loss(real_logits, fake_logits)
+    if loss.needs_real_in_g:
+        accuracy = (real_logits > (fake_logits.mean() if versus_mean else fake_logits)).float().mean()
+    else:
+        accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
+    return {
+        "loss": value,
+        "loss_d": value.detach(),
+        "d_real": real_logits.detach().mean(),
+        "d_fake": fake_logits.detach().mean(),
+        "d_acc": accuracy.detach(),
+    }
 
 
 def prefixed(state: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -28,7 +28,15 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.translation import DiscriminatorPair
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, prefixed
+from ganforge.objectives.base import (
+    Batch,
+    Context,
+    Phase,
+    Stats,
+    TwoPlayerObjective,
+    discriminator_terms,
+    prefixed,
+)
 from ganforge.objectives.translation import ImagePool, inputs_of, translation_networks
 from ganforge.registry import register_objective
 
@@ -109,12 +117,9 @@ class CycleGANObjective(TwoPlayerObjective):
         for domain, real, fake, pool in (("B", b, fakes[0], self.pool_b), ("A", a, fakes[1], self.pool_a)):
             real_logits = self.d(real, domain).float()
             fake_logits = self.d(pool.query(fake), domain).float()
-            total = total + self.loss.d_loss(real_logits, fake_logits)
-            if self.loss.needs_real_in_g:
-                acc = (real_logits > fake_logits).float().mean()
-            else:
-                acc = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-            stats.append((real_logits.detach().mean(), fake_logits.detach().mean(), acc.detach()))
+            terms = discriminator_terms(self.loss, real_logits, fake_logits)
+            total = total + terms["loss"]
+            stats.append((terms["d_real"], terms["d_fake"], terms["d_acc"]))
         d_real, d_fake, d_acc = (torch.stack(v).mean() for v in zip(*stats, strict=True))
         return {"loss": total, "loss_d": total.detach(), "d_real": d_real, "d_fake": d_fake, "d_acc": d_acc}
 

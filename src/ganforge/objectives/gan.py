@@ -17,7 +17,16 @@ from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, StepFn, TwoPlayerObjective, prefixed
+from ganforge.objectives.base import (
+    Batch,
+    Context,
+    Phase,
+    Stats,
+    StepFn,
+    TwoPlayerObjective,
+    discriminator_terms,
+    prefixed,
+)
 from ganforge.objectives.penalties import Stabilizers, gradient_penalties, pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import LeCam, clip_weights, orthogonal_penalty
@@ -122,18 +131,8 @@ class AdversarialObjective(TwoPlayerObjective):
         fake_x = fake.detach().requires_grad_(eager and self.s.r2_gamma > 0)
         real_logits, fake_logits = self.critic(real_x, labels), self.critic(fake_x, labels)
         self.augment.observe(real_logits)  # ADA's overfitting heuristic r_t = E[sign(D(x))]
-        adversarial = self.loss.d_loss(real_logits, fake_logits)
-        if self.loss.needs_real_in_g:  # a relativistic D only ranks: is D(x) above its paired D(G(z))?
-            accuracy = (real_logits > fake_logits).float().mean()
-        else:
-            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-        stats = {
-            "loss_d": adversarial.detach(),
-            "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(),
-            "d_acc": accuracy.detach(),
-        }
-        loss = adversarial
+        stats = discriminator_terms(self.loss, real_logits, fake_logits)
+        loss = stats.pop("loss")
         if self.s.label_smoothing > 0:
             # BCE(D(x), 1 - ε) = BCE(D(x), 1) + ε·D(x) on logits: one-sided smoothing, Salimans et al. 2016.
             loss = loss + self.s.label_smoothing * real_logits.mean()

@@ -45,11 +45,10 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import (
     PerceptualOptions,
     add_perceptual,
-    discriminator_terms,
     require_model,
 )
 from ganforge.options import check_at_least

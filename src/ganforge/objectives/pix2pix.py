@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from ganforge.losses import get_loss
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
-from ganforge.objectives.translation import discriminator_terms, inputs_of, translation_networks
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
+from ganforge.objectives.translation import inputs_of, translation_networks
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 

@@ -44,11 +44,10 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import (
     PerceptualOptions,
     add_perceptual,
-    discriminator_terms,
     inputs_of,
     require_model,
 )

@@ -36,7 +36,15 @@ from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, prefixed
+from ganforge.objectives.base import (
+    Batch,
+    Context,
+    Phase,
+    Stats,
+    TwoPlayerObjective,
+    discriminator_terms,
+    prefixed,
+)
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
@@ -177,19 +185,9 @@ class StyleGAN2Objective(TwoPlayerObjective):
             fake = self.g.synthesis(self.styles(len(real), labels, update_w_avg=True))
         real_logits, fake_logits = self.critic(real, labels), self.critic(fake, labels)
         self.augment.observe(real_logits)  # ADA's overfitting heuristic r_t = E[sign(D(x))]
-        loss = self.loss.d_loss(real_logits, fake_logits)
-        if self.loss.needs_real_in_g:
-            accuracy = (real_logits > fake_logits).float().mean()
-        else:
-            accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-        stats = {
-            "loss_d": loss.detach(),
-            "d_real": real_logits.detach().mean(),
-            "d_fake": fake_logits.detach().mean(),
-            "d_acc": accuracy.detach(),
-        }
+        stats = discriminator_terms(self.loss, real_logits, fake_logits)
         stats.update({k: torch.tensor(v) for k, v in self.augment.stats().items()})
-        return {"loss": loss, **stats}
+        return stats
 
     def dreg(self, batch: Batch) -> Stats:
         r1 = zero_centered_penalty(self.critic, batch["x"], batch.get("y"))

@@ -122,27 +122,6 @@ def add_perceptual(
     return loss + term.weight * value
 
 
-def discriminator_terms(
-    loss: Any, real_logits: torch.Tensor, fake_logits: torch.Tensor, versus_mean: bool = False
-) -> dict[str, torch.Tensor]:
-    """A D phase's output from its logits: the loss and the logged ``loss_d``, ``d_real``, ``d_fake``,
-    ``d_acc``. D's accuracy for a relativistic loss is whether it ranks each real above its fake
-    (``versus_mean``: above the fakes' mean, RaGAN's comparison), else the mean of real > 0 and
-    fake < 0."""
-    value = loss.d_loss(real_logits, fake_logits)
-    if loss.needs_real_in_g:
-        accuracy = (real_logits > (fake_logits.mean() if versus_mean else fake_logits)).float().mean()
-    else:
-        accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-    return {
-        "loss": value,
-        "loss_d": value.detach(),
-        "d_real": real_logits.detach().mean(),
-        "d_fake": fake_logits.detach().mean(),
-        "d_acc": accuracy.detach(),
-    }
-
-
 class ImagePool:
     """History of generated images (Shrivastava et al. 2017, Sec. 2.3; CycleGAN Sec. 4).
 

@@ -167,18 +167,9 @@ class _progress:
     def __enter__(self) -> Callable[[], None]:
         if not self.enabled:
             return lambda: None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from ganforge.utils.progress import stderr_progress
 
-        self._bar = Progress(
-            TextColumn(f"[bold]features ({self.label})"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("batches, eta"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        self._bar = stderr_progress(f"[bold]features ({self.label})", "batches, eta")
         self._bar.start()
         task = self._bar.add_task("features", total=self.total)
         return lambda: self._bar.advance(task)

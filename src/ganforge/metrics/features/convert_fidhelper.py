@@ -136,12 +136,8 @@ def map_fidhelper_state(ts_state: Mapping[str, torch.Tensor]) -> dict[str, torch
             out[f"{ours}.bn.weight"] = torch.ones_like(out[f"{ours}.bn.bias"])
     extra = sorted(set(ts_state) - used)
     wrong = sorted(k for k, v in out.items() if tuple(v.shape) != tuple(expected[k]))
-    if missing or extra or wrong:
-        detail = "; ".join(
-            f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-            for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong))
-            if keys
-        )
+    detail = inception.state_mismatch(missing, extra, wrong)
+    if detail:
         raise EvalError(f"not fid-helper's FID Inception TorchScript ({detail})")
     # BatchNorm's training counters: not in the TorchScript, zero as in a fresh module
     out.update({k: torch.zeros((), dtype=torch.long) for k in expected if k.endswith("num_batches_tracked")})

