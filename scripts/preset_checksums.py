@@ -48,8 +48,9 @@ def main() -> int:
     result: dict[str, object] = {"presets": len(digests), "steps": args.steps}
     if args.compare:
         before = json.loads(args.compare.read_text())
-        differ = sorted(n for n in digests if before.get(n) != digests[n])
-        result.update(identical=len(digests) - len(differ), differ=differ)
+        new = sorted(n for n in digests if n not in before)  # presets added since: nothing to compare
+        differ = sorted(n for n in digests if n in before and before[n] != digests[n])
+        result.update(identical=len(digests) - len(differ) - len(new), differ=differ, new=new)
     print(json.dumps(result))
     return 1 if result.get("differ") else 0
 

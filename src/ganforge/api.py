@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.config import Config, load_config
+from ganforge.data.base import ArrayDataset
 from ganforge.evaluation.periodic import periodic_eval
 from ganforge.tasks import GeneratorHandle, TranslatorHandle, open_run
 from ganforge.training.build import build_session
@@ -52,8 +53,10 @@ def train(
     overrides: list[str] | None = None,
     resume: bool = False,
     force: bool = False,
+    dataset: ArrayDataset | None = None,
 ) -> Run:
-    """Train from a YAML path, preset name, dict or Config; write everything into ``out``."""
+    """Train from a YAML path, preset name, dict or Config; write everything into ``out``.
+    ``dataset``: data built by the caller (a table in memory) instead of the config's data builder."""
     if isinstance(config, Config):
         cfg = load_config(config.to_dict(), overrides) if overrides else config
     else:
@@ -61,7 +64,9 @@ def train(
     run_dir = (
         Path(out) if out is not None else default_run_dir(config if not isinstance(config, Config) else None)
     )
-    session = build_session(cfg, run_dir, resume=resume, force=force, extra_callbacks=(periodic_eval,))
+    session = build_session(
+        cfg, run_dir, resume=resume, force=force, extra_callbacks=(periodic_eval,), dataset=dataset
+    )
     try:
         session.trainer.fit()
     finally:

@@ -25,7 +25,11 @@ from ganforge.errors import ConfigError
 from ganforge.registry import did_you_mean
 
 # Builder arguments the trainer fills in itself (from the data, or live objects), never the config.
-RESERVED_ARGS = {"model": ("shape", "num_classes"), "data": (), "objective": ("nets", "ctx", "loss")}
+RESERVED_ARGS = {
+    "model": ("shape", "num_classes", "model_inputs"),
+    "data": (),
+    "objective": ("nets", "ctx", "loss"),
+}
 
 
 class _YamlLoader(yaml.SafeLoader):
@@ -95,6 +99,9 @@ class ObjectiveConfig:
 @dataclass
 class TrainConfig:
     steps: int = 2000
+    # What ``steps`` and the ``*_every`` cadences count: optimiser steps, or epochs (passes over the
+    # data, ``rows // data.batch_size`` steps each; resolved to steps once the data are loaded).
+    unit: Literal["step", "epoch"] = "step"
     max_seconds: float = 0.0  # wall-clock budget of one invocation; then stop as a normal end; 0: off
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -115,6 +122,7 @@ class TrainConfig:
     eval_metrics: str | None = None  # comma-separated; None: modes (toy2d), stacked_modes, else fid
     eval_n: int | None = None  # samples per periodic evaluation; None: the metrics' protocol
     eval_extractor: str | None = None  # None: the dataset's default extractor
+    patience: int = 0  # evaluations without a better headline value before training stops; 0: never
     progress: bool = True
     diagnostics: bool = True  # warn about vanishing G gradients, strong D, mode collapse, oscillation
     guard: bool = True  # on NaN/inf or exploding gradients roll back to a good state and halve the lrs
@@ -313,6 +321,9 @@ def validate(cfg: Config) -> None:
                     f"{did_you_mean(key, valid)}; valid: {', '.join(valid)}"
                 )
             section.params[key] = coerce(value, hints.get(key, Any), f"{prefix}.{key}")
+        if entry.options is not None:  # its values too, now: a bad one must not wait for the build
+            names = {f.name for f in dataclasses.fields(entry.options)}
+            entry.options(**{k: v for k, v in section.params.items() if k in names})
     _check_positive(cfg)
     from ganforge.registry import LOSSES
 
@@ -340,6 +351,10 @@ def _check_positive(cfg: Config) -> None:
         raise ConfigError(f"'train.max_grad_norm_factor' must be above 1 (or 0 to turn it off), got {factor}")
     if cfg.data.resolution is not None and cfg.data.resolution <= 0:
         raise ConfigError(f"'data.resolution' must be positive, got {cfg.data.resolution}")
+    if cfg.train.patience < 0:
+        raise ConfigError(f"'train.patience' must be >= 0 (0: no early stopping), got {cfg.train.patience}")
+    if cfg.train.patience and not cfg.train.eval_every:
+        raise ConfigError("'train.patience' stops on evaluations: set 'train.eval_every' too")
 
 
 # ----------------------------------------------------------------------------------------------

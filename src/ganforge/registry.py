@@ -218,8 +218,12 @@ def _load_builtins() -> None:
     import ganforge.metrics.features  # cheap: class definitions only, weights load on create
     import ganforge.models
     import ganforge.objectives
+    import ganforge.tabular.dataset  # dataset "table"
+    import ganforge.tabular.family  # model "ctgan"
+    import ganforge.tabular.gain_family  # dataset "incomplete_table", model "gain", task "imputation"
     import ganforge.tabular.gain_objective  # objective "gain" (GAIN imputation)
-    import ganforge.tabular.objective  # noqa: F401  (objective "ctgan")
+    import ganforge.tabular.objective  # objective "ctgan"
+    import ganforge.tabular.task  # noqa: F401  (task "tabular", metric "fidelity")
 
     load_plugins()
 

@@ -6,6 +6,7 @@ They live in the package (as diffusers' ``testing_utils``) so the test suite and
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -27,6 +28,7 @@ def tiny_overrides(name: str, steps: int = 2) -> list[str]:
     cfg = load_config(name)
     overrides = [
         f"train.steps={steps}",
+        "train.unit=step",
         "train.device=cpu",
         "train.precision=fp32",
         "train.progress=false",
@@ -54,6 +56,28 @@ def quick_train(**train: Any) -> dict[str, Any]:
     before the end (1,000 steps apart), four samples; ``train`` overrides or adds keys."""
     quiet = {"device": "cpu", "progress": False, "log_every": 50, "ckpt_every": 1000, "sample_every": 1000}
     return {**quiet, "n_samples": 4, **train}
+
+
+def tiny_config(
+    model: str,
+    data: dict[str, Any],
+    objective: dict[str, Any] | None = None,
+    optim: dict[str, Any] | None = None,
+    **train: Any,
+) -> dict[str, Any]:
+    """A run config for a short, quiet CPU run: ``model`` on ``data``, the ``objective`` and
+    ``optim`` sections where given, and ``quick_train(**train)`` as its train section.
+
+    One definition of how a test's run config is put together, so a test file states only what is
+    particular to it (its model, dataset keys, objective keys, learning rates). Every section is a
+    fresh copy: a test may edit the dict it gets without touching another test's."""
+    raw: dict[str, Any] = {"model": {"name": model}, "data": copy.deepcopy(data)}
+    if objective is not None:
+        raw["objective"] = copy.deepcopy(objective)
+    if optim is not None:
+        raw["optim"] = copy.deepcopy(optim)
+    raw["train"] = quick_train(**train)
+    return raw
 
 
 def final_checkpoint(run_dir: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -92,3 +116,15 @@ def intercept_phases(trainer: Any, around: Callable[[str, dict[str, torch.Tensor
         return dataclasses.replace(phase, step=lambda batch: around(phase.name, batch, phase.step))
 
     trainer.phases = [wrapped(p) for p in trainer.phases]
+
+
+class StopAfter:
+    """A callback that interrupts training after ``step`` steps, as a kill after a checkpoint would
+    (the run ends there with a checkpoint, and ``--resume`` continues it)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, trainer: Any) -> None:
+        if trainer.state.step == self.step - 1:
+            trainer.request_stop("interrupted by the test")  # the next step is the last

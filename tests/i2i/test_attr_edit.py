@@ -20,20 +20,10 @@ from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Context
 from ganforge.registry import DATASETS, MODELS, create_model, create_objective
-from ganforge.testing import quick_train
+from ganforge.testing import tiny_config
 
 STEPS = 200
 CTX = Context(device=torch.device("cpu"), randn=torch.randn)
-
-
-def config(steps: int = STEPS, batch: int = 16, **train: object) -> dict:
-    return {
-        "model": {"name": "attr_edit_tiny"},
-        "data": {"name": "thickness_digits", "batch_size": batch},
-        "objective": {"name": "attr_edit", "loss": "lsgan"},
-        "optim": {"g": {"lr": 1e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
-        "train": {**quick_train(steps=steps, ema_kimg=0), **train},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,15 @@ def test_split():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> ganforge.Run:
-    return ganforge.train(config(), out=tmp_path_factory.mktemp("attr") / "run")
+    raw = tiny_config(
+        "attr_edit_tiny",
+        data={"name": "thickness_digits", "batch_size": 16},
+        objective={"name": "attr_edit", "loss": "lsgan"},
+        optim={"g": {"lr": 1e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
+        steps=STEPS,
+        ema_kimg=0,
+    )
+    return ganforge.train(raw, out=tmp_path_factory.mktemp("attr") / "run")
 
 
 # ---------------------------------------------------------------- the measurement

@@ -12,18 +12,7 @@ from ganforge.errors import ConfigError
 from ganforge.objectives.base import Context
 from ganforge.objectives.translation import ImagePool
 from ganforge.registry import create_model, create_objective
-from ganforge.testing import quick_train
-
-
-def config(steps: int, batch: int = 8, **objective: object) -> dict:
-    return {
-        "model": {"name": "cyclegan_tiny"},
-        "data": {"name": "thin2thick", "batch_size": batch},
-        "objective": {"name": "cyclegan", "loss": "lsgan", **objective},
-        "optim": {"g": {"lr": 1e-3}, "d": {"lr": 1e-3}},
-        "train": quick_train(steps=steps, log_every=10),
-    }
-
+from ganforge.testing import tiny_config
 
 # ---------------------------------------------------------------- history pool
 
@@ -76,7 +65,15 @@ def test_pool_state_round_trip_replays_the_same_draws() -> None:
 
 
 def test_cycle_loss_decreases_in_a_short_run(tmp_path: Path) -> None:
-    run = ganforge.train(config(steps=50), out=tmp_path / "run")
+    raw = tiny_config(
+        "cyclegan_tiny",
+        data={"name": "thin2thick", "batch_size": 8},
+        objective={"name": "cyclegan", "loss": "lsgan"},
+        optim={"g": {"lr": 1e-3}, "d": {"lr": 1e-3}},
+        steps=50,
+        log_every=10,
+    )
+    run = ganforge.train(raw, out=tmp_path / "run")
     lines = run.metrics()
     assert [m["step"] for m in lines] == [10, 20, 30, 40, 50]
     assert lines[-1]["cycle"] < 0.5 * lines[0]["cycle"], [m["cycle"] for m in lines]

@@ -19,7 +19,7 @@ from torch import nn
 import ganforge
 from ganforge.config import load_config
 from ganforge.registry import OBJECTIVES, _load_builtins
-from ganforge.testing import final_checkpoint, read_metrics, state_digest, tiny_overrides
+from ganforge.testing import StopAfter, final_checkpoint, read_metrics, state_digest, tiny_overrides
 from ganforge.training.build import build_session
 
 # Objectives whose users never write a config: their own APIs build them, and their tests live there.
@@ -113,24 +113,13 @@ def test_state_round_trips(case: str) -> None:
             assert again[key] == value, key
 
 
-class StopAfter:
-    """A callback that interrupts training after ``step`` steps, as a kill after a checkpoint would."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer) -> None:
-        if trainer.state.step == self.step - 1:
-            trainer.request_stop("interrupted by the test")  # the next step is the last
-
-
 @pytest.mark.parametrize("case", CASES)
 def test_resume_is_bit_identical(case: str, tmp_path) -> None:
     """Six steps of the preset's tiny variant, interrupted after three and resumed, equal six in a row
     (the same config both times: schedules that depend on train.steps stay the same)."""
     extra = ("train.deterministic=true", "train.ckpt_every=3", "train.sample_every=2", "train.ema_kimg=1")
     cfg = CASES[case].config(6, *extra)
-    build_session(cfg, tmp_path / "a", extra_callbacks=(lambda c, d: StopAfter(3),)).trainer.fit()
+    build_session(cfg, tmp_path / "a", extra_callbacks=(lambda c, d, data: StopAfter(3),)).trainer.fit()
     assert final_checkpoint(tmp_path / "a")[1]["step"] == 3
     ganforge.train(cfg, out=tmp_path / "a", resume=True)
     ganforge.train(cfg, out=tmp_path / "b")

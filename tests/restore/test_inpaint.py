@@ -20,20 +20,22 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.models.inpaint import GatedConv2d, crop_at, hole_crop_origin
 from ganforge.objectives.base import Context
 from ganforge.registry import create_model, create_objective
-from ganforge.testing import quick_train
+from ganforge.testing import tiny_config
 
 CTX = Context(device=torch.device("cpu"), randn=torch.randn)
 STEPS = 300
 
 
 def config(steps: int = STEPS, batch: int = 16, **objective: object) -> dict:
-    return {
-        "model": {"name": "inpaint_tiny"},
-        "data": {"name": "mnist", "split": "train", "batch_size": batch},
-        "objective": {"name": "inpaint", "loss": "hinge", "masks": "mixed", **objective},
-        "optim": {"g": {"lr": 2e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
-        "train": quick_train(steps=steps, ema_kimg=0),
-    }
+    """inpaint_tiny on MNIST with mixed (centre / free-form) holes; ``objective`` adds or overrides keys."""
+    return tiny_config(
+        "inpaint_tiny",
+        data={"name": "mnist", "split": "train", "batch_size": batch},
+        objective={"name": "inpaint", "loss": "hinge", "masks": "mixed", **objective},
+        optim={"g": {"lr": 2e-3, "betas": [0.5, 0.999]}, "d": {"lr": 1e-3, "betas": [0.5, 0.999]}},
+        steps=steps,
+        ema_kimg=0,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from ganforge.metrics.image_quality import mean_psnr
 from ganforge.models.srgan import d_stages_for
 from ganforge.objectives.base import Context
 from ganforge.registry import MODELS, create_model, create_objective
-from ganforge.testing import quick_train
+from ganforge.testing import tiny_config
 from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint
 
 STEPS, PRETRAIN = 300, 200
@@ -34,16 +34,15 @@ DIGITS = {
 
 
 def config(steps: int = STEPS, pretrain: int = PRETRAIN, batch: int = 16, **train: object) -> dict:
-    return {
-        "model": {"name": "srgan_tiny"},
-        "data": {**DIGITS, "batch_size": batch},
-        "objective": {"name": "srgan", "loss": "ragan", "pretrain_steps": pretrain, "lambda_adv": 5e-4},
-        "optim": {"g": {"lr": 2e-3, "betas": [0.9, 0.999]}, "d": {"lr": 2e-4, "betas": [0.9, 0.999]}},
-        "train": {
-            **quick_train(steps=steps, ckpt_every=pretrain, keep_last=5, n_samples=8, ema_kimg=0),
-            **train,
-        },
-    }
+    """SRGAN-tiny on 4x-downsampled digits: ``pretrain`` content-only steps, then the adversarial
+    stage; a checkpoint every ``pretrain`` steps, so one at the stage boundary (``train`` may override)."""
+    return tiny_config(
+        "srgan_tiny",
+        data={**DIGITS, "batch_size": batch},
+        objective={"name": "srgan", "loss": "ragan", "pretrain_steps": pretrain, "lambda_adv": 5e-4},
+        optim={"g": {"lr": 2e-3, "betas": [0.9, 0.999]}, "d": {"lr": 2e-4, "betas": [0.9, 0.999]}},
+        **{"steps": steps, "ckpt_every": pretrain, "keep_last": 5, "n_samples": 8, "ema_kimg": 0, **train},
+    )
 
 
 def ctx() -> Context:

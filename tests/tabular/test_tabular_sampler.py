@@ -106,5 +106,7 @@ def test_objective_is_registered_and_refuses_other_networks():
     d = PacDiscriminator(layout.width + layout.cond_dim, pac=2, dims=(16,))
     with pytest.raises(ConfigError, match="tabular networks"):
         create_objective("ctgan", {"g": torch.nn.Linear(2, 2), "d": d}, ctx=None)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="pac=2"):
+    objective = create_objective("ctgan", {"g": g, "d": d}, ctx=None)  # type: ignore[arg-type]
+    assert objective.pac == 2  # packs as its critic was built to judge (model.pac), declared once
+    with pytest.raises(ConfigError, match="unknown key 'pac' for objective 'ctgan'"):
         create_objective("ctgan", {"g": g, "d": d}, ctx=None, pac=10)  # type: ignore[arg-type]

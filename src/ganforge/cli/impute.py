@@ -2,11 +2,21 @@
 
 Reads and writes CSV or Parquet, chosen by each file's suffix; the output is written atomically
 (a crash leaves no half-written file). Prints one line: how many cells were imputed, per column.
+
+Training is an ordinary ganforge run of the bundled preset ``tabular/gain`` in ``--run`` (default
+``runs/impute-<table stem>``): ``config.yaml``, ``checkpoints/``, ``logs/`` (metrics, TensorBoard),
+``summary.json``. The flags are keys of that config (``--iterations`` = ``train.steps``, ``--epochs``
+= ``train.steps`` with ``train.unit=epoch``, ``--discrete`` = ``data.discrete``, ``--batch-size``,
+``--seed``, ``--device``), ``--set key=value`` sets any other (as ``ganforge train``), ``--resume``
+continues a killed run from its last checkpoint (or imputes with a finished one) and ``--force``
+replaces it. The imputation then uses the run's final checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +65,32 @@ def summary(counts: dict[str, int], out: Path) -> str:
     return f"imputed {total} cells in {n_cols} column{'s' * (n_cols != 1)} ({parts}) -> {out}"
 
 
+def default_run(data: str | Path) -> Path:
+    return Path("runs") / f"impute-{Path(data).stem}"
+
+
+def run_overrides(args: argparse.Namespace, discrete: list[str]) -> list[str]:
+    """The flags as ``--set`` keys of the preset, before the user's own ``--set`` (which win)."""
+    overrides = [
+        f"data.path={json.dumps(str(args.data))}",
+        f"data.discrete={json.dumps(discrete) if discrete else 'null'}",
+        f"data.batch_size={args.batch_size}",
+        f"train.seed={args.seed}",
+        f"train.device={args.device}",
+        f"train.progress={str(sys.stdout.isatty()).lower()}",  # stdout stays the one summary line
+    ]
+    if args.epochs is not None:  # the cadences count epochs then too: 20 log lines, 4 checkpoints
+        every = {"log_every": max(1, args.epochs // 20), "ckpt_every": max(1, args.epochs // 4)}
+        overrides += ["train.unit=epoch", f"train.steps={args.epochs}"]
+        overrides += [f"train.{key}={value}" for key, value in every.items()]
+    elif args.iterations is not None:
+        overrides.append(f"train.steps={args.iterations}")
+    return [*overrides, *args.set]
+
+
 def cmd_impute(args: argparse.Namespace) -> int:
-    from ganforge.tabular.gain import Imputer
+    from ganforge.config import load_config
+    from ganforge.tabular.gain import PRESET, train_imputation
 
     df = read_table(args.data)
     if df.shape[0] == 0 or df.shape[1] == 0:
@@ -65,12 +99,14 @@ def cmd_impute(args: argparse.Namespace) -> int:
     counts = {str(c): int(n) for c, n in df.isna().sum().items()}
     out = Path(args.output)
     _format(out, "output")  # fail before training, not after
+    for name, value in (("--epochs", args.epochs), ("--iterations", args.iterations)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value}")
     if sum(counts.values()):
-        imputer = Imputer(
-            iterations=args.iterations, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
-            device=args.device,
-        )  # fmt: skip
-        df = imputer.fit_transform(df, discrete_columns=discrete)
+        cfg = load_config(PRESET, run_overrides(args, discrete))
+        run_dir = Path(args.run) if args.run else default_run(args.data)
+        _, handle = train_imputation(cfg, run_dir, df, resume=args.resume, force=args.force)
+        df = handle.impute(df)
     write_table(df, out)
     print(summary(counts, out))
     return 0
@@ -92,7 +128,17 @@ def add_impute_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--run", help="run directory of the training (default: runs/impute-<input stem>)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a key of the tabular/gain preset, e.g. objective.alpha=10 (repeatable)",
+    )  # fmt: skip
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--resume", action="store_true", help="continue the run in --run from its latest checkpoint"
+    )
+    group.add_argument("--force", action="store_true", help="replace the run in --run")
     p.set_defaults(func=cmd_impute)
 
 
-__all__ = ["add_impute_parser", "cmd_impute", "read_table", "write_table"]
+__all__ = ["add_impute_parser", "cmd_impute", "default_run", "read_table", "write_table"]

@@ -22,13 +22,17 @@ from ganforge.errors import ConfigError, EvalError, RunDirError
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """Train preset ``tabular/ctgan`` on the table into run dir ``--out``, then save the model kept
+    (the best evaluation's) as ``--out/model.json`` + ``generator.safetensors`` for ``sample``."""
+    from ganforge.rundir import holds_run
     from ganforge.tabular import TabularGAN
-    from ganforge.tabular.io import read_table
 
     out = Path(args.out)
-    if (out / "model.json").exists() and not args.force:
-        raise RunDirError(f"'{out}' already holds a tabular model; pass --force to replace it")
-    data = read_table(args.data)
+    if ((out / "model.json").exists() or holds_run(out)) and not (args.force or args.resume):
+        raise RunDirError(
+            f"'{out}' already holds a tabular model; pass --resume to continue its training or --force"
+            " to replace it"
+        )
     discrete = None if args.discrete is None else [c.strip() for c in args.discrete.split(",") if c.strip()]
     kwargs: dict[str, Any] = {"seed": args.seed, "device": args.device, "progress": not args.no_progress}
     for key in ("epochs", "batch_size"):
@@ -36,10 +40,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
             kwargs[key] = getattr(args, key)
     if args.patience is not None:
         kwargs["patience"] = args.patience or None  # 0: no early stopping
-    model = TabularGAN(**kwargs).fit(data, discrete)
+    model = TabularGAN(**kwargs).fit(
+        args.data, discrete, run_dir=out, resume=args.resume, force=args.force, overrides=args.set
+    )
     model.save(out)
     info = model.training
-    summary = f"{len(data)} rows, discrete {model.discrete_columns}, {info['epochs_run']} epochs"
+    summary = f"{info['train_rows'] + info['validation_rows']} rows, discrete {model.discrete_columns}"
+    summary += f", {info['epochs_run']} epochs"
     if info.get("stopped_early"):
         summary += f" (stopped early, kept epoch {info['best_epoch']})"
     console.print(f"[green]done[/green]: {escape(summary)}; model in {escape(str(out))}", soft_wrap=True)
@@ -47,14 +54,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def _conditions(model: Any, pairs: list[str]) -> dict[Any, Any]:
-    from ganforge.tabular.model import condition_from_text
-
     conditions: dict[Any, Any] = {}
     for pair in pairs:
         if "=" not in pair:
             raise ConfigError(f"--condition takes column=value, got '{pair}'")
         column, text = pair.split("=", 1)
-        conditions[column] = condition_from_text(model, column, text)
+        conditions[column] = model.handle.condition_from_text(column, text)
     return conditions
 
 
@@ -84,12 +89,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         holdout = read_table(args.holdout)
         model.transformer.check_columns(holdout, what=f"holdout table '{args.holdout}'")
     try:
-        from ganforge.metrics.tabular import evaluate_tabular
+        from ganforge.metrics.tabular import evaluate_tabular, times_as_numbers
     except ImportError as err:
         raise EvalError(f"tabular evaluation is unavailable in this installation ({err})") from None
     names = model.transformer.names
     synthetic = model.sample(args.n or len(real), seed=args.seed)
-    frames = [_times_as_numbers(f[names]) if f is not None else None for f in (real, synthetic, holdout)]
+    frames = [times_as_numbers(f[names]) if f is not None else None for f in (real, synthetic, holdout)]
     result = evaluate_tabular(
         frames[0], frames[1], model.discrete_columns, holdout=frames[2], target=args.target, seed=args.seed
     )
@@ -142,30 +147,18 @@ def write_tabular_report(
     return atomic_write_text(path, render(page))
 
 
-def _times_as_numbers(frame: Any) -> Any:
-    """Datetime/timedelta columns as float seconds (since the epoch): the metrics compare numbers,
-    and a monotone map leaves KS, quantile bins and rank structure as they were."""
-    import pandas as pd
-
-    out = frame.copy()
-    for name in out.columns:
-        s = out[name]
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            if s.dt.tz is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            out[name] = (s - pd.Timestamp(0)).dt.total_seconds()
-        elif pd.api.types.is_timedelta64_dtype(s.dtype):
-            out[name] = s.dt.total_seconds()
-    return out
-
-
 def add_tabular_parser(sub: Any) -> None:
     p = sub.add_parser("tabular", help="synthetic tables with a CTGAN: fit, sample, eval")
     tsub = p.add_subparsers(dest="tabular_command", required=True)
 
-    f = tsub.add_parser("fit", help="fit a TabularGAN to a CSV/parquet table and save it to --out")
+    f = tsub.add_parser(
+        "fit",
+        help="fit a TabularGAN to a CSV/parquet table and save it to --out",
+        description="Train preset tabular/ctgan on the table: --out is a run directory (config.yaml,"
+        " checkpoints/, logs/, TensorBoard) that also receives the model kept (model.json).",
+    )
     f.add_argument("data", help="a .csv or .parquet table")
-    f.add_argument("--out", required=True, help="directory to save the model in")
+    f.add_argument("--out", required=True, help="run directory: the model is saved there too")
     f.add_argument("--discrete", default=None, help="comma-separated discrete columns (default: auto-detect)")
     f.add_argument("--epochs", type=int, default=None, help="maximum epochs (default 300)")
     f.add_argument("--batch-size", type=int, default=None, help="rows per batch (default 500)")
@@ -178,7 +171,15 @@ def add_tabular_parser(sub: Any) -> None:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
-    f.add_argument("--force", action="store_true", help="replace a model already in --out")
+    f.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a key of preset tabular/ctgan, e.g. model.embedding_dim=64 (repeatable)",
+    )  # fmt: skip
+    again = f.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
+    )
+    again.add_argument("--force", action="store_true", help="replace a model already in --out")
     f.set_defaults(func=cmd_fit)
 
     s = tsub.add_parser("sample", help="draw synthetic rows from a saved model")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +27,17 @@ class ArrayDataset:
     * ``independent``: a second sample set of any length, batched by its own seeded permutation, so
       its rows never pair up with ``x`` (unpaired data: CycleGAN's domain ``a``). All its tensors
       share one length and one permutation (``a`` with its labels ``y_a``).
+
+    Three optional fields let data that is not a plain sample set (a table with fitted column
+    encodings) train through the same session builder:
+
+    * ``model_inputs``: JSON-able facts the model's builder needs beyond the sample shape (a table's
+      output layout); passed to it as ``model_inputs=`` and recorded in every checkpoint, so a run loads
+      without its data.
+    * ``info``: JSON-able facts a trained model needs to be used (a table's fitted encoding),
+      recorded in every checkpoint's ``info`` and handed to the task's handle.
+    * ``stream``: a factory ``(batch_size, seed, device) -> iterator of batches`` for data that
+      draws its own batches (CTGAN's training-by-sampling); None = uniform batches (``BatchStream``).
     """
 
     x: torch.Tensor
@@ -33,6 +46,9 @@ class ArrayDataset:
     num_classes: int = 0
     extras: dict[str, torch.Tensor] = field(default_factory=dict)
     independent: dict[str, torch.Tensor] = field(default_factory=dict)
+    model_inputs: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    stream: Callable[[int, int, torch.device], Iterator[dict[str, torch.Tensor]]] | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim not in (2, 4):

@@ -310,6 +310,7 @@ def evaluate(
 
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    task_of(cfg).check_evaluable(cfg)  # a kind of run with no evaluation says so in its own words
     names, n = prepare(cfg, metrics, n)
     ctx = EvalContext(cfg, n, seed, run_dir=run_dir, ema=ema, device=device, extractor_name=extractor)
     values, per_metric = compute(ctx, names)

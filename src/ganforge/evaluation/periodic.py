@@ -9,6 +9,11 @@ value (``Metric.headline``: FID, modes covered, StackedMNIST's KL, ...) improves
 checkpoint=run/"checkpoints/best.safetensors")`` and ``eval`` work on it. The best value so far is
 checkpointed with the run (``trainer.scalars``), so a resumed run keeps it.
 
+Early stopping (``train.patience``): after that many evaluations in a row without a better value,
+training stops as a normal end (``Trainer.request_stop``). The count is derived from the best
+value's step, so it survives a resume as the best value does; ``best.safetensors`` is then the
+model to use.
+
 Evaluation never touches the training state: samples come from a private RNG, the generator's
 train/eval mode is restored, and the real features are computed once and kept.
 """
@@ -34,13 +39,15 @@ if TYPE_CHECKING:
 BEST_KEY = "best_eval"
 
 
-def periodic_eval(cfg: Config, run_dir: Path) -> PeriodicEval | None:
-    """The callback for ``train.eval_every`` (None when it is 0): a session builder's extra callback."""
-    return PeriodicEval(run_dir, cfg) if cfg.train.eval_every else None
+def periodic_eval(cfg: Config, run_dir: Path, dataset: Any = None) -> PeriodicEval | None:
+    """The callback for ``train.eval_every`` (None when it is 0): a session builder's extra callback.
+    ``dataset`` (the run's training data) lets a task take its reference from it (a table's
+    validation rows) instead of loading it again."""
+    return PeriodicEval(run_dir, cfg, dataset) if cfg.train.eval_every else None
 
 
 class PeriodicEval:
-    def __init__(self, run_dir: Path, cfg: Config) -> None:
+    def __init__(self, run_dir: Path, cfg: Config, dataset: Any = None) -> None:
         train = cfg.train
         if train.eval_every < 0:
             raise ConfigError(f"train.eval_every must be >= 0 (0 turns it off), got {train.eval_every}")
@@ -57,7 +64,10 @@ class PeriodicEval:
         headline = get_metric(self.names[0])
         self.key, self.higher_is_better = headline.headline, headline.higher_is_better
         self.extractor = train.eval_extractor
+        self.patience = train.patience
         self._real: dict[str, Any] | None = None
+        # What a task computes once per run (a table's reference rows), and the data it may take it from.
+        self._cache: dict[str, Any] = {"dataset": dataset} if dataset is not None else {}
 
     def on_train_start(self, trainer: Trainer) -> None:
         """On resume, drop lines from after the checkpoint (they will be evaluated again)."""
@@ -87,6 +97,12 @@ class PeriodicEval:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as fh:
             fh.write(json.dumps(line) + "\n")
+        stale = (step - best["step"]) // self.every  # evaluations since the best one
+        if self.patience and stale >= self.patience and step != trainer.steps:
+            trainer.request_stop(
+                f"{self.key} did not improve for {stale} evaluations (best {best['value']:.4g} at step"
+                f" {best['step']})"
+            )
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
         generator = trainer.sampling_generator
@@ -96,10 +112,10 @@ class PeriodicEval:
         cuda = [trainer.device] if trainer.device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):
             try:
-                handle = self.task.wrap(generator, self.cfg, Path(), trainer.device)  # sets eval mode
+                handle = self.task.wrap(generator, self.cfg, Path(), trainer.device, trainer.info)
                 ctx = EvalContext(
                     self.cfg, self.n, seed=0, device=str(trainer.device), extractor_name=self.extractor,
-                    handle=handle, real=self._real,
+                    handle=handle, real=self._real, cache=self._cache,
                 )  # fmt: skip
                 values, _ = compute(ctx, self.names)
                 self._real = ctx.real

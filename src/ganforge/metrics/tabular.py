@@ -170,6 +170,21 @@ def binned(values: pd.Series, inner_edges: np.ndarray) -> pd.Series:
     return pd.Series(idx, index=values.index)
 
 
+def times_as_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime/timedelta columns as float seconds (since the epoch): the metrics compare numbers,
+    and a monotone map leaves KS, quantile bins and rank structure as they were."""
+    out = frame.copy()
+    for name in out.columns:
+        s = out[name]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            if s.dt.tz is not None:
+                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[name] = (s - pd.Timestamp(0)).dt.total_seconds()
+        elif pd.api.types.is_timedelta64_dtype(s.dtype):
+            out[name] = s.dt.total_seconds()
+    return out
+
+
 # ---------------------------------------------------------------------------- fidelity
 def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, continuous: list[str]) -> dict[str, Any]:
     cols: dict[str, Any] = {}

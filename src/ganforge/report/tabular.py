@@ -25,7 +25,7 @@ def _bars_figure(shapes: dict[str, Any]) -> str:
     return figure_data_uri(fig)
 
 
-def _marginals_figure(real: pd.DataFrame, synthetic: pd.DataFrame, cols: list[Any], discrete: set) -> str:
+def marginals_figure(real: pd.DataFrame, synthetic: pd.DataFrame, cols: list[Any], discrete: set) -> str:
     fig = Figure(figsize=(3.4 * len(cols), 2.6), dpi=100, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols, strict=True):
@@ -45,6 +45,13 @@ def _marginals_figure(real: pd.DataFrame, synthetic: pd.DataFrame, cols: list[An
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7, frameon=False)
     return figure_data_uri(fig)
+
+
+def worst_columns(shapes: dict[str, Any], real: pd.DataFrame, n: int) -> list[Any]:
+    """The ``n`` columns of ``real`` whose shapes (``column_shapes``) match worst: where to look first."""
+    worst = sorted(shapes["columns"].items(), key=lambda kv: kv[1]["score"])
+    by_name = {str(c): c for c in real.columns}
+    return [by_name[name] for name, _ in worst[:n] if name in by_name]
 
 
 def tabular_report_html(
@@ -84,14 +91,12 @@ def tabular_report_html(
             " do: the generator may be copying its training data.</p>"
         )
     parts += ["<h3>Column shapes</h3>", h.img(_bars_figure(result["column_shapes"]), "column shape scores")]
-    worst = sorted(result["column_shapes"]["columns"].items(), key=lambda kv: kv[1]["score"])
-    by_name = {str(c): c for c in real.columns}
-    cols = [by_name[name] for name, _ in worst[:n_marginals] if name in by_name]
+    cols = worst_columns(result["column_shapes"], real, n_marginals)
     if cols:
-        uri = _marginals_figure(real, synthetic, cols, set(discrete_columns))
+        uri = marginals_figure(real, synthetic, cols, set(discrete_columns))
         parts += ["<h3>Marginals of the worst-scoring columns</h3>", h.img(uri, "marginal histograms")]
     parts.append("</div>")
     return "\n".join(parts)
 
 
-__all__ = ["tabular_report_html"]
+__all__ = ["marginals_figure", "tabular_report_html", "worst_columns"]

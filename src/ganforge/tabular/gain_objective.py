@@ -17,7 +17,7 @@ Notation (per row, per column i): data x, mask m (1 = observed), hint h, noise z
   squared error for a continuous cell and the cross-entropy −Σ_k x_k log x̄_k over a categorical
   cell's one-hot span (the paper's −x log x̄ for binary cells, extended to k classes).
 
-Mixed columns (the encoding is ``tabular/gain.py``'s ``TableCodec``): G's output is a sigmoid for a
+Mixed columns (the encoding is ``tabular/gain_codec.py``'s ``TableCodec``): G's output is a sigmoid for a
 continuous dim and a softmax over a categorical column's one-hot span; the mask, hint and D's output
 are per *column*, so a categorical cell is missing or observed as a whole. Both networks are
 three-layer MLPs as in the paper (hidden width = the encoded width by default).
@@ -38,6 +38,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
 NOISE_SCALE = 0.01  # z ~ U(0, 0.01) fills the holes of G's input
@@ -94,6 +95,18 @@ def gain_networks(layout: dict[str, list[Any]], hidden: int | None = None) -> di
 
 
 # ---------------------------------------------------------------------------- objective
+def impute_rows(
+    g: GainGenerator, x: torch.Tensor, mask: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x̄, x̂) for encoded rows ``x`` (holes at 0) and their per-column ``mask``: G's proposal from
+    x̃ = m ⊙ x + (1 − m) ⊙ z, and the imputed rows x̂ = m ⊙ x + (1 − m) ⊙ x̄ (observed cells kept).
+    ``generator``: where z is drawn from (a private RNG when imputing; the global one in training)."""
+    m = g.expand(mask)
+    z = torch.rand(x.shape, device=x.device, dtype=x.dtype, generator=generator) * NOISE_SCALE
+    x_bar = g(m * x + (1 - m) * z, mask)
+    return x_bar, m * x + (1 - m) * x_bar
+
+
 def hint(mask: torch.Tensor, hint_rate: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(h, b): b ~ Bernoulli(hint_rate) per cell; h = b ⊙ m + ½ (1 − b) (the paper's Section 4)."""
     b = torch.bernoulli(torch.full_like(mask, hint_rate))
@@ -110,9 +123,8 @@ class GainOptions:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.hint_rate <= 1.0:
-            raise ConfigError(f"hint_rate must be in [0, 1], got {self.hint_rate}")
-        if self.alpha < 0:
-            raise ConfigError(f"alpha must be non-negative, got {self.alpha}")
+            raise ConfigError(f"'objective.hint_rate' must be in [0, 1], got {self.hint_rate}")
+        check_at_least(self, 0.0, "alpha")
 
 
 @register_objective(
@@ -131,7 +143,9 @@ class GainObjective(TwoPlayerObjective):
     def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: GainOptions) -> None:
         g, d = nets["g"], nets["d"]
         if not isinstance(g, GainGenerator) or not isinstance(d, GainDiscriminator):
-            raise ConfigError("objective 'gain' needs the networks of ganforge.tabular.gain.gain_networks")
+            raise ConfigError(
+                "objective 'gain' needs the networks of model 'gain' (ganforge.tabular.gain_family)"
+            )
         self.g, self.d, self.ctx = g, d, ctx
         self.hint_rate, self.alpha = float(options.hint_rate), float(options.alpha)
 
@@ -146,10 +160,7 @@ class GainObjective(TwoPlayerObjective):
 
     def impute(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x̄, x̂): G's proposal and the imputed rows (observed cells kept)."""
-        m = self.g.expand(mask)
-        z = torch.rand_like(x) * NOISE_SCALE
-        x_bar = self.g(m * x + (1 - m) * z, mask)
-        return x_bar, m * x + (1 - m) * x_bar
+        return impute_rows(self.g, x, mask)
 
     def reconstruction(self, x: torch.Tensor, x_bar: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """L_M: squared error (continuous dims) / cross-entropy (one-hot spans) over observed cells."""
@@ -178,7 +189,16 @@ class GainObjective(TwoPlayerObjective):
         adv = -((1.0 - mask) * F.logsigmoid(logits) * hidden).sum() / hidden.sum().clamp(min=1.0)
         rec = self.reconstruction(x, x_bar, mask)
         loss = adv + self.alpha * rec
-        return {"loss": loss, "loss_g_adv": adv.detach(), "loss_rec": rec.detach()}
+        stats = {"loss_g": loss.detach(), "loss_g_adv": adv.detach(), "loss_rec": rec.detach()}
+        return {"loss": loss, **stats}
 
 
-__all__ = ["GainDiscriminator", "GainGenerator", "GainObjective", "GainOptions", "gain_networks", "hint"]
+__all__ = [
+    "GainDiscriminator",
+    "GainGenerator",
+    "GainObjective",
+    "GainOptions",
+    "gain_networks",
+    "hint",
+    "impute_rows",
+]

@@ -33,18 +33,17 @@ from ganforge.tabular.networks import PacDiscriminator, TabularGenerator
 
 @dataclass(frozen=True)
 class CTGANOptions:
-    """``pac`` rows per D input, WGAN-GP weight ``gp_lambda`` (10 in the paper), Gumbel-softmax
-    temperature ``tau`` (0.2), ``n_critic`` D steps per G step (1 in the paper's code)."""
+    """WGAN-GP weight ``gp_lambda`` (10 in the paper), Gumbel-softmax temperature ``tau`` (0.2),
+    ``n_critic`` D steps per G step (1 in the paper's code). The pack size is the critic's own
+    (``model.pac``): the objective packs rows as its critic was built to judge them."""
 
-    pac: int = 10
     gp_lambda: float = 10.0
     tau: float = 0.2
     n_critic: int = 1
 
     def __post_init__(self) -> None:
-        for key in ("pac", "n_critic"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"'{key}' must be at least 1, got {getattr(self, key)}")
+        if self.n_critic < 1:
+            raise ConfigError(f"'n_critic' must be at least 1, got {self.n_critic}")
         if self.gp_lambda < 0 or self.tau <= 0:
             raise ConfigError(f"'gp_lambda' must be >= 0 and 'tau' > 0, got {self.gp_lambda} and {self.tau}")
 
@@ -56,20 +55,17 @@ class CTGANObjective(TwoPlayerObjective):
     """CTGAN's game on the networks of ``ganforge.tabular.networks`` (G carries the table's output layout)."""
 
     Options = CTGANOptions
+    signed_logits = False  # a Wasserstein critic: its scores have no fixed zero
 
     def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: CTGANOptions) -> None:
         g, d = nets.get("g"), nets.get("d")
         if not isinstance(g, TabularGenerator) or not isinstance(d, PacDiscriminator):
             raise ConfigError(
-                "objective 'ctgan' trains the tabular networks (TabularGenerator, PacDiscriminator); use"
-                " ganforge.tabular.TabularGAN"
-            )
-        if d.pac != options.pac:
-            raise ConfigError(
-                f"the discriminator was built for pac={d.pac}, but the objective has pac={options.pac}"
+                "objective 'ctgan' trains the tabular networks (TabularGenerator, PacDiscriminator): use"
+                " it with model 'ctgan' (or ganforge.tabular.TabularGAN)"
             )
         self.g, self.d, self.ctx = g, d, ctx
-        self.pac, self.gp_lambda, self.tau = options.pac, options.gp_lambda, options.tau
+        self.pac, self.gp_lambda, self.tau = d.pac, options.gp_lambda, options.tau
         self.n_critic = options.n_critic
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (raw, rows) with G's graph
 
@@ -86,6 +82,10 @@ class CTGANObjective(TwoPlayerObjective):
 
     def packed(self, rows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Rows ⊕ their conditional vectors, ``pac`` of them side by side: D's input."""
+        if len(rows) % self.pac:
+            raise ConfigError(
+                f"'data.batch_size' ({len(rows)}) must be divisible by 'model.pac' ({self.pac})"
+            )
         x = torch.cat([rows, cond], dim=1) if cond.shape[1] else rows
         return pack(x, None, self.pac)[0]
 

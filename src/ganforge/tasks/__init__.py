@@ -43,7 +43,7 @@ def open_run(
 ) -> Any:
     """A run's newest (or given) checkpoint as its task's handle, on ``device``; ``expect`` (a task
     name) refuses a run of another task with a message saying how to open it instead."""
-    cfg, ckpt, g = load_run_generator(run_dir, ema, checkpoint)
+    cfg, ckpt, g, info = load_run_generator(run_dir, ema, checkpoint)
     task = task_of(cfg)
     if expect is not None and task.name != expect:
         raise CheckpointError(
@@ -53,7 +53,7 @@ def open_run(
     if not task.accepts(g):
         raise CheckpointError(f"model '{cfg.model.name}' has no {task.name} network to load")
     dev = resolve_device(device)
-    return task.wrap(g.to(dev), cfg, ckpt, dev)
+    return task.wrap(g.to(dev), cfg, ckpt, dev, info)
 
 
 __all__ = [

@@ -27,11 +27,20 @@ if TYPE_CHECKING:
 class Handle:
     """What every task's handle holds: the trained network in eval mode (BatchNorm on its running
     statistics, dropout off, so the same input gives the same output), the run's config, the
-    checkpoint it was loaded from and the device it runs on."""
+    checkpoint it was loaded from, the device it runs on and the checkpoint's ``info`` (what the
+    data recorded for using the model: a table's encoding)."""
 
-    def __init__(self, generator: nn.Module, config: Config, checkpoint: Path, device: torch.device) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        config: Config,
+        checkpoint: Path,
+        device: torch.device,
+        info: dict[str, Any] | None = None,
+    ) -> None:
         self.generator = generator.eval()
         self.config, self.checkpoint, self.device = config, checkpoint, device
+        self.info = dict(info or {})
 
 
 class Task(ABC):
@@ -47,9 +56,16 @@ class Task(ABC):
     def accepts(self, g: nn.Module) -> bool:
         """Whether ``g`` (a run's ``g`` network) is a model of this task."""
 
-    def wrap(self, g: nn.Module, cfg: Config, checkpoint: Path, device: torch.device) -> Any:
-        """The handle users hold: ``g`` in eval mode with the run's config and checkpoint."""
-        return self.handle_class(g, cfg, checkpoint, device)
+    def wrap(
+        self,
+        g: nn.Module,
+        cfg: Config,
+        checkpoint: Path,
+        device: torch.device,
+        info: dict[str, Any] | None = None,
+    ) -> Any:
+        """The handle users hold: ``g`` in eval mode with the run's config, checkpoint and its info."""
+        return self.handle_class(g, cfg, checkpoint, device, info)
 
     def default_metrics(self, cfg: Config) -> str:
         """The metric a run is scored by when none is named: the dataset's own (``default_metrics``

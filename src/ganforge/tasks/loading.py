@@ -6,6 +6,7 @@ Low enough that evaluation, the report, the API and the CLI all use it without i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -18,8 +19,9 @@ from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint, loa
 
 def load_run_generator(
     run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None
-) -> tuple[Config, Path, nn.Module]:
-    """A run's config, checkpoint path and ``g`` network with the checkpoint's (EMA) weights."""
+) -> tuple[Config, Path, nn.Module, dict[str, Any]]:
+    """A run's config, checkpoint path, ``g`` network with the checkpoint's (EMA) weights, and the
+    checkpoint's ``info`` (the data's shape, and what a task's handle needs: a table's encoding)."""
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir / "checkpoints")
@@ -29,7 +31,9 @@ def load_run_generator(
     info = meta.get("info", {})
     if "data_shape" not in info:
         raise CheckpointError(f"checkpoint '{ckpt}' does not record the data shape it was trained on")
-    g = build_networks(cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)))["g"]
+    g = build_networks(
+        cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)), info.get("model_inputs")
+    )["g"]
     prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"
     load_module_state(g, prefix, tensors, ckpt)
-    return cfg, ckpt, g
+    return cfg, ckpt, g, info

@@ -26,7 +26,7 @@ SEED = 0
 class GeneratedView:
     """One picture (a PNG data URI) and the sentence that explains it."""
 
-    kind: str  # "interpolation", "scatter" or "translation"
+    kind: str  # "interpolation", "scatter", "translation" or "marginals" (a table's columns)
     uri: str
     caption: str
 

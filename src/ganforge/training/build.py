@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from ganforge.training.schedules import build_lr_schedule
 from ganforge.training.trainer import Trainer
 from ganforge.utils.distributed import DistInfo, barrier, init_distributed
 
-CallbackFactory = Callable[[Config, Path], Any]
+CallbackFactory = Callable[[Config, Path, ArrayDataset], Any]  # (config, run dir, data)
 
 
 def resolve_device(name: str, dist: DistInfo | None = None) -> torch.device:
@@ -70,8 +70,9 @@ def set_determinism(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def load_data(cfg: Config) -> tuple[ArrayDataset, Config]:
-    """Build the dataset and return the config with ``data.resolution`` resolved.
+def load_data(cfg: Config, dataset: ArrayDataset | None = None) -> tuple[ArrayDataset, Config]:
+    """Build the dataset (unless the caller built it: an in-memory table) and return the config
+    with ``data.resolution`` and the run length (``train.unit``) resolved.
 
     With ``data.resolution`` unset the data keep their native size, unless the model supports only
     some sizes (DCGAN: 32/64/128); then the smallest supported size ≥ native is used, so
@@ -79,10 +80,11 @@ def load_data(cfg: Config) -> tuple[ArrayDataset, Config]:
     """
     model_params = cfg.model.params
     requested = cfg.data.resolution or model_params.get("resolution")
-    kwargs = dict(cfg.data.params)
-    if requested is not None:
-        kwargs["resolution"] = requested
-    dataset: ArrayDataset = DATASETS.build(cfg.data.name, **kwargs)
+    if dataset is None:
+        kwargs = dict(cfg.data.params)
+        if requested is not None:
+            kwargs["resolution"] = requested
+        dataset = DATASETS.build(cfg.data.name, **kwargs)
     supported = MODELS.get(cfg.model.name).meta.get("resolutions")
     if dataset.is_image and supported and dataset.resolution not in supported:
         if requested is not None:
@@ -93,17 +95,37 @@ def load_data(cfg: Config) -> tuple[ArrayDataset, Config]:
         target = min((r for r in supported if r >= dataset.resolution), default=max(supported))
         dataset = dataclasses.replace(dataset, x=resize_images(dataset.x, target))
     resolved = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, resolution=dataset.resolution))
-    return dataset, resolved
+    return dataset, in_steps(resolved, len(dataset))
 
 
-def build_networks(cfg: Config, shape: tuple[int, ...], num_classes: int = 0) -> dict[str, nn.Module]:
-    """The model's networks, with the wrappers the config asks for on top of any family:
+CADENCES = ("steps", "log_every", "ckpt_every", "sample_every", "eval_every")
+
+
+def in_steps(cfg: Config, rows: int) -> Config:
+    """``train.unit: epoch`` resolved: the run length and every cadence times ``rows // batch_size``
+    steps (at least one), and the unit set to ``step``, so the resolved config (the one a run dir
+    records and ``--resume`` compares) means the same whatever reads it."""
+    if cfg.train.unit == "step":
+        return cfg
+    per_epoch = max(1, rows // cfg.data.batch_size)
+    counts = {key: getattr(cfg.train, key) * per_epoch for key in CADENCES}
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, unit="step", **counts))
+
+
+def build_networks(
+    cfg: Config, shape: tuple[int, ...], num_classes: int = 0, inputs: dict[str, Any] | None = None
+) -> dict[str, nn.Module]:
+    """The model's networks (``inputs``: the data's ``model_inputs``, for families whose networks
+    depend on more than the sample shape), with the wrappers the config asks for on top of any family:
 
     * ``objective.pac > 1`` (PacGAN, Lin et al. 2018): D is built for ``pac`` samples stacked on
       the channel (images) / feature (vectors) axis, by building the model for that shape.
     * ``model.spectral_norm``: spectral normalisation on D, G or both (``ganforge.nn.spectral``).
     """
-    nets = MODELS.build(cfg.model.name, shape=tuple(shape), num_classes=num_classes, **cfg.model.params)
+    given = {"model_inputs": inputs} if inputs else {}  # only families built from the data declare it
+    nets = MODELS.build(
+        cfg.model.name, shape=tuple(shape), num_classes=num_classes, **given, **cfg.model.params
+    )
     pac = cfg.objective.params.get("pac", 1)
     if isinstance(pac, int) and pac > 1 and "d" in nets:
         if cfg.data.batch_size % pac:
@@ -154,8 +176,11 @@ def diagnostics_callbacks(
     scores have no fixed zero (``AdversarialLoss.signed_logits``), so that detector is off there."""
     if not cfg.train.diagnostics:
         return [logger]
-    has_loss = "loss" in OBJECTIVES.get(cfg.objective.name).parameters()
-    signed = not has_loss or get_loss(cfg.objective.loss).signed_logits
+    entry = OBJECTIVES.get(cfg.objective.name)
+    if "loss" in entry.parameters():
+        signed = get_loss(cfg.objective.loss).signed_logits
+    else:
+        signed = getattr(entry.builder, "signed_logits", True)  # a builder function: assume signed
     disabled = () if signed else ("d_overpowering",)
     return [
         DiversityProbe(dataset.x, cfg.train.log_every, seed=cfg.train.seed),
@@ -195,10 +220,12 @@ def build_session(
     resume: bool = False,
     force: bool = False,
     extra_callbacks: Sequence[CallbackFactory] = (),
+    dataset: ArrayDataset | None = None,
 ) -> Session:
-    """Everything for one run. ``run_dir=None`` builds a trainer that writes nothing (benchmarks).
+    """Everything for one run. ``run_dir=None`` builds a trainer that writes nothing (benchmarks);
+    ``dataset`` is data the caller built (a table in memory) instead of ``data.name``'s builder.
 
-    ``extra_callbacks``: factories ``(cfg, run_dir) -> callback or None`` from the layers above
+    ``extra_callbacks``: factories ``(cfg, run_dir, dataset) -> callback or None`` from the layers above
     training (the periodic evaluation), called after the logger and sample grid, before the
     checkpointer: a checkpoint at an evaluation step then holds its best-so-far. The order of the
     steps below is part of the contract: each may draw from the seeded global RNG.
@@ -206,9 +233,8 @@ def build_session(
     _load_builtins()
     device, dist = setup_device(cfg)
     set_determinism(cfg.train.seed, cfg.train.deterministic)
-    dataset, cfg = load_data(cfg)
-    nets = build_networks(cfg, dataset.shape, dataset.num_classes)
-    checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
+    dataset, cfg = load_data(cfg, dataset)
+    nets = build_networks(cfg, dataset.shape, dataset.num_classes, dataset.model_inputs)
 
     channels_last = cfg.train.channels_last if cfg.train.channels_last is not None else dataset.is_image
     fmt = torch.channels_last if channels_last and dataset.is_image else torch.contiguous_format
@@ -216,10 +242,9 @@ def build_session(
         net.to(device=device, memory_format=fmt)
     ctx = Context(device=device, randn=make_randn(device, dist), rank=dist.rank, world_size=dist.world_size)
     objective = build_objective(cfg, nets, ctx)
-    stream = BatchStream(
-        dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
-        device=device, channels_last=channels_last,
-    )  # fmt: skip
+    stream = batch_stream(cfg, dataset, device, dist, channels_last)
+    # Only now, with everything built that could refuse the config, is the run dir touched.
+    checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
     writes = run_dir is not None and dist.is_main  # only rank 0 writes into the run dir
     callbacks = run_callbacks(cfg, run_dir, dataset, extra_callbacks) if writes else RunCallbacks()
     trainer = Trainer(
@@ -235,7 +260,7 @@ def build_session(
         ema_rampup=cfg.train.ema_rampup,
         measure_every=cfg.train.log_every,
         callbacks=callbacks.all,
-        info={"data_shape": list(dataset.shape), "num_classes": dataset.num_classes},
+        info=run_info(dataset),
         guard=build_guard(cfg, callbacks.events),
         lr_schedule=build_lr_schedule(cfg.train.lr_schedule, cfg.train.steps, cfg.train.lr_decay_start),
         max_seconds=cfg.train.max_seconds,
@@ -246,6 +271,28 @@ def build_session(
         for net in nets.values():
             net.compile()
     return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, callbacks.sampler)
+
+
+def batch_stream(
+    cfg: Config, dataset: ArrayDataset, device: torch.device, dist: DistInfo, channels_last: bool
+) -> Iterator[dict[str, torch.Tensor]]:
+    """The data's own stream when it draws its batches itself, else uniform shuffled batches."""
+    if dataset.stream is None:
+        return BatchStream(
+            dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
+            device=device, channels_last=channels_last,
+        )  # fmt: skip
+    if dist.enabled:
+        raise ConfigError(f"dataset '{cfg.data.name}' draws its own batches and trains in one process only")
+    return dataset.stream(cfg.data.batch_size, cfg.train.seed, device)
+
+
+def run_info(dataset: ArrayDataset) -> dict[str, Any]:
+    """What every checkpoint records about the data, so a run loads (and is used) without it."""
+    info: dict[str, Any] = {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes}
+    if dataset.model_inputs:
+        info["model_inputs"] = dataset.model_inputs
+    return {**info, **dataset.info}
 
 
 def setup_device(cfg: Config) -> tuple[torch.device, DistInfo]:
@@ -294,7 +341,7 @@ def run_callbacks(
         events,
         *diagnostics_callbacks(cfg, dataset, logger, events),
         sampler,
-        *filter(None, (make(cfg, run_dir) for make in extra_callbacks)),
+        *filter(None, (make(cfg, run_dir, dataset) for make in extra_callbacks)),
         Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
         ProgressBar(logger, enabled=cfg.train.progress),
         Summary(run_dir, logger, sampler, events),

@@ -106,10 +106,10 @@ class SampleGrid:
         if step % self.every == 0 or step == trainer.steps:
             self.write(trainer)
 
-    def write(self, trainer: Trainer) -> Path:
+    def write(self, trainer: Trainer) -> Path | None:
         """Latent samples; or, where the objective previews (translation: ``Objective.preview``) and
         the stream has a ``fixed_batch``, its panels (input | output | target ...) of that batch, one
-        cell each."""
+        cell each; nothing for a generator that draws no latents (a table's rows are not a picture)."""
         g = trainer.sampling_generator
         path = self.dir / f"{checkpoint_name(trainer.state.step)}.png"
         fixed_batch = getattr(trainer.batches, "fixed_batch", None)
@@ -121,6 +121,8 @@ class SampleGrid:
             nrow = per_cell * math.ceil(math.sqrt(cells))
             self.latest = save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
             return self.latest
+        if getattr(g, "sample_z", None) is None:
+            return None
         samples = sample_fixed(g, self.n, self.seed, trainer.device)
         self.latest = save_samples_picture(samples, path, self.real)
         return self.latest
