@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganforge.cli.common import add_run_flags
 from ganforge.errors import ConfigError, DataError
 
 FORMATS = (".csv", ".parquet", ".pq")
@@ -129,15 +130,7 @@ def add_impute_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     p.add_argument("--run", help="run directory of the training (default: runs/impute-<input stem>)")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a key of the tabular/gain preset, e.g. objective.alpha=10 (repeatable)",
-    )  # fmt: skip
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--resume", action="store_true", help="continue the run in --run from its latest checkpoint"
-    )
-    group.add_argument("--force", action="store_true", help="replace the run in --run")
+    add_run_flags(p, "--run", "objective.alpha=10 (a key of preset tabular/gain)")
     p.set_defaults(func=cmd_impute)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import console
+from ganforge.cli.common import add_run_flags, console
 from ganforge.errors import ConfigError, GanforgeError
 
 
@@ -93,14 +93,7 @@ def add_train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train from a YAML config (a path or a bundled preset name)")
     p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=200"
-    )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
-    )
-    group.add_argument("--force", action="store_true", help="replace the run in --out")
+    add_run_flags(p, "--out", "train.steps=200")
     p.set_defaults(func=cmd_train)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import console
+from ganforge.cli.common import add_run_flags, console
 from ganforge.errors import ConfigError, EvalError, RunDirError
 
 
@@ -171,15 +171,7 @@ def add_tabular_parser(sub: Any) -> None:
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
-    f.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a key of preset tabular/ctgan, e.g. model.embedding_dim=64 (repeatable)",
-    )  # fmt: skip
-    again = f.add_mutually_exclusive_group()
-    again.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its latest checkpoint"
-    )
-    again.add_argument("--force", action="store_true", help="replace a model already in --out")
+    add_run_flags(f, "--out", "model.embedding_dim=64 (a key of preset tabular/ctgan)")
     f.set_defaults(func=cmd_fit)
 
     s = tsub.add_parser("sample", help="draw synthetic rows from a saved model")

@@ -128,15 +128,7 @@ class ImputerHandle(Handle):
 
     generator: GainGenerator
 
-    def __init__(
-        self,
-        generator: nn.Module,
-        config: Any,
-        checkpoint: Any,
-        device: torch.device,
-        info: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(generator, config, checkpoint, device, info)
+    def load_info(self, checkpoint: Any) -> None:
         if "codec" not in self.info:
             raise CheckpointError(f"checkpoint '{checkpoint}' records no table codec to impute with")
         self.codec = TableCodec.from_state(self.info["codec"])

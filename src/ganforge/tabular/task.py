@@ -45,20 +45,12 @@ Condition = tuple[int, int, int, tuple | None]  # column index, discrete column 
 class TabularHandle(Handle):
     """A table run's generator with its transformer: ``sample(n, conditions, seed)`` -> DataFrame."""
 
-    def __init__(
-        self,
-        generator: nn.Module,
-        config: Any,
-        checkpoint: Any,
-        device: torch.device,
-        info: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(generator, config, checkpoint, device, info)
+    def load_info(self, checkpoint: Any) -> None:
         table = self.info.get("table") or {}
         if table.get("format") != TABLE_FORMAT:
             raise CheckpointError(f"checkpoint '{checkpoint}' records no table encoding ({TABLE_FORMAT})")
         self.transformer = TableTransformer.from_state(table["transformer"])
-        self.sampler = ConditionSampler(None, [c.counts for c in self.transformer.discrete], device)
+        self.sampler = ConditionSampler(None, [c.counts for c in self.transformer.discrete], self.device)
 
     @torch.no_grad()
     def generate(self, n: int, seed: int, cond_fixed: tuple[int, int] | None = None) -> np.ndarray:

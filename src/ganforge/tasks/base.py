@@ -41,6 +41,11 @@ class Handle:
         self.generator = generator.eval()
         self.config, self.checkpoint, self.device = config, checkpoint, device
         self.info = dict(info or {})
+        self.load_info(checkpoint)
+
+    def load_info(self, checkpoint: Path) -> None:
+        """Read what this kind of handle needs from ``self.info`` (a table's encoding), raising a
+        CheckpointError that names ``checkpoint`` when it is not there."""
 
 
 class Task(ABC):
