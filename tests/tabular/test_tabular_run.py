@@ -5,6 +5,7 @@ and a table run opens as a ``TabularHandle`` and is scored by ``fidelity`` like 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from tabular_helpers import correlated_table
 from ganforge.cli.main import main
 from ganforge.config import load_config
 from ganforge.evaluation.periodic import periodic_eval
+from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 from ganforge.rundir import read_run_config
 from ganforge.tabular import TabularGAN
 from ganforge.tabular.task import TabularHandle
@@ -113,3 +115,13 @@ def test_train_tabular_preset_trains_a_shipped_table(tmp_path: Path) -> None:
     assert "Synthetic rows" in page and "columns whose shapes match worst" in page
     frame = TabularGAN.load(tmp_path / "iris").sample(30, seed=0)
     assert "target" in frame.columns and set(frame["target"]) <= {"setosa", "versicolor", "virginica"}
+
+
+def test_the_constructor_defaults_are_the_presets() -> None:
+    """``TabularGAN()`` trains exactly preset ``tabular/ctgan``: its defaults cannot drift apart."""
+    ours, preset = load_config(TabularGAN().config("iris")), load_config("tabular/ctgan")
+    for section, registry in (("model", MODELS), ("data", DATASETS), ("objective", OBJECTIVES)):
+        defaults = asdict(registry.get(getattr(preset, section).name).options())
+        theirs = {**defaults, **getattr(preset, section).params}
+        assert {**defaults, **getattr(ours, section).params} == theirs, section
+    assert ours.optim == preset.optim and ours.train == preset.train and ours.data.batch_size == 500

@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganforge.api import train
-from ganforge.config import load_config
+from ganforge.config import load_config, read_yaml, resolve_config_path
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.rundir import holds_run
 from ganforge.tabular.dataset import TABLE_FORMAT, TableOptions, layout_inputs, table_dataset
@@ -37,6 +37,7 @@ from ganforge.training.checkpoint import load_module_state
 from ganforge.utils.io import atomic_write, atomic_write_json
 from ganforge.utils.rng import callers_random_state
 
+PRESET = "tabular/ctgan"  # the bundled preset a fit starts from (cadences, optimiser betas)
 FORMAT = "ganforge.tabular/1"
 WEIGHTS, META = "generator.safetensors", "model.json"
 
@@ -113,25 +114,27 @@ class TabularGAN:
         return None if self.handle is None else self.handle.transformer
 
     def config(self, path: str = "", discrete: list[Any] | None = None) -> dict[str, Any]:
-        """The run's config: preset ``tabular/ctgan`` with these parameters (no early stopping, and
-        so no validation split, when ``patience`` is None)."""
+        """The run's config: preset ``tabular/ctgan`` (its cadences: log every epoch, checkpoint and
+        evaluate as it says) with these parameters; no early stopping, and so no validation split,
+        when ``patience`` is None."""
         p, early = self.params, self.params["patience"] is not None
-        optim = {"lr": None, "betas": [0.5, 0.9], "weight_decay": p["weight_decay"]}
-        return {
-            "model": {"name": "ctgan", "pac": p["pac"], "embedding_dim": p["embedding_dim"],
-                      "generator_dims": p["generator_dims"], "discriminator_dims": p["discriminator_dims"]},
-            "data": {"name": "table", "path": path, "batch_size": p["batch_size"], "discrete": discrete,
-                     "validation_fraction": p["validation_fraction"] if early else 0.0, "seed": p["seed"],
-                     **{k: p[k] for k in ("max_modes", "mode_weight_threshold", "max_categories",
-                                          "discrete_max_levels")}},
-            "objective": {"name": "ctgan", "gp_lambda": p["gp_lambda"], "tau": p["tau"],
-                          "n_critic": p["discriminator_steps"]},
-            "optim": {"g": {**optim, "lr": p["generator_lr"]}, "d": {**optim, "lr": p["discriminator_lr"]}},
-            "train": {"unit": "epoch", "steps": p["epochs"], "log_every": 1, "ckpt_every": 10,
-                      "sample_every": 10, "eval_every": p["eval_every"] if early else 0,
-                      "patience": p["patience"] or 0, "ema_kimg": p["ema_kimg"], "seed": p["seed"],
-                      "device": p["device"], "progress": p["progress"]},
-        }  # fmt: skip
+        raw = read_yaml(resolve_config_path(PRESET))
+        raw["model"].update(
+            {k: p[k] for k in ("pac", "embedding_dim", "generator_dims", "discriminator_dims")}
+        )
+        raw["data"].update(
+            {k: p[k] for k in ("batch_size", "max_modes", "mode_weight_threshold", "max_categories",
+                               "discrete_max_levels", "seed")},
+            path=path, discrete=discrete, validation_fraction=p["validation_fraction"] if early else 0.0,
+        )  # fmt: skip
+        raw["objective"].update(gp_lambda=p["gp_lambda"], tau=p["tau"], n_critic=p["discriminator_steps"])
+        for net, lr in (("g", p["generator_lr"]), ("d", p["discriminator_lr"])):
+            raw["optim"][net].update(lr=lr, weight_decay=p["weight_decay"])
+        raw["train"].update(
+            steps=p["epochs"], eval_every=p["eval_every"] if early else 0, patience=p["patience"] or 0,
+            ema_kimg=p["ema_kimg"], seed=p["seed"], device=p["device"], progress=p["progress"],
+        )  # fmt: skip
+        return raw
 
     def fit(
         self,
