@@ -1,9 +1,12 @@
-"""What every subcommand shares: the stderr console that messages and errors go to, and the flags
-of every command that trains a run."""
+"""What every subcommand shares: the stderr console that messages and errors go to, the flags
+of every command that trains a run, and a subcommand's parser worded by its function's docstring."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 
@@ -19,3 +22,16 @@ def add_run_flags(p: argparse.ArgumentParser, run_flag: str, example: str) -> No
         "--resume", action="store_true", help=f"continue the run in {run_flag} from its latest checkpoint"
     )
     group.add_argument("--force", action="store_true", help=f"replace the run in {run_flag}")
+
+
+def add_command(
+    sub: Any, name: str, func: Callable[[argparse.Namespace], int], **kwargs: Any
+) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name``, run by ``func`` and worded by its docstring: the first
+    line is the ``help`` that ``ganforge --help`` lists, the paragraphs after it the
+    ``description`` of ``ganforge NAME --help``. ``kwargs`` go to ``add_parser`` (an epilog, a
+    formatter)."""
+    summary, _, body = (inspect.getdoc(func) or "").partition("\n\n")
+    p = sub.add_parser(name, help=summary, description=body.strip() or summary, **kwargs)
+    p.set_defaults(func=func)
+    return p

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ganforge.cli.common import console
+from ganforge.cli.common import add_command, console
 
 
 def _fmt(value: Any) -> str:
@@ -22,6 +22,12 @@ def _fmt(value: Any) -> str:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """compute metrics of a trained run (e.g. --metrics modes) and record them in eval/
+
+    Compute metrics on samples of a run's generator. Results are recorded in
+    RUN/eval/<timestamp>.json with the extractor, sample count, seed, dataset, checkpoint step
+    and ganforge version.
+    """
     from ganforge.evaluation import evaluate
 
     result = evaluate(
@@ -52,6 +58,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """train a grid of configs x seeds (resumable) and tabulate their metrics
+
+    Train every combination of the --grid values, once per seed, into OUT/<cell>/seed<k>
+    (train.seed=k); evaluate each run; write OUT/sweep.csv (one row per run) and OUT/sweep.md
+    (mean ± sample std per cell). Re-running skips finished runs and resumes unfinished ones.
+    """
     from ganforge.sweeps import sweep
 
     metrics: Any = args.metrics
@@ -85,14 +97,8 @@ def _positive_int(text: str) -> int:
 def add_eval_parser(sub: Any) -> None:
     from ganforge.evaluation import metrics_help
 
-    p = sub.add_parser(
-        "eval",
-        help="compute metrics of a trained run (e.g. --metrics modes) and record them in eval/",
-        description="Compute metrics on samples of a run's generator. Results are recorded in"
-        " RUN/eval/<timestamp>.json with the extractor, sample count, seed, dataset, checkpoint step"
-        " and ganforge version.",
-        epilog=metrics_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        sub, "eval", cmd_eval, epilog=metrics_help(), formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("run", help="run directory")
     p.add_argument("--metrics", default="modes", help="comma-separated metric names (default: modes)")
@@ -108,18 +114,10 @@ def add_eval_parser(sub: Any) -> None:
     p.add_argument("--no-ema", action="store_true", help="score the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", action="store_true", help="print one JSON object of metric values, nothing else")
-    p.set_defaults(func=cmd_eval)
 
 
 def add_sweep_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "sweep",
-        help="train a grid of configs x seeds (resumable) and tabulate their metrics",
-        description="Train every combination of the --grid values, once per seed, into"
-        " OUT/<cell>/seed<k> (train.seed=k); evaluate each run; write OUT/sweep.csv (one row per"
-        " run) and OUT/sweep.md (mean ± sample std per cell). Re-running skips finished runs and"
-        " resumes unfinished ones.",
-    )
+    p = add_command(sub, "sweep", cmd_sweep)
     p.add_argument("config", help="YAML file or bundled preset name")
     p.add_argument(
         "--grid",
@@ -140,7 +138,6 @@ def add_sweep_parser(sub: Any) -> None:
         "--n", type=_positive_int, default=None, help="samples per evaluation (default: the metrics')"
     )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every run")
-    p.set_defaults(func=cmd_sweep)
 
 
 __all__ = ["add_eval_parser", "add_sweep_parser", "cmd_eval", "cmd_sweep"]

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.cli.common import add_command
 from ganforge.errors import ConfigError, DataError
 from ganforge.utils.io import atomic_write
 
@@ -202,14 +203,30 @@ def _is_super_resolution(handle: Any) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    """translate images with a trained pix2pix or CycleGAN run
+
+    Translate images with a trained image-to-image run (pix2pix: AtoB; CycleGAN: both directions).
+    IN and OUT may be an image file, a folder of images, or an .npz with x (N, C, H, W) in [-1, 1].
+    """
     return run_translator(args, direction=args.direction, verb="translated")
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
+    """super-resolve images with a trained SR run
+
+    Upscale images with a trained super-resolution run (e.g. restore/sr4x_digits). Image files are
+    resized to the run's input size first; an .npz must already have it.
+    """
     return run_translator(args, verb="upscaled", check=_is_super_resolution)
 
 
 def cmd_inpaint(args: argparse.Namespace) -> int:
+    """fill the masked pixels of images with a trained inpainting run
+
+    Inpaint images with a trained inpainting run. MASK: an image (white = missing) or an .npz whose
+    'mask' holds (N or 1, 1, H, W) with 1 = missing; one mask is used for every image. Known pixels
+    are returned unchanged.
+    """
     return run_translator(
         args,
         verb="inpainted",
@@ -219,11 +236,20 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
+    """set an attribute of images with a trained attribute-editing run
+
+    Edit images with a trained attribute-editing run (e.g. i2i/thickness_edit): VALUE is the target
+    attribute on the run's scale (see docs/attribute_editing.md); several attributes are
+    comma-separated.
+    """
     attr = parse_attr(args.attr)
     return run_translator(args, verb="edited", check=_requires("attr", "edit"), attr=lambda side: attr)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _image_command(sub: Any, name: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """The parser of image-to-image command ``name`` (worded by ``func``'s docstring) with the
+    arguments all four share."""
+    p = add_command(sub, name, func)
     p.add_argument("run", help="run directory")
     p.add_argument("input", help="image file, folder of images, or .npz with x (N, C, H, W) in [-1, 1]")
     p.add_argument("-o", "--output", required=True, help="image file (one input only), folder, or .npz")
@@ -231,51 +257,18 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace existing output files")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    return p
 
 
 def add_translate_parser(sub: Any) -> None:
     """``translate``, ``upscale``, ``inpaint`` and ``edit``."""
-    p = sub.add_parser(
-        "translate",
-        help="translate images with a trained pix2pix or CycleGAN run",
-        description="Translate images with a trained image-to-image run (pix2pix: AtoB; CycleGAN: both"
-        " directions). IN and OUT may be an image file, a folder of images, or an .npz with x (N, C, H, W)"
-        " in [-1, 1].",
-    )
-    _common(p)
+    p = _image_command(sub, "translate", cmd_translate)
     p.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB", help="default AtoB")
-    p.set_defaults(func=cmd_translate)
-
-    p = sub.add_parser(
-        "upscale",
-        help="super-resolve images with a trained SR run",
-        description="Upscale images with a trained super-resolution run (e.g. restore/sr4x_digits). Image"
-        " files are resized to the run's input size first; an .npz must already have it.",
-    )
-    _common(p)
-    p.set_defaults(func=cmd_upscale)
-
-    p = sub.add_parser(
-        "inpaint",
-        help="fill the masked pixels of images with a trained inpainting run",
-        description="Inpaint images with a trained inpainting run. MASK: an image (white = missing) or an"
-        " .npz whose 'mask' holds (N or 1, 1, H, W) with 1 = missing; one mask is used for every image."
-        " Known pixels are returned unchanged.",
-    )
-    _common(p)
+    _image_command(sub, "upscale", cmd_upscale)
+    p = _image_command(sub, "inpaint", cmd_inpaint)
     p.add_argument("--mask", required=True, help="mask image (white = missing) or .npz with 'mask'")
-    p.set_defaults(func=cmd_inpaint)
-
-    p = sub.add_parser(
-        "edit",
-        help="set an attribute of images with a trained attribute-editing run",
-        description="Edit images with a trained attribute-editing run (e.g. i2i/thickness_edit): VALUE is"
-        " the target attribute on the run's scale (see docs/attribute_editing.md); several attributes"
-        " are comma-separated.",
-    )
-    _common(p)
+    p = _image_command(sub, "edit", cmd_edit)
     p.add_argument("--attr", required=True, help="target attribute value(s), e.g. 2.5 or 1,0.5")
-    p.set_defaults(func=cmd_edit)
 
 
 __all__ = ["add_translate_parser", "read_inputs", "read_mask", "run_translator"]

@@ -49,10 +49,14 @@ def _list_images(root: Path, recursive: bool) -> list[Path]:
     )
 
 
-def _warn_skipped(root: Path, skipped: list[str]) -> None:
+def _warn_skipped(root: Path, skipped: list[str], stacklevel: int = 3) -> None:
+    """One warning listing the ``skipped`` files, attributed to the caller of the dataset builder
+    (``stacklevel`` frames up)."""
     if skipped:
         shown = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        warnings.warn(f"skipped {len(skipped)} unreadable image(s) in '{root}': {shown}", stacklevel=3)
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable image(s) in '{root}': {shown}", stacklevel=stacklevel
+        )
 
 
 def _read_square(path: Path, side: int) -> np.ndarray:

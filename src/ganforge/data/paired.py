@@ -244,19 +244,36 @@ def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:
     return to_unit_range(np.ascontiguousarray(pixels, dtype=np.float32), 255.0).clamp_(-1.0, 1.0)
 
 
-def _two_domains(rgb_a: np.ndarray, rgb_b: np.ndarray, channels: int | None) -> tuple[torch.Tensor, ...]:
-    """Both domains in one channel count: colour in either side makes both RGB (``channels=None``)."""
+def _two_domains(
+    paths_a: list[Path], paths_b: list[Path], side: int, channels: int | None
+) -> tuple[torch.Tensor, ...]:
+    """Both domains' files read at ``side``, in one channel count: colour in either side makes both
+    RGB (``channels=None``)."""
+    rgb_a, rgb_b = read_rgb_files(paths_a, side), read_rgb_files(paths_b, side)
     if channels is None:
         grey = (rgb_a == rgb_a[..., :1]).all() and (rgb_b == rgb_b[..., :1]).all()
         channels = 1 if grey else 3
     return rgb_to_unit(rgb_a, channels), rgb_to_unit(rgb_b, channels)
 
 
-def _side_folder(root: Path, sub: str) -> Path:
-    folder = root / sub
-    if not folder.is_dir():
-        raise DataError(f"'{root}' must hold a folder '{sub}/' of images (it does not)")
-    return folder
+def _side_folders(path: str, what: str, a_dir: str, b_dir: str) -> tuple[Path, Path, Path]:
+    """The folder ``path`` and its image folders ``a_dir/`` and ``b_dir/``, or a DataError naming the
+    one that is missing."""
+    root = _existing(path, what)
+    for sub in (a_dir, b_dir):
+        if not (root / sub).is_dir():
+            raise DataError(f"'{root}' must hold a folder '{sub}/' of images (it does not)")
+    return root, root / a_dir, root / b_dir
+
+
+def _openable(root: Path, paths_a: list[Path], paths_b: list[Path]) -> tuple[list[Path], list[Path], int]:
+    """The files of each side PIL can open (headers only) and the smallest shorter side among both
+    sides; one warning lists the files skipped."""
+    skipped: list[str] = []
+    paths_a, side_a = _smallest_side(paths_a, skipped)
+    paths_b, side_b = _smallest_side(paths_b, skipped)
+    _warn_skipped(root, skipped, stacklevel=4)
+    return paths_a, paths_b, min(side_a, side_b)
 
 
 def _readable(folder: Path) -> list[Path]:
@@ -301,8 +318,7 @@ def paired_folder(
     ``resolution`` (default: the smallest side among all of them); ``channels`` as for ``folder``.
     A name on one side only is an error that lists it: silently dropping it would misalign nothing
     but hide a user's mistake."""
-    root = _existing(path, "paired dataset folder")
-    folder_a, folder_b = _side_folder(root, a_dir), _side_folder(root, b_dir)
+    root, folder_a, folder_b = _side_folders(path, "paired dataset folder", a_dir, b_dir)
     by_a, by_b = _by_stem(folder_a, _readable(folder_a)), _by_stem(folder_b, _readable(folder_b))
     only_a, only_b = sorted(set(by_a) - set(by_b)), sorted(set(by_b) - set(by_a))
     if only_a or only_b:
@@ -310,17 +326,12 @@ def paired_folder(
         parts += [f"{len(only_b)} only in {b_dir}/ ({_names(only_b)})"] if only_b else []
         raise DataError(f"'{path}': {a_dir}/ and {b_dir}/ must hold the same file names; " + ", ".join(parts))
     names = sorted(by_a)
-    skipped: list[str] = []
-    paths_a, side_a = _smallest_side([by_a[n] for n in names], skipped)
-    paths_b, side_b = _smallest_side([by_b[n] for n in names], skipped)
-    _warn_skipped(root, skipped)
+    paths_a, paths_b, smallest = _openable(root, [by_a[n] for n in names], [by_b[n] for n in names])
     keep = sorted({_stem(folder_a, p) for p in paths_a} & {_stem(folder_b, p) for p in paths_b})
     if not keep:
         raise DataError(f"no readable image pairs in '{path}'")
-    side = check_resolution(resolution) or min(side_a, side_b)
-    x_a, x_b = _two_domains(
-        read_rgb_files([by_a[n] for n in keep], side), read_rgb_files([by_b[n] for n in keep], side), channels
-    )
+    side = check_resolution(resolution) or smallest
+    x_a, x_b = _two_domains([by_a[n] for n in keep], [by_b[n] for n in keep], side, channels)
     return make_paired(ArrayDataset(x=x_b, name="paired_folder"), x_a)
 
 
@@ -339,15 +350,11 @@ def unpaired_folder(
     b_dir: str = "B",
 ) -> ArrayDataset:
     """Two unrelated image collections ``path/A`` and ``path/B`` of any sizes, for CycleGAN."""
-    root = _existing(path, "unpaired dataset folder")
-    folder_a, folder_b = _side_folder(root, a_dir), _side_folder(root, b_dir)
-    skipped: list[str] = []
-    paths_a, side_a = _smallest_side(_readable(folder_a), skipped)
-    paths_b, side_b = _smallest_side(_readable(folder_b), skipped)
-    _warn_skipped(root, skipped)
+    root, folder_a, folder_b = _side_folders(path, "unpaired dataset folder", a_dir, b_dir)
+    paths_a, paths_b, smallest = _openable(root, _readable(folder_a), _readable(folder_b))
     if not paths_a or not paths_b:
         raise DataError(f"'{path}' needs readable images in both {a_dir}/ and {b_dir}/")
-    side = check_resolution(resolution) or min(side_a, side_b)
-    x_a, x_b = _two_domains(read_rgb_files(paths_a, side), read_rgb_files(paths_b, side), channels)
+    side = check_resolution(resolution) or smallest
+    x_a, x_b = _two_domains(paths_a, paths_b, side, channels)
     domain_a, domain_b = ArrayDataset(x=x_a, name=a_dir), ArrayDataset(x=x_b, name=b_dir)
     return make_unpaired(domain_a, domain_b, name="unpaired_folder")

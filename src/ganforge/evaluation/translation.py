@@ -20,6 +20,8 @@ Metrics (``ganforge eval RUN --metrics psnr,ssim,identity,cycle,attribute,fid,ki
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -47,6 +49,11 @@ def _check_translation(cfg: Config) -> None:
         )
 
 
+# What every task metric shares: image-to-image runs only, scored on the first 1000 test pairs
+# unless ``--n`` says otherwise.
+_task_metric = functools.partial(register_metric, check=_check_translation, default_n=1000)
+
+
 def _region(t: TranslationSamples) -> torch.Tensor | None:
     return t.pairs.conditions.get("mask")
 
@@ -60,13 +67,11 @@ def _targets(t: TranslationSamples, metric: str) -> torch.Tensor:
     return t.pairs.x
 
 
-@register_metric(
+@_task_metric(
     "psnr",
     keys=("psnr",),
     extractor="raw",
-    check=_check_translation,
     higher_is_better=True,
-    default_n=1000,
     description="PSNR (dB) of outputs vs test targets, pooled MSE; inside the hole for inpainting",
 )
 def psnr_metric(ctx: EvalContext) -> Values:
@@ -76,13 +81,11 @@ def psnr_metric(ctx: EvalContext) -> Values:
     return {"psnr": mean_psnr(t.outputs, _targets(t, "psnr"), mask=_region(t))}
 
 
-@register_metric(
+@_task_metric(
     "ssim",
     keys=("ssim",),
     extractor="raw",
-    check=_check_translation,
     higher_is_better=True,
-    default_n=1000,
     description="mean SSIM (Gaussian window, Wang et al. 2004) of outputs vs test targets; in the hole"
     " for inpainting",
 )
@@ -93,12 +96,10 @@ def ssim_metric(ctx: EvalContext) -> Values:
     return {"ssim": float(ssim(t.outputs, _targets(t, "ssim"), mask=_region(t)).mean())}
 
 
-@register_metric(
+@_task_metric(
     "identity",
     keys=("identity_accuracy",),
-    check=_check_translation,
     higher_is_better=True,
-    default_n=1000,
     description="share of outputs the extractor's classifier assigns to the input's label (identity kept)",
 )
 def identity_metric(ctx: EvalContext) -> Values:
@@ -113,12 +114,10 @@ def identity_metric(ctx: EvalContext) -> Values:
     return {"identity_accuracy": label_accuracy(logits, t.pairs.y)}
 
 
-@register_metric(
+@_task_metric(
     "cycle",
     keys=("cycle_l1", "cycle_psnr"),
     extractor="raw",
-    check=_check_translation,
-    default_n=1000,
     description="CycleGAN's cycle-reconstruction error: L1 and PSNR of F(G(a)) vs a on the test inputs",
 )
 def cycle_metric(ctx: EvalContext) -> Values:
@@ -145,13 +144,11 @@ def attribute_scores(outputs: torch.Tensor, requested: torch.Tensor, attribute: 
     return {"attr_corr": corr, "attr_mae": float((measured - want).abs().mean())}
 
 
-@register_metric(
+@_task_metric(
     "attribute",
     keys=("attr_corr", "attr_mae"),
     extractor="raw",
-    check=_check_translation,
     higher_is_better=True,
-    default_n=1000,
     description="attribute editing: Pearson correlation and MAE of measured vs requested attribute",
 )
 def attribute_metric(ctx: EvalContext) -> Values:

@@ -36,7 +36,7 @@ from torch import nn
 from ganforge.data.attributes import THICKNESS_CENTER, THICKNESS_SCALE
 from ganforge.errors import ConfigError, DataError
 from ganforge.models.base import ModelOptions, Networks, register_translation_model
-from ganforge.models.cyclegan import ResnetBlock
+from ganforge.models.cyclegan import ResnetBlock, downsample, reflect_conv, upsample
 from ganforge.models.translation import TranslationGenerator, check_translation_shape, init_normal, norm_layer
 from ganforge.options import check_integers
 from ganforge.registry import register_variant
@@ -89,22 +89,15 @@ class AttrEditGenerator(nn.Module):
         self.embed = nn.Sequential(
             nn.Linear(attr_dim, embed_dim), nn.ReLU(True), nn.Linear(embed_dim, embed_dim)
         )
-        layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3), nn.Conv2d(channels, ngf, 7, bias=bias), make_norm(ngf),
-            FiLM(ngf, embed_dim), nn.ReLU(True),
-        ]  # fmt: skip
+        layers = [*reflect_conv(channels, ngf, 7, make_norm, bias), FiLM(ngf, embed_dim), nn.ReLU(True)]
         width = ngf
         for _ in range(downsamplings):
-            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), make_norm(2 * width)]
-            layers += [FiLM(2 * width, embed_dim), nn.ReLU(True)]
+            layers += [*downsample(width, make_norm, bias), FiLM(2 * width, embed_dim), nn.ReLU(True)]
             width *= 2
         for _ in range(n_blocks):
             layers += [ResnetBlock(width, norm), FiLM(width, embed_dim)]
         for _ in range(downsamplings):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1, bias=bias),
-                make_norm(width // 2), FiLM(width // 2, embed_dim), nn.ReLU(True),
-            ]  # fmt: skip
+            layers += [*upsample(width, make_norm, bias), FiLM(width // 2, embed_dim), nn.ReLU(True)]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, channels, 7), nn.Tanh()]
         self.layers = nn.ModuleList(layers)

@@ -45,6 +45,17 @@ def reflect_conv(
     ]
 
 
+def downsample(width: int, make_norm: Callable[[int], nn.Module], bias: bool) -> list[nn.Module]:
+    """A stride-2 conv3×3 to twice the width and its norm (Johnson et al.'s d-k stage, before its ReLU)."""
+    return [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), make_norm(2 * width)]
+
+
+def upsample(width: int, make_norm: Callable[[int], nn.Module], bias: bool) -> list[nn.Module]:
+    """A stride-2 transposed conv3×3 to half the width and its norm (the u-k stage, before its ReLU)."""
+    half = width // 2
+    return [nn.ConvTranspose2d(width, half, 3, 2, 1, output_padding=1, bias=bias), make_norm(half)]
+
+
 class ResnetBlock(nn.Module):
     """x + [reflect-pad, conv3×3, norm, ReLU, reflect-pad, conv3×3, norm](x) (Johnson et al., Fig. 5)."""
 
@@ -79,15 +90,11 @@ class ResnetGenerator(nn.Module):
         layers = [*reflect_conv(in_channels, ngf, 7, make_norm, bias), nn.ReLU(True)]
         width = ngf
         for _ in range(downsamplings):
-            layers += [nn.Conv2d(width, 2 * width, 3, 2, 1, bias=bias), make_norm(2 * width), nn.ReLU(True)]
+            layers += [*downsample(width, make_norm, bias), nn.ReLU(True)]
             width *= 2
         layers += [ResnetBlock(width, norm, dropout) for _ in range(n_blocks)]
         for _ in range(downsamplings):
-            layers += [
-                nn.ConvTranspose2d(width, width // 2, 3, 2, 1, output_padding=1, bias=bias),
-                make_norm(width // 2),
-                nn.ReLU(True),
-            ]
+            layers += [*upsample(width, make_norm, bias), nn.ReLU(True)]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
         self.main = nn.Sequential(*layers)

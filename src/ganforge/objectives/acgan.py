@@ -72,12 +72,11 @@ class ACGANOptions(GANOptions):
         check_at_least(self, 0, "aux_weight")
 
 
-@register_objective(
-    "acgan",
-    description="AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)",
-)
+@register_objective("acgan")
 class ACGANObjective(Objective):
-    """The ``gan`` objective's phases plus the auxiliary classification loss (module docstring).
+    """AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)
+
+    The ``gan`` objective's phases plus the auxiliary classification loss (module docstring).
 
     The model's D must offer ``adv_and_class(x)`` (the ``acgan`` family): a D without a class head
     could only be trained as a plain GAN, which ``objective.name: gan`` already does.

@@ -42,8 +42,7 @@ from ganforge.errors import DataError
 from ganforge.losses import get_loss
 from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
-from ganforge.objectives.translation import require_model
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers.gradient import mean_squared_gradient
@@ -80,25 +79,29 @@ class AttrEditOptions:
         check_at_least(self, 0, "lambda_attr", "lambda_rec", "lambda_id", "r1_gamma")
 
 
-@register_objective(
-    "attr_edit",
-    description="StarGAN for a continuous attribute: adversarial + λ·attribute regression + λ·cycle L1",
-)
+@register_objective("attr_edit")
 class AttrEditObjective(TwoPlayerObjective):
-    """Choi et al. 2018 with attribute regression; needs an ``attr_edit`` model."""
+    """StarGAN for a continuous attribute: adversarial + λ·attribute regression + λ·cycle L1
+
+    Choi et al. 2018 with attribute regression, on an ``attr_edit`` model.
+    """
 
     Options = AttrEditOptions
+    model = "attr_edit"
+    g: TranslationGenerator
+    d: AttrDiscriminator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: AttrEditOptions) -> None:
-        g, d = nets.get("g"), nets.get("d")
-        ok = isinstance(g, TranslationGenerator) and g.conditions == ("attr",)
-        require_model(ok and isinstance(d, AttrDiscriminator), "attr_edit", "attr_edit")
-        self.g, self.d, self.ctx = g, d, ctx
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        conditioned = isinstance(g, TranslationGenerator) and g.conditions == ("attr",)
+        return conditioned and isinstance(d, AttrDiscriminator)
+
+    def setup(self, options: AttrEditOptions) -> None:
         self.loss = get_loss(options.loss)
         self.lambda_attr, self.lambda_rec = options.lambda_attr, options.lambda_rec
         self.lambda_id, self.r1_gamma = options.lambda_id, options.r1_gamma
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
-        self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7919 * ctx.rank + 17) % 2**63)
+        self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7919 * self.ctx.rank + 17) % 2**63)
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # the D phase's (G(x, t), t)
 
     def phases(self) -> list[Phase]:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
 from ganforge.losses import AdversarialLoss
 
 Batch = dict[str, torch.Tensor]
@@ -92,6 +93,10 @@ class Objective:
                 return candidate.step(batch)
         raise ValueError(f"unknown phase '{phase}'; this objective has {[p.name for p in self.phases()]}")
 
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raise a ConfigError when this objective cannot train on batches of ``batch_size`` per
+        process (PacGAN packs); called before a run dir is written."""
+
     def after_optimizer_step(self, phase: Phase) -> None:
         """Called right after ``phase``'s optimiser step (WGAN's weight clipping)."""
 
@@ -111,10 +116,37 @@ class Objective:
 
 class TwoPlayerObjective(Objective):
     """An objective of a generator ``g`` and a discriminator ``d``, trained by the optimisers
-    ``optim.g`` and ``optim.d`` (every game ganforge ships; CycleGAN's pairs are one ``g``, one ``d``)."""
+    ``optim.g`` and ``optim.d`` (every game ganforge ships; CycleGAN's pairs are one ``g``, one ``d``).
+
+    Its ``__init__`` is what every such game's constructor did: take ``g`` and ``d`` from ``nets``,
+    check them against ``fits`` when the subclass names the ``model`` family it trains (a
+    ConfigError naming that family otherwise), keep ``g``, ``d`` and ``ctx``, then hand the options
+    to ``setup``. A subclass declares what is its own: ``Options``, ``model``, ``fits`` and ``setup``.
+    """
 
     g: nn.Module
     d: nn.Module
+    # The model family, of the objective's own name, whose networks it trains (objective pix2pix
+    # trains model pix2pix or pix2pix_tiny); None: any ``g`` and ``d`` (the ``gan`` objective).
+    model: ClassVar[str | None] = None
+
+    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: Any = None) -> None:
+        g, d = nets.get("g"), nets.get("d")
+        if self.model is not None and not self.fits(g, d):
+            raise ConfigError(
+                f"objective '{self.model}' needs a '{self.model}' model"
+                f" (model.name: {self.model} or {self.model}_tiny)"
+            )
+        self.g, self.d, self.ctx = g, d, ctx  # type: ignore[assignment]
+        self.setup(self.Options() if options is None else options)
+
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        """Whether ``g`` and ``d`` are networks of the ``model`` family."""
+        return True
+
+    def setup(self, options: Any) -> None:
+        """Read ``options`` (an instance of ``Options``); ``g``, ``d`` and ``ctx`` are already set."""
 
     def networks(self) -> dict[str, nn.Module]:
         return {"g": self.g, "d": self.d}

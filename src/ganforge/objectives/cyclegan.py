@@ -27,17 +27,16 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.models.translation import DiscriminatorPair
+from ganforge.models.translation import DiscriminatorPair, TranslationGenerator
 from ganforge.objectives.base import (
     Batch,
-    Context,
     Phase,
     Stats,
     TwoPlayerObjective,
     discriminator_terms,
     prefixed,
 )
-from ganforge.objectives.translation import ImagePool, inputs_of, translation_networks
+from ganforge.objectives.translation import ImagePool, inputs_of
 from ganforge.registry import register_objective
 
 
@@ -60,23 +59,28 @@ class CycleGANOptions:
             raise ConfigError("'objective.lambda_cyc' and 'objective.identity' must be >= 0")
 
 
-@register_objective(
-    "cyclegan",
-    description="CycleGAN: LSGAN + λ·cycle + identity losses, both directions, D on a history pool",
-)
+@register_objective("cyclegan")
 class CycleGANObjective(TwoPlayerObjective):
-    """Zhu et al. 2017 on a cyclegan model (two generators, a discriminator per domain)."""
+    """CycleGAN: LSGAN + λ·cycle + identity losses, both directions, D on a history pool
+
+    Zhu et al. 2017 on a cyclegan model (two generators, a discriminator per domain).
+    """
 
     Options = CycleGANOptions
+    model = "cyclegan"
+    g: TranslationGenerator
+    d: DiscriminatorPair
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: CycleGANOptions) -> None:
-        self.g, d = translation_networks(nets, "cyclegan", "cyclegan", both_ways=True)
-        self.d: DiscriminatorPair = d  # type: ignore[assignment]
-        self.ctx = ctx
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        both_ways = isinstance(g, TranslationGenerator) and g.ba is not None
+        return both_ways and isinstance(d, DiscriminatorPair)
+
+    def setup(self, options: CycleGANOptions) -> None:
         self.loss = get_loss(options.loss)
         self.lambda_cyc, self.identity = options.lambda_cyc, options.identity
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
-        seed = (torch.initial_seed() + 1_000_003 * ctx.rank) % 2**63
+        seed = (torch.initial_seed() + 1_000_003 * self.ctx.rank) % 2**63
         self.pool_b, self.pool_a = ImagePool(options.pool_size, seed), ImagePool(options.pool_size, seed + 1)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None  # the G phase's (G(a), F(b))
 

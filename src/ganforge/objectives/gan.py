@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
@@ -19,7 +18,6 @@ from ganforge.losses import get_loss
 from ganforge.models.base import Generator
 from ganforge.objectives.base import (
     Batch,
-    Context,
     Phase,
     Stats,
     StepFn,
@@ -50,11 +48,11 @@ class GANOptions(Stabilizers, AugmentOptions):
         self.check(get_loss(self.loss))
 
 
-@register_objective(
-    "gan", description="two-player GAN: D then G, any adversarial loss, n_critic, GP/R1/R2/LeCam/PacGAN..."
-)
+@register_objective("gan")
 class AdversarialObjective(TwoPlayerObjective):
-    """Discriminator step on real vs detached fakes, then a generator step through D.
+    """two-player GAN: D then G, any adversarial loss, n_critic, GP/R1/R2/LeCam/PacGAN...
+
+    A discriminator step on real vs detached fakes, then a generator step through D.
 
     ``reuse_fakes=True`` (the default, as in the PyTorch DCGAN example) generates each step's fakes
     once: the D phase builds them with G's graph (``Phase.keep_graph``), trains D on them detached,
@@ -68,10 +66,10 @@ class AdversarialObjective(TwoPlayerObjective):
 
     Options = GANOptions
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: GANOptions | None = None) -> None:
-        self.options = options = options or GANOptions()
-        self.g: Generator = nets["g"]  # type: ignore[assignment]
-        self.d, self.ctx = nets["d"], ctx
+    g: Generator
+
+    def setup(self, options: GANOptions) -> None:
+        self.options = options
         self.loss = get_loss(options.loss)
         self.n_critic = options.n_critic
         self.reuse_fakes = options.reuse_fakes

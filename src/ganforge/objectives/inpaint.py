@@ -45,11 +45,10 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import (
     PerceptualOptions,
     add_perceptual,
-    require_model,
 )
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
@@ -100,44 +99,48 @@ class InpaintOptions(PerceptualOptions):
             raise ConfigError(f"'objective.augment_scale' must be < 1 (a fraction), got {self.augment_scale}")
 
 
-@register_objective(
-    "inpaint",
-    description="inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step",
-)
+@register_objective("inpaint")
 class InpaintObjective(TwoPlayerObjective):
-    """Inpainting of any image dataset (module docstring); needs an ``inpaint`` model."""
+    """inpainting: λ·hole-weighted L1 + adversarial loss on a global/local D; masks drawn per step
+
+    Inpainting of any image dataset (module docstring) on an ``inpaint`` model.
+    """
 
     Options = InpaintOptions
+    model = "inpaint"
+    g: TranslationGenerator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: InpaintOptions) -> None:
-        g, d = nets.get("g"), nets.get("d")
-        ok = (
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        return (
             isinstance(g, TranslationGenerator)
             and isinstance(g.ab, GatedInpaintGenerator)
             and isinstance(d, GlobalLocalDiscriminator)
         )
-        require_model(ok, "inpaint", "inpaint")
-        net: GatedInpaintGenerator = g.ab  # type: ignore[assignment, union-attr]
+
+    def setup(self, options: InpaintOptions) -> None:
+        net: GatedInpaintGenerator = self.g.ab  # type: ignore[assignment]
         if options.lambda_class > 0 and net.classifier is None:
             raise ConfigError(
                 "'objective.lambda_class' trains G's class head: set model.class_head to aux or condition"
             )
-        self.side = int(g.in_shape[-1])  # type: ignore[union-attr]
+        self.side = int(self.g.in_shape[-1])
         hole = default_hole(self.side) if options.hole is None else options.hole
         if isinstance(hole, bool) or not isinstance(hole, int) or not 0 < hole <= self.side:
             raise ConfigError(
                 f"'objective.hole' must be between 1 and the image side {self.side}, got {hole!r}"
             )
-        self.g, self.d, self.ctx, self.net = g, d, ctx, net
+        self.net = net
         self.lambda_class = options.lambda_class
         self.augment_rotate, self.augment_scale = options.augment_rotate, options.augment_scale
         self.loss = get_loss(options.loss)
         self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
         self.valid_weight = options.valid_weight
         self.masks, self.hole = options.masks, hole
-        self.perceptual = options.feature_loss(g.out_shape, ctx.device)  # type: ignore[union-attr]
+        self.perceptual = options.feature_loss(self.g.out_shape, self.ctx.device)
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
-        self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (ctx.rank + 1)) % 2**63)
+        rank = self.ctx.rank
+        self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7_919 * (rank + 1)) % 2**63)
         self._pending: Completion | None = None  # the D phase's forward, reused by the G phase
 
     def phases(self) -> list[Phase]:

@@ -20,8 +20,9 @@ import torch
 from torch import nn
 
 from ganforge.losses import get_loss
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
-from ganforge.objectives.translation import inputs_of, translation_networks
+from ganforge.models.translation import PatchDiscriminator, TranslationGenerator
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
+from ganforge.objectives.translation import inputs_of
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
@@ -39,17 +40,23 @@ class Pix2PixOptions:
         check_at_least(self, 0, "lambda_l1", "lambda_adv")
 
 
-@register_objective(
-    "pix2pix", description="pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)"
-)
+@register_objective("pix2pix")
 class Pix2PixObjective(TwoPlayerObjective):
-    """Isola et al. 2017 on a pix2pix model (U-Net G, conditional PatchGAN D)."""
+    """pix2pix: conditional PatchGAN adversarial loss + λ·L1 to the target (paired data)
+
+    Isola et al. 2017 on a pix2pix model (U-Net G, conditional PatchGAN D).
+    """
 
     Options = Pix2PixOptions
+    model = "pix2pix"
+    g: TranslationGenerator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: Pix2PixOptions) -> None:
-        self.g, self.d = translation_networks(nets, "pix2pix", "pix2pix", both_ways=False)
-        self.ctx = ctx
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        one_way = isinstance(g, TranslationGenerator) and g.ba is None
+        return one_way and isinstance(d, PatchDiscriminator) and d.cond_channels > 0
+
+    def setup(self, options: Pix2PixOptions) -> None:
         self.loss = get_loss(options.loss)
         self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
         self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph

@@ -44,12 +44,11 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator, SRResNet
 from ganforge.models.translation import TranslationGenerator
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective, discriminator_terms
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import (
     PerceptualOptions,
     add_perceptual,
     inputs_of,
-    require_model,
 )
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
@@ -92,24 +91,31 @@ class SRGANOptions(PerceptualOptions):
             raise ConfigError("'objective.lambda_content' and 'objective.lambda_adv' cannot both be 0")
 
 
-@register_objective(
-    "srgan",
-    description="SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)",
-)
+@register_objective("srgan")
 class SRGANObjective(TwoPlayerObjective):
-    """Ledig et al. 2017 / Wang et al. 2018; needs an ``srgan`` model (model.name: srgan or srgan_tiny)."""
+    """SRGAN/ESRGAN: content (L1/MSE) pre-training, then content + adversarial (ragan: ESRGAN)
+
+    Ledig et al. 2017 / Wang et al. 2018, on an ``srgan`` model (model.name: srgan or srgan_tiny).
+    """
 
     Options = SRGANOptions
+    model = "srgan"
+    g: TranslationGenerator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: SRGANOptions) -> None:
-        g, d = nets.get("g"), nets.get("d")
-        ok = isinstance(g, TranslationGenerator) and g.ba is None and isinstance(g.ab, SRResNet)
-        require_model(ok and isinstance(d, SRDiscriminator), "srgan", "srgan")
-        self.g, self.d, self.ctx = g, d, ctx
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        return (
+            isinstance(g, TranslationGenerator)
+            and g.ba is None
+            and isinstance(g.ab, SRResNet)
+            and isinstance(d, SRDiscriminator)
+        )
+
+    def setup(self, options: SRGANOptions) -> None:
         self.loss = get_loss(options.loss)
         self.content, self.pretrain_steps = options.content, options.pretrain_steps
         self.lambda_content, self.lambda_adv = options.lambda_content, options.lambda_adv
-        self.perceptual = options.feature_loss(g.out_shape, ctx.device)
+        self.perceptual = options.feature_loss(self.g.out_shape, self.ctx.device)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
 
     def phases(self) -> list[Phase]:

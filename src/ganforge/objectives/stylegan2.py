@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
 from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
@@ -38,7 +37,6 @@ from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
 from ganforge.objectives.base import (
     Batch,
-    Context,
     Phase,
     Stats,
     TwoPlayerObjective,
@@ -97,31 +95,30 @@ class StyleGAN2Options(AugmentOptions):
             raise ConfigError(f"'objective.pl_decay' must be in (0, 1], got {self.pl_decay}")
 
 
-@register_objective(
-    "stylegan2",
-    description="StyleGAN2: Gmain, Greg (path length) every 4, Dmain, Dreg (lazy R1) every 16, style mixing",
-)
+@register_objective("stylegan2")
 class StyleGAN2Objective(TwoPlayerObjective):
-    """Phases ``Gmain``, ``Greg``, ``Dmain``, ``Dreg``; path-length mean ``pl_mean`` is checkpointed."""
+    """StyleGAN2: Gmain, Greg (path length) every 4, Dmain, Dreg (lazy R1) every 16, style mixing
+
+    The path-length mean ``pl_mean`` is checkpointed.
+    """
 
     Options = StyleGAN2Options
+    g: StyleGAN2Generator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: StyleGAN2Options) -> None:
-        g = nets["g"]
-        if not all(hasattr(g, name) for name in ("mapping", "synthesis", "num_ws")):
+    def setup(self, options: StyleGAN2Options) -> None:
+        # Any family with a mapping and a synthesis network, so no ``model`` to name.
+        if not all(hasattr(self.g, name) for name in ("mapping", "synthesis", "num_ws")):
             raise ConfigError(
                 "objective 'stylegan2' needs a generator with a mapping and a synthesis network;"
                 " use model stylegan2 / stylegan2_tiny, or objective 'gan' for other models"
             )
-        self.g: StyleGAN2Generator = g  # type: ignore[assignment]
-        self.d, self.ctx = nets["d"], ctx
         self.loss = get_loss(options.loss)
         self.r1_gamma, self.r1_every = options.r1_gamma, options.r1_every
         self.pl_weight, self.pl_every = options.pl_weight, options.pl_every
         self.pl_batch_shrink, self.pl_decay = options.pl_batch_shrink, options.pl_decay
         self.style_mixing = options.style_mixing
         self.augment = options.build_augment()
-        self.pl_mean = torch.zeros((), device=ctx.device)  # a in Eq. 4: running mean of ‖J_wᵀy‖
+        self.pl_mean = torch.zeros((), device=self.ctx.device)  # a in Eq. 4: running mean of ‖J_wᵀy‖
 
     def phases(self) -> list[Phase]:
         """Gmain draws the step's batch (its labels condition the fakes); the others reuse it."""

@@ -13,10 +13,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ganforge.errors import ConfigError, DataError
-from ganforge.models.translation import DiscriminatorPair, PatchDiscriminator, TranslationGenerator
 from ganforge.objectives.base import Batch
 
 
@@ -28,36 +26,6 @@ def inputs_of(batch: Batch, objective: str) -> tuple[torch.Tensor, torch.Tensor]
             " beside the targets 'x' (e.g. data.name: edges2digits, thin2thick, paired_folder)"
         )
     return batch["a"], batch["x"]
-
-
-def translation_networks(
-    nets: dict[str, nn.Module], objective: str, model: str, both_ways: bool
-) -> tuple[TranslationGenerator, nn.Module]:
-    """The (g, d) pair of a translation model, or a ConfigError naming the model the objective needs.
-
-    ``both_ways``: CycleGAN's two generators and ``DiscriminatorPair``; else pix2pix's one generator
-    and conditional PatchGAN.
-    """
-    g, d = nets.get("g"), nets.get("d")
-    if both_ways:
-        ok = isinstance(g, TranslationGenerator) and g.ba is not None and isinstance(d, DiscriminatorPair)
-    else:
-        ok = (
-            isinstance(g, TranslationGenerator)
-            and g.ba is None
-            and isinstance(d, PatchDiscriminator)
-            and d.cond_channels > 0
-        )
-    require_model(ok, objective, model)
-    return g, d  # type: ignore[return-value]
-
-
-def require_model(ok: bool, objective: str, model: str) -> None:
-    """A ConfigError naming the model family an objective trains, unless ``ok``."""
-    if not ok:
-        raise ConfigError(
-            f"objective '{objective}' needs a '{model}' model (model.name: {model} or {model}_tiny)"
-        )
 
 
 class FeatureLoss:

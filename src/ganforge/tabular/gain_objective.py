@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
@@ -127,26 +127,26 @@ class GainOptions:
         check_at_least(self, 0.0, "alpha")
 
 
-@register_objective(
-    "gain", description="GAIN imputation: per-cell observed-or-not D with hints, G fills holes"
-)
+@register_objective("gain")
 class GainObjective(TwoPlayerObjective):
-    """GAIN (Yoon et al. 2018): phases ``D`` then ``G`` on the same batch (module docstring for the losses).
+    """GAIN imputation: per-cell observed-or-not D with hints, G fills holes (Yoon et al. 2018).
 
-    ``nets`` come from ``gain_networks(codec.layout())``. A batch's ``x`` packs the encoded data
-    (holes at 0) and the per-column mask side by side, ``[data | mask]``, so the ordinary
-    BatchStream serves it. Each phase draws its own noise and hint.
+    Phases ``D`` then ``G`` on the same batch (the module docstring has the losses). ``nets`` come
+    from ``gain_networks(codec.layout())``. A batch's ``x`` packs the encoded data (holes at 0) and
+    the per-column mask side by side, ``[data | mask]``, so the ordinary BatchStream serves it. Each
+    phase draws its own noise and hint.
     """
 
     Options = GainOptions
+    model = "gain"
+    g: GainGenerator
+    d: GainDiscriminator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: GainOptions) -> None:
-        g, d = nets["g"], nets["d"]
-        if not isinstance(g, GainGenerator) or not isinstance(d, GainDiscriminator):
-            raise ConfigError(
-                "objective 'gain' needs the networks of model 'gain' (ganforge.tabular.gain_family)"
-            )
-        self.g, self.d, self.ctx = g, d, ctx
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        return isinstance(g, GainGenerator) and isinstance(d, GainDiscriminator)
+
+    def setup(self, options: GainOptions) -> None:
         self.hint_rate, self.alpha = float(options.hint_rate), float(options.alpha)
 
     def phases(self) -> list[Phase]:

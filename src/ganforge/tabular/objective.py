@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
 from ganforge.objectives.penalties import pack
 from ganforge.registry import register_objective
 from ganforge.regularizers import gradient_penalty
@@ -48,24 +48,25 @@ class CTGANOptions:
             raise ConfigError(f"'gp_lambda' must be >= 0 and 'tau' > 0, got {self.gp_lambda} and {self.tau}")
 
 
-@register_objective(
-    "ctgan", description="CTGAN (Xu et al. 2019): conditional WGAN-GP on PacGAN packs of table rows"
-)
+@register_objective("ctgan")
 class CTGANObjective(TwoPlayerObjective):
-    """CTGAN's game on the networks of ``ganforge.tabular.networks`` (G carries the table's output layout)."""
+    """CTGAN (Xu et al. 2019): conditional WGAN-GP on PacGAN packs of table rows.
+
+    The networks are ``ganforge.tabular.networks``' (G carries the table's output layout).
+    """
 
     Options = CTGANOptions
+    model = "ctgan"
+    g: TabularGenerator
+    d: PacDiscriminator
     signed_logits = False  # a Wasserstein critic: its scores have no fixed zero
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: CTGANOptions) -> None:
-        g, d = nets.get("g"), nets.get("d")
-        if not isinstance(g, TabularGenerator) or not isinstance(d, PacDiscriminator):
-            raise ConfigError(
-                "objective 'ctgan' trains the tabular networks (TabularGenerator, PacDiscriminator): use"
-                " it with model 'ctgan' (or ganforge.tabular.TabularGAN)"
-            )
-        self.g, self.d, self.ctx = g, d, ctx
-        self.pac, self.gp_lambda, self.tau = d.pac, options.gp_lambda, options.tau
+    @staticmethod
+    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
+        return isinstance(g, TabularGenerator) and isinstance(d, PacDiscriminator)
+
+    def setup(self, options: CTGANOptions) -> None:
+        self.pac, self.gp_lambda, self.tau = self.d.pac, options.gp_lambda, options.tau
         self.n_critic = options.n_critic
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (raw, rows) with G's graph
 
@@ -80,12 +81,14 @@ class CTGANObjective(TwoPlayerObjective):
         raw = self.g(self.ctx.randn(len(cond), self.g.z_dim), cond)
         return raw, self.g.layout.activate(raw, self.tau)
 
+    def check_batch_size(self, batch_size: int) -> None:
+        if batch_size % self.pac:
+            raise ConfigError(
+                f"'data.batch_size' ({batch_size}) must be divisible by 'model.pac' ({self.pac})"
+            )
+
     def packed(self, rows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Rows ⊕ their conditional vectors, ``pac`` of them side by side: D's input."""
-        if len(rows) % self.pac:
-            raise ConfigError(
-                f"'data.batch_size' ({len(rows)}) must be divisible by 'model.pac' ({self.pac})"
-            )
         x = torch.cat([rows, cond], dim=1) if cond.shape[1] else rows
         return pack(x, None, self.pac)[0]
 
