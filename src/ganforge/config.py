@@ -131,6 +131,10 @@ class TrainConfig:
     max_grad_norm_factor: float = 1000.0  # grad norm > factor x its running median = exploding; 0: off
 
 
+# What ``train.unit: epoch`` counts in epochs: the run length and every cadence.
+EPOCH_CADENCES = ("steps", "log_every", "ckpt_every", "sample_every", "eval_every")
+
+
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -145,6 +149,22 @@ class Config:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def in_steps(self, per_epoch: int) -> Config:
+        """This config with ``train.unit: epoch`` resolved at ``per_epoch`` steps an epoch: the run
+        length and every ``*_every`` cadence in steps, the unit ``step``. The resolved config is the
+        one a run dir records and ``--resume`` compares, so it means the same whatever reads it."""
+        if self.train.unit == "step":
+            return self
+        counts = {key: getattr(self.train, key) * per_epoch for key in EPOCH_CADENCES}
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, unit="step", **counts))
+
+    def like_recorded(self, recorded: Config) -> Config:
+        """This config resolved as the run that recorded ``recorded`` resolved it (its steps an
+        epoch are the ratio of the two run lengths): what a sweep compares with a run dir."""
+        if self.train.unit == "step" or recorded.train.unit != "step":
+            return self
+        return self.in_steps(max(1, recorded.train.steps // max(1, self.train.steps)))
 
     def get(self, dotted: str) -> Any:
         node: Any = self.to_dict()

@@ -174,7 +174,9 @@ def run_state(run: SweepRun) -> str:
     """``finished`` (skip), ``unfinished`` (resume) or ``new``; a different config is an error."""
     if not holds_run(run.path):
         return "new"
-    diffs = config_differences(read_run_config(run.path), run.config)
+    recorded = read_run_config(run.path)  # resolved: epochs in steps
+    wanted = run.config.like_recorded(recorded)
+    diffs = config_differences(recorded, wanted)
     summary = run.path / "summary.json"
     if diffs:
         raise RunDirError(
@@ -183,7 +185,7 @@ def run_state(run: SweepRun) -> str:
         )
     if summary.is_file():
         try:
-            if json.loads(summary.read_text()).get("step") == run.config.train.steps:
+            if json.loads(summary.read_text()).get("step") == wanted.train.steps:
                 return "finished"
         except (json.JSONDecodeError, OSError):
             pass

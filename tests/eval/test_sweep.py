@@ -159,3 +159,14 @@ def test_cli_prints_the_markdown_table(tmp_path, capsys):
     assert "modes" not in read_csv(tmp_path / "s" / "sweep.csv")[0]
     rc = main(["sweep", str(config), "--grid", "objective.loss", "--out", str(tmp_path / "t")])
     assert rc == 2 and "section.key=value1,value2" in capsys.readouterr().err
+
+
+def test_a_sweep_counted_in_epochs_skips_its_finished_runs(tmp_path):
+    """Run dirs record the resolved config (epochs in steps); a second invocation still recognises
+    the same runs as finished instead of refusing them as a different config."""
+    train = {**TINY["train"], "unit": "epoch", "steps": 2, "log_every": 1, "ckpt_every": 1}
+    epochs = {**TINY, "data": {**TINY["data"], "n": 320}, "train": train}
+    first = sweep(epochs, grid=["objective.loss=ns"], seeds=1, out=tmp_path, n=100)
+    assert first.rows[0]["step"] == 2 * (320 // 16)
+    again = sweep(epochs, grid=["objective.loss=ns"], seeds=1, out=tmp_path, n=100)
+    assert again.rows[0]["status"] == "skipped"

@@ -17,18 +17,7 @@ from ganforge.tabular.gain import Imputer
 from ganforge.tabular.gain_codec import TableCodec
 from ganforge.tabular.gain_family import ImputerHandle
 from ganforge.tasks import open_run, task_named
-from ganforge.testing import final_checkpoint, read_metrics, state_digest, tiny_overrides
-
-
-class StopAfter:
-    """Interrupts training after ``step`` steps, as a kill right after that step's checkpoint would."""
-
-    def __init__(self, step: int) -> None:
-        self.step = step
-
-    def on_step_end(self, trainer) -> None:
-        if trainer.state.step == self.step - 1:
-            trainer.request_stop("interrupted by the test")  # the next step is the last
+from ganforge.testing import StopAfter, final_checkpoint, read_metrics, state_digest, tiny_overrides
 
 
 def survey(n: int = 90, seed: int = 0) -> pd.DataFrame:
@@ -69,6 +58,7 @@ def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch):
     assert ma["step"] == mb["step"] == 6 and set(ta) == set(tb)
     assert any(k.startswith("optim.") for k in ta)
     assert state_digest(ta, ma) == state_digest(tb, mb)
+    assert all(ma[key] == mb[key] for key in ("info", "data", "scalars"))  # encoding, stream, extras
     clock = ("time", "img_per_s")
     logs = [
         [{k: v for k, v in m.items() if k not in clock} for m in read_metrics(tmp_path / r)] for r in "ab"

@@ -12,7 +12,7 @@ from ganforge.testing import final_checkpoint, read_metrics
 
 @pytest.fixture(autouse=True)
 def in_tmp(tmp_path, monkeypatch):
-    """Every test in its own folder: the default run dir (runs/impute-<stem>) lands there."""
+    """Every test in its own folder: run dirs and outputs land there."""
     monkeypatch.chdir(tmp_path)
 
 
@@ -56,7 +56,7 @@ def test_impute_parquet_and_nothing_to_do(tmp_path, capsys):
         (["missing.csv", "-o", "out.csv"], "does not exist"),
         (["in.csv", "-o", "out.txt"], "must end in .csv or .parquet"),
         (["in.csv", "-o", "out.csv", "--discrete", "nope"], "lacks"),
-        (["in.csv", "-o", "out.csv", "--set", "model.name=mlp"], "not an imputation model"),
+        (["in.csv", "-o", "out.csv", "--set", "model.name=mlp"], "does not impute tables"),
         (["in.csv", "-o", "out.csv", "--set", "objective.alpha=-1"], "alpha"),
         (["in.csv", "-o", "out.csv", "--set", "objective.alpah=1"], "alpha"),
     ],
@@ -70,15 +70,16 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 def test_training_is_a_run_with_the_flags_and_set_as_config_keys(tmp_path, capsys):
     holed_table().to_csv("in.csv", index=False)
-    args = ["impute", "in.csv", "-o", "out.csv", "--iterations", "4", "--discrete", "kind", "--seed", "3"]
-    assert main([*args, "--set", "objective.alpha=10", "--set", "train.log_every=1"]) == 0
     run = tmp_path / "runs" / "impute-in"
+    args = ["impute", "in.csv", "-o", "out.csv", "--iterations", "4", "--discrete", "kind", "--seed", "3"]
+    args += ["--run", str(run)]
+    assert main([*args, "--set", "objective.alpha=10", "--set", "train.log_every=1"]) == 0
     for part in ("config.yaml", "summary.json", "logs/metrics.jsonl", "checkpoints/latest"):
         assert (run / part).exists(), part
     assert list((run / "logs").glob("events.out.tfevents.*")), "no TensorBoard events"
     cfg = read_yaml(run / "config.yaml")
     assert cfg["model"]["name"] == "gain" and cfg["objective"]["alpha"] == 10
-    assert cfg["data"]["path"] == "in.csv" and cfg["data"]["discrete"] == ["kind"]
+    assert cfg["data"]["path"] == str(tmp_path / "in.csv") and cfg["data"]["discrete"] == ["kind"]
     assert cfg["data"]["batch_size"] == 120  # 128 clamped to the table's rows
     assert cfg["train"]["seed"] == 3 and cfg["train"]["steps"] == 4
     assert [m["step"] for m in read_metrics(run)] == [1, 2, 3, 4]
@@ -95,7 +96,7 @@ def test_training_is_a_run_with_the_flags_and_set_as_config_keys(tmp_path, capsy
     assert main([*args, *again, "--resume", "-o", "resumed.csv"]) == 0
     assert final_checkpoint(run)[1]["step"] == 4
     pd.testing.assert_frame_equal(pd.read_csv("resumed.csv"), first)
-    assert main([*args, "--force", "--run", str(run), "-o", "forced.csv"]) == 0
+    assert main([*args, "--force", "-o", "forced.csv"]) == 0
     assert read_yaml(run / "config.yaml")["objective"]["alpha"] == 100
 
 
@@ -105,4 +106,12 @@ def test_epochs_count_passes_over_the_rows(tmp_path):
         main(["impute", "in.csv", "-o", "out.csv", "--epochs", "3", "--batch-size", "50", "--run", "r"]) == 0
     )
     train = read_yaml(tmp_path / "r" / "config.yaml")["train"]
-    assert train["unit"] == "step" and train["steps"] == 3 * (120 // 50)  # resolved when the data loaded
+    assert train["steps"] == 8  # ceil(3 x 120 rows / 50), as Imputer(epochs=3) counts
+
+
+def test_without_run_nothing_is_left_behind_and_it_runs_again(tmp_path):
+    holed_table().to_csv("in.csv", index=False)
+    for _ in range(2):  # the same command twice, as scripts do
+        assert main(["impute", "in.csv", "-o", "out.csv", "--iterations", "3"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+    assert main(["impute", "in.csv", "-o", "out.csv", "--iterations", "3", "--resume"]) == 2

@@ -4,6 +4,7 @@ saves and loads without pickle, stops early, and turns bad input into one clear 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -116,8 +117,12 @@ def test_early_stopping_ends_training_and_keeps_the_best_epoch(correlated):
 def test_fit_is_deterministic_and_leaves_the_global_rng_alone(correlated):
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    a = TabularGAN(epochs=1, batch_size=100, patience=None, **TINY).fit(correlated).sample(50, seed=0)
-    assert torch.equal(torch.get_rng_state(), before)
+    np_before, py_before = np.random.get_state()[1].copy(), random.getstate()
+    model = TabularGAN(epochs=1, batch_size=100, patience=None, **TINY)
+    a = model.fit(correlated, overrides=["train.deterministic=true"]).sample(50, seed=0)
+    assert torch.equal(torch.get_rng_state(), before)  # the run seeded and set all of these ...
+    assert (np.random.get_state()[1] == np_before).all() and random.getstate() == py_before
+    assert not torch.are_deterministic_algorithms_enabled()  # ... and the caller gets them back
     b = TabularGAN(epochs=1, batch_size=100, patience=None, **TINY).fit(correlated).sample(50, seed=0)
     pd.testing.assert_frame_equal(a, b)
 

@@ -14,6 +14,8 @@ from tabular_helpers import correlated_table
 
 from ganforge.cli.main import main
 from ganforge.config import load_config
+from ganforge.errors import EvalError
+from ganforge.evaluation import evaluate
 from ganforge.evaluation.periodic import periodic_eval
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES
 from ganforge.rundir import read_run_config
@@ -77,7 +79,8 @@ def test_a_killed_fit_resumes_bit_identically(data_csv: Path, tmp_path: Path) ->
     assert main(fit_flags(data_csv, tmp_path / "cut", "--set", "train.eval_every=2", "--resume")) == 0
     whole, cut = final_checkpoint(tmp_path / "whole"), final_checkpoint(tmp_path / "cut")
     assert whole[1]["step"] == cut[1]["step"] == 12
-    assert state_digest(*whole) == state_digest(*cut)  # weights, EMA, optimisers, RNGs, data stream
+    assert state_digest(*whole) == state_digest(*cut)  # weights, EMA, optimisers, RNGs
+    assert all(whole[1][key] == cut[1][key] for key in ("info", "data", "scalars"))  # encoding, draws, best
     evals = [without_timings(tmp_path / run / "logs" / "evals.jsonl") for run in ("whole", "cut")]
     assert evals[0] == evals[1] and [e["step"] for e in evals[0]] == [4, 8, 12]
     sample = [TabularGAN.load(tmp_path / run).sample(50, seed=0) for run in ("whole", "cut")]
@@ -125,3 +128,36 @@ def test_the_constructor_defaults_are_the_presets() -> None:
         theirs = {**defaults, **getattr(preset, section).params}
         assert {**defaults, **getattr(ours, section).params} == theirs, section
     assert ours.optim == preset.optim and ours.train == preset.train and ours.data.batch_size == 500
+
+
+def test_resuming_with_other_data_is_refused(data_csv: Path, tmp_path: Path, capsys) -> None:
+    """A resumed fit refits the transformer from the file: a file changed since must not pass."""
+    table = tmp_path / "table.csv"
+    frame = pd.read_csv(data_csv)
+    frame.to_csv(table, index=False)
+    assert main(fit_flags(table, tmp_path / "run")) == 0
+    frame["x"] *= 100  # the same path, other values
+    frame.to_csv(table, index=False)
+    capsys.readouterr()
+    assert main([*fit_flags(table, tmp_path / "run"), "--resume"]) == 2
+    assert "the data differ from those checkpoint" in capsys.readouterr().err
+
+
+def test_an_early_stopped_fit_stays_stopped_on_resume(data_csv: Path, tmp_path: Path) -> None:
+    flags = ["--set", "train.eval_every=1", "--set", "train.patience=1", "--epochs", "40"]
+    argv = [*fit_flags(data_csv, tmp_path / "run"), *flags]
+    assert main(argv) == 0
+    first = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "did not improve" in first["stopped_early"] and first["step"] < 80
+    evals = (tmp_path / "run" / "logs" / "evals.jsonl").read_text()
+    assert main([*argv, "--resume"]) == 0  # patience has run out: nothing more to train
+    again = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert again["step"] == first["step"] and again["stopped_early"] == first["stopped_early"]
+    assert (tmp_path / "run" / "logs" / "evals.jsonl").read_text() == evals
+
+
+def test_an_in_memory_fit_says_how_to_score_it(tmp_path: Path) -> None:
+    model = TabularGAN(epochs=2, batch_size=100, device="cpu", progress=False)
+    model.fit(correlated_table(n=200), run_dir=tmp_path / "run", overrides=TINY_SETS)
+    with pytest.raises(EvalError, match=r"trained from an in-memory frame.*ganforge tabular eval"):
+        evaluate(tmp_path / "run", "fidelity")

@@ -25,7 +25,9 @@ def test_epochs_resolve_to_steps_and_the_run_dir_records_steps(tmp_path):
     assert run.summary["step"] == 30
     lines = [json.loads(x) for x in (run.path / "logs" / "metrics.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [10, 20, 30]  # one log line an epoch
-    ganforge.train(cfg, out=tmp_path / "run", resume=True)  # the same user config resumes
+    again = ganforge.train(cfg, out=tmp_path / "run", resume=True)  # the same user config resumes
+    assert again.summary["step"] == 30 and read_run_config(run.path) == read_run_config(again.path)
+    assert len((run.path / "logs" / "metrics.jsonl").read_text().splitlines()) == 3  # nothing retrained
 
 
 def test_patience_stops_a_run_that_no_longer_improves(tmp_path):

@@ -3,10 +3,10 @@
 Reads and writes CSV or Parquet, chosen by each file's suffix; the output is written atomically
 (a crash leaves no half-written file). Prints one line: how many cells were imputed, per column.
 
-Training is an ordinary ganforge run of the bundled preset ``tabular/gain`` in ``--run`` (default
-``runs/impute-<table stem>``): ``config.yaml``, ``checkpoints/``, ``logs/`` (metrics, TensorBoard),
-``summary.json``. The flags are keys of that config (``--iterations`` = ``train.steps``, ``--epochs``
-= ``train.steps`` with ``train.unit=epoch``, ``--discrete`` = ``data.discrete``, ``--batch-size``,
+Training is an ordinary ganforge run of the bundled preset ``tabular/gain``, kept in ``--run`` when
+given (``config.yaml``, ``checkpoints/``, ``logs/`` with TensorBoard, ``summary.json``), else in a
+temporary folder. The flags are keys of that config (``--iterations`` = ``train.steps``, ``--epochs``
+= ``train.steps`` of ceil(epochs · rows / batch), ``--discrete`` = ``data.discrete``, ``--batch-size``,
 ``--seed``, ``--device``), ``--set key=value`` sets any other (as ``ganforge train``), ``--resume``
 continues a killed run from its last checkpoint (or imputes with a finished one) and ``--force``
 replaces it. The imputation then uses the run's final checkpoint.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +67,23 @@ def summary(counts: dict[str, int], out: Path) -> str:
     return f"imputed {total} cells in {n_cols} column{'s' * (n_cols != 1)} ({parts}) -> {out}"
 
 
-def default_run(data: str | Path) -> Path:
-    return Path("runs") / f"impute-{Path(data).stem}"
-
-
-def run_overrides(args: argparse.Namespace, discrete: list[str]) -> list[str]:
+def run_overrides(args: argparse.Namespace, discrete: list[str], n_rows: int) -> list[str]:
     """The flags as ``--set`` keys of the preset, before the user's own ``--set`` (which win)."""
+    from ganforge.tabular.gain import training_steps
+
+    batch = min(args.batch_size, n_rows)
+    steps = training_steps(args.epochs, args.iterations, n_rows, batch)
     overrides = [
-        f"data.path={json.dumps(str(args.data))}",
+        f"data.path={json.dumps(str(Path(args.data).resolve()))}",
         f"data.discrete={json.dumps(discrete) if discrete else 'null'}",
-        f"data.batch_size={args.batch_size}",
+        f"data.batch_size={batch}",
         f"train.seed={args.seed}",
         f"train.device={args.device}",
         f"train.progress={str(sys.stdout.isatty()).lower()}",  # stdout stays the one summary line
     ]
-    if args.epochs is not None:  # the cadences count epochs then too: 20 log lines, 4 checkpoints
-        every = {"log_every": max(1, args.epochs // 20), "ckpt_every": max(1, args.epochs // 4)}
-        overrides += ["train.unit=epoch", f"train.steps={args.epochs}"]
-        overrides += [f"train.{key}={value}" for key, value in every.items()]
-    elif args.iterations is not None:
-        overrides.append(f"train.steps={args.iterations}")
+    if args.epochs is not None or args.iterations is not None:  # 20 log lines, 4 checkpoints
+        overrides += [f"train.steps={steps}", f"train.log_every={max(1, steps // 20)}"]
+        overrides.append(f"train.ckpt_every={max(1, steps // 4)}")
     return [*overrides, *args.set]
 
 
@@ -103,11 +101,14 @@ def cmd_impute(args: argparse.Namespace) -> int:
     for name, value in (("--epochs", args.epochs), ("--iterations", args.iterations)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {value}")
+    if (args.resume or args.force) and not args.run:
+        raise ConfigError("--resume and --force act on the run in --run: name it")
     if sum(counts.values()):
-        cfg = load_config(PRESET, run_overrides(args, discrete))
-        run_dir = Path(args.run) if args.run else default_run(args.data)
-        _, handle = train_imputation(cfg, run_dir, df, resume=args.resume, force=args.force)
-        df = handle.impute(df)
+        cfg = load_config(PRESET, run_overrides(args, discrete, len(df)))
+        with tempfile.TemporaryDirectory(prefix="impute-") as tmp:  # no --run: a run that leaves nothing
+            run_dir = Path(args.run) if args.run else Path(tmp) / "run"
+            _, handle = train_imputation(cfg, run_dir, df, resume=args.resume, force=args.force)
+            df = handle.impute(df)
     write_table(df, out)
     print(summary(counts, out))
     return 0
@@ -129,9 +130,11 @@ def add_impute_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--run", help="run directory of the training (default: runs/impute-<input stem>)")
+    p.add_argument(
+        "--run", help="keep the training run in this directory (resumable); default: a temporary one"
+    )
     add_run_flags(p, "--run", "objective.alpha=10 (a key of preset tabular/gain)")
     p.set_defaults(func=cmd_impute)
 
 
-__all__ = ["add_impute_parser", "cmd_impute", "default_run", "read_table", "write_table"]
+__all__ = ["add_impute_parser", "cmd_impute", "read_table", "write_table"]

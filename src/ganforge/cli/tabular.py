@@ -33,6 +33,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
             f"'{out}' already holds a tabular model; pass --resume to continue its training or --force"
             " to replace it"
         )
+    if args.force:  # the model kept by a replaced fit must not outlive it if the new one is killed
+        for name in ("model.json", "generator.safetensors"):
+            (out / name).unlink(missing_ok=True)
     discrete = None if args.discrete is None else [c.strip() for c in args.discrete.split(",") if c.strip()]
     kwargs: dict[str, Any] = {"seed": args.seed, "device": args.device, "progress": not args.no_progress}
     for key in ("epochs", "batch_size"):
@@ -41,7 +44,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.patience is not None:
         kwargs["patience"] = args.patience or None  # 0: no early stopping
     model = TabularGAN(**kwargs).fit(
-        args.data, discrete, run_dir=out, resume=args.resume, force=args.force, overrides=args.set
+        Path(args.data).resolve() if Path(args.data).exists() else args.data,
+        discrete,
+        run_dir=out,
+        resume=args.resume,
+        force=args.force,
+        overrides=args.set,
     )
     model.save(out)
     info = model.training

@@ -70,13 +70,31 @@ class PeriodicEval:
         self._cache: dict[str, Any] = {"dataset": dataset} if dataset is not None else {}
 
     def on_train_start(self, trainer: Trainer) -> None:
-        """On resume, drop lines from after the checkpoint (they will be evaluated again)."""
+        """On resume, drop lines from after the checkpoint (they will be evaluated again); a run
+        that early stopping already ended stays ended (``--resume`` of a finished run trains nothing)."""
         truncate_jsonl_after(self.path, trainer.state.step)
+        reason = self.exhausted(trainer)
+        if reason and trainer.state.step:
+            trainer.stop_reason, trainer.steps = reason, trainer.state.step
+
+    def exhausted(self, trainer: Trainer) -> str | None:
+        """Why patience has run out at this step (``train.patience`` evaluations in a row without a
+        better value, counted from the best value's step), or None."""
+        best = trainer.scalars.get(BEST_KEY)
+        if not self.patience or best is None:
+            return None
+        stale = (trainer.state.step - best["step"]) // self.every
+        if stale < self.patience:
+            return None
+        at = f"best {best['value']:.4g} at step {best['step']}"
+        return f"{self.key} did not improve for {stale} evaluations ({at})"
 
     def on_step_end(self, trainer: Trainer) -> None:
         step = trainer.state.step
         if step % self.every and step != trainer.steps:
             return
+        if step == trainer.steps and trainer.stop_reason and self.exhausted(trainer):
+            return  # the step after patience ran out: it was evaluated one step ago
         t0 = time.perf_counter()
         values = self.evaluate(trainer)
         value = values[self.key]
@@ -97,12 +115,9 @@ class PeriodicEval:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as fh:
             fh.write(json.dumps(line) + "\n")
-        stale = (step - best["step"]) // self.every  # evaluations since the best one
-        if self.patience and stale >= self.patience and step != trainer.steps:
-            trainer.request_stop(
-                f"{self.key} did not improve for {stale} evaluations (best {best['value']:.4g} at step"
-                f" {best['step']})"
-            )
+        reason = self.exhausted(trainer)
+        if reason and step != trainer.steps:
+            trainer.request_stop(reason)
 
     def evaluate(self, trainer: Trainer) -> dict[str, Any]:
         generator = trainer.sampling_generator

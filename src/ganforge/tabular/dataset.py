@@ -27,7 +27,7 @@ import torch
 from ganforge.config import Config
 from ganforge.data.base import ArrayDataset
 from ganforge.data.tables import TABLE_NAMES, load_table
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, EvalError
 from ganforge.registry import register_dataset
 from ganforge.tabular.io import read_table
 from ganforge.tabular.sampler import ConditionSampler, TrainingBySampling
@@ -183,7 +183,13 @@ def reference_rows(cfg: Config, dataset: Any = None) -> pd.DataFrame:
     if isinstance(dataset, TableDataset) and dataset.frame is not None:
         return dataset.validation if dataset.validation is not None else dataset.frame
     params = dict(cfg.data.params)
-    frame = read_source(str(params.pop("path", "")))
+    path = str(params.pop("path", "") or "")
+    if not path:
+        raise EvalError(
+            "this table run was trained from an in-memory frame, so its held-out rows are nowhere on"
+            " disk: score it with `ganforge tabular eval RUN --real TABLE`"
+        )
+    frame = read_source(path)
     options = TableOptions(**params)
     valid = split_rows(frame, options.validation_fraction, options.seed)[1]
     return valid if valid is not None else frame

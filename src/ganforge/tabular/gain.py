@@ -24,7 +24,6 @@ import pandas as pd
 
 from ganforge.config import Config, load_config, read_yaml, resolve_config_path
 from ganforge.errors import ConfigError
-from ganforge.registry import MODELS, _load_builtins
 from ganforge.tabular.gain_codec import TableCodec
 from ganforge.tabular.gain_family import (
     ImputerHandle,
@@ -33,7 +32,7 @@ from ganforge.tabular.gain_family import (
     incomplete_dataset,
 )
 from ganforge.tabular.gain_objective import GainObjective, GainOptions
-from ganforge.tasks import open_run
+from ganforge.tasks import open_run, task_of
 from ganforge.training.build import Session, build_session, resolve_device
 from ganforge.utils.distributed import shutdown
 from ganforge.utils.rng import callers_random_state
@@ -45,14 +44,10 @@ TASK = "imputation"
 
 # ---------------------------------------------------------------------------- an imputation run
 def imputation_config(cfg: Config, n_rows: int) -> Config:
-    """``cfg`` checked to be an imputation run, with ``data.batch_size`` at most the table's rows
-    (a small table trains on all of it at once, as GAIN's code does)."""
-    _load_builtins()
-    if cfg.data.name != "incomplete_table":
-        raise ConfigError(f"an imputation run trains on data.name=incomplete_table, not '{cfg.data.name}'")
-    task = MODELS.get(cfg.model.name).meta.get("task")
-    if task != TASK:
-        raise ConfigError(f"model '{cfg.model.name}' is not an imputation model (try model.name=gain)")
+    """``cfg`` checked to be an imputation run (its model's task), with ``data.batch_size`` at most
+    the table's rows (a small table trains on all of it at once, as GAIN's code does)."""
+    if task_of(cfg).name != TASK:
+        raise ConfigError(f"model '{cfg.model.name}' does not impute tables (try model.name=gain)")
     batch = min(cfg.data.batch_size, n_rows)
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, batch_size=batch))
 
@@ -77,6 +72,14 @@ def train_imputation(
     finally:
         shutdown(session.dist)
     return session, open_run(run_dir, device=cfg.train.device, expect=TASK)
+
+
+def training_steps(epochs: int | None, iterations: int | None, n_rows: int, batch: int) -> int:
+    """GAIN's run length: ``iterations`` steps, or ``epochs`` passes over the rows rounded up to
+    whole steps (GAIN's code samples batches with replacement, so a pass is rows / batch steps)."""
+    if epochs is not None:
+        return max(1, math.ceil(epochs * n_rows / batch))
+    return iterations or DEFAULT_ITERATIONS
 
 
 # ---------------------------------------------------------------------------- the user-facing imputer
@@ -139,23 +142,19 @@ class Imputer:
         return imputer
 
     def _steps(self, n_rows: int, batch: int) -> int:
-        if self.epochs is not None:
-            return max(1, math.ceil(self.epochs * n_rows / batch))
-        return self.iterations or DEFAULT_ITERATIONS
+        return training_steps(self.epochs, self.iterations, n_rows, batch)
 
     def config(self, n_rows: int, discrete_columns: list[Any] | None = None) -> Config:
         """The run config ``fit`` trains with: the bundled preset with this imputer's settings, quiet
         (no progress bar or diagnostics; the history logs 20 windows), one checkpoint at the end."""
         batch = min(self.batch_size, n_rows)
         steps = self._steps(n_rows, batch)
-        raw = read_yaml(resolve_config_path(PRESET))
-        raw["model"] = {"name": "gain", "hidden": self.hidden}
-        raw["data"] = {
-            "name": "incomplete_table", "path": "", "batch_size": batch,
-            "discrete": list(discrete_columns) if discrete_columns else None,
-        }  # fmt: skip
-        raw["objective"] = {"name": "gain", "hint_rate": self.hint_rate, "alpha": self.alpha}
-        raw["optim"] = {net: {"lr": self.lr, "betas": [0.9, 0.999]} for net in ("g", "d")}
+        raw = read_yaml(resolve_config_path(PRESET))  # its betas, EMA and guard; these keys are ours
+        raw["model"]["hidden"] = self.hidden
+        raw["data"].update(path="", batch_size=batch, discrete=list(discrete_columns or []) or None)
+        raw["objective"].update(hint_rate=self.hint_rate, alpha=self.alpha)
+        for net in ("g", "d"):
+            raw["optim"][net]["lr"] = self.lr
         raw["train"].update(
             steps=steps, seed=self.seed, device=str(self.device), progress=False, diagnostics=False,
             log_every=max(1, steps // 20), ckpt_every=steps, sample_every=steps,

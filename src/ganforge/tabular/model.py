@@ -39,6 +39,7 @@ from ganforge.utils.rng import callers_random_state
 
 PRESET = "tabular/ctgan"  # the bundled preset a fit starts from (cadences, optimiser betas)
 FORMAT = "ganforge.tabular/1"
+CLOCK_KEYS = ("step", "time", "img_per_s")  # log keys a history leaves out (the step becomes the epoch)
 WEIGHTS, META = "generator.safetensors", "model.json"
 
 
@@ -174,7 +175,9 @@ class TabularGAN:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> TabularGAN:
-        """A trained table run (``ganforge tabular fit``, ``ganforge train tabular/ctgan``), to sample."""
+        """A trained table run (``ganforge tabular fit``, ``ganforge train tabular/ctgan``), to sample.
+        Its ``params`` are the constructor's defaults; what the run trained with is ``handle.config``
+        (saved with the model as ``config``)."""
         run_dir = Path(run_dir)
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
@@ -247,7 +250,11 @@ class TabularGAN:
         g = build_networks(cfg, (transformer.width,), 0, layout_inputs(transformer))["g"]
         load_module_state(g, "g", tensors, weights_path)
         info = {
-            "table": {"format": TABLE_FORMAT, "transformer": meta["transformer"], **_rows(model.training)}
+            "table": {
+                "format": TABLE_FORMAT,
+                "transformer": meta["transformer"],
+                **_rows(meta.get("training", {})),
+            }
         }
         model.handle = TabularHandle(g.to(model.device), cfg, weights_path, model.device, info)
         model.training = meta.get("training", {})
@@ -259,12 +266,16 @@ def training_summary(run_dir: Path, summary: dict[str, Any], handle: TabularHand
     history (the logged losses, plus ``fidelity`` on evaluated epochs) from the run's logs."""
     info = handle.info["table"]
     per_epoch = max(1, info["train_rows"] // handle.config.data.batch_size)
-    evals = {line["step"]: line["fidelity"] for line in read_jsonl(run_dir / "logs" / "evals.jsonl")}
-    history = []
-    for line in read_jsonl(run_dir / "logs" / "metrics.jsonl"):
-        record = {"epoch": line["step"] // per_epoch, **{k: v for k, v in line.items() if k != "step"}}
-        history.append({**record, **({"fidelity": evals[line["step"]]} if line["step"] in evals else {})})
     best = summary.get("best")
+    key = best["key"] if best else "fidelity"
+    evals = {line["step"]: line[key] for line in read_jsonl(run_dir / "logs" / "evals.jsonl") if key in line}
+    history = []
+    for line in read_jsonl(run_dir / "logs" / "metrics.jsonl"):  # wall-clock keys left out: reproducible
+        record = {
+            "epoch": line["step"] // per_epoch,
+            **{k: v for k, v in line.items() if k not in CLOCK_KEYS},
+        }
+        history.append({**record, **({key: evals[line["step"]]} if line["step"] in evals else {})})
     return {
         "epochs_run": summary.get("step", 0) // per_epoch,
         "steps": summary.get("step", 0),

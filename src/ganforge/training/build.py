@@ -7,6 +7,7 @@ never need glue code of their own: a registered model, dataset and objective are
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,7 @@ from torch import nn
 from ganforge.config import Config
 from ganforge.data.base import ArrayDataset, resize_images
 from ganforge.data.loader import BatchStream
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, RunDirError
 from ganforge.losses import get_loss
 from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
 from ganforge.objectives.base import Context, Objective
@@ -98,18 +99,10 @@ def load_data(cfg: Config, dataset: ArrayDataset | None = None) -> tuple[ArrayDa
     return dataset, in_steps(resolved, len(dataset))
 
 
-CADENCES = ("steps", "log_every", "ckpt_every", "sample_every", "eval_every")
-
-
 def in_steps(cfg: Config, rows: int) -> Config:
-    """``train.unit: epoch`` resolved: the run length and every cadence times ``rows // batch_size``
-    steps (at least one), and the unit set to ``step``, so the resolved config (the one a run dir
-    records and ``--resume`` compares) means the same whatever reads it."""
-    if cfg.train.unit == "step":
-        return cfg
-    per_epoch = max(1, rows // cfg.data.batch_size)
-    counts = {key: getattr(cfg.train, key) * per_epoch for key in CADENCES}
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, unit="step", **counts))
+    """``train.unit: epoch`` resolved for data of ``rows`` samples: an epoch is ``rows //
+    data.batch_size`` steps (at least one; ``Config.in_steps``)."""
+    return cfg if cfg.train.unit == "step" else cfg.in_steps(max(1, rows // cfg.data.batch_size))
 
 
 def build_networks(
@@ -123,6 +116,12 @@ def build_networks(
     * ``model.spectral_norm``: spectral normalisation on D, G or both (``ganforge.nn.spectral``).
     """
     given = {"model_inputs": inputs} if inputs else {}  # only families built from the data declare it
+    if inputs and "model_inputs" not in MODELS.get(cfg.model.name).parameters():
+        fitting = [e.name for e in MODELS.entries() if "model_inputs" in e.parameters()]
+        raise ConfigError(
+            f"model '{cfg.model.name}' cannot train on dataset '{cfg.data.name}', whose networks are built"
+            f" from the data's own layout; models that are: {', '.join(fitting)}"
+        )
     nets = MODELS.build(
         cfg.model.name, shape=tuple(shape), num_classes=num_classes, **given, **cfg.model.params
     )
@@ -243,6 +242,7 @@ def build_session(
     ctx = Context(device=device, randn=make_randn(device, dist), rank=dist.rank, world_size=dist.world_size)
     objective = build_objective(cfg, nets, ctx)
     stream = batch_stream(cfg, dataset, device, dist, channels_last)
+    objective.check_batch_size(cfg.data.batch_size // dist.world_size)
     # Only now, with everything built that could refuse the config, is the run dir touched.
     checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
     writes = run_dir is not None and dist.is_main  # only rank 0 writes into the run dir
@@ -266,6 +266,7 @@ def build_session(
         max_seconds=cfg.train.max_seconds,
     )
     if resume_state is not None:
+        check_same_data(trainer.info, resume_state[1].get("info", {}), checkpoint)
         trainer.load_state(*resume_state, checkpoint)
     if cfg.train.compile:
         for net in nets.values():
@@ -292,7 +293,22 @@ def run_info(dataset: ArrayDataset) -> dict[str, Any]:
     info: dict[str, Any] = {"data_shape": list(dataset.shape), "num_classes": dataset.num_classes}
     if dataset.model_inputs:
         info["model_inputs"] = dataset.model_inputs
+    clash = sorted(set(info) & set(dataset.info))
+    if clash:
+        raise ConfigError(f"dataset '{dataset.name}' records info under reserved keys {clash}")
     return {**info, **dataset.info}
+
+
+def check_same_data(info: dict[str, Any], recorded: dict[str, Any], checkpoint: Path | None) -> None:
+    """A resumed run must see the data its checkpoint was trained on: the same shape, classes and
+    recorded encoding (a table's fitted transformer, refitted from the file on resume)."""
+    now = json.loads(json.dumps(info))  # as the checkpoint stored it: lists, string keys
+    differ = sorted(key for key in now.keys() & recorded.keys() if now[key] != recorded[key])
+    if differ:
+        raise RunDirError(
+            f"the data differ from those checkpoint '{checkpoint}' was trained on ({', '.join(differ)});"
+            " resume with the same data and data.* keys, or pass --force to start over"
+        )
 
 
 def setup_device(cfg: Config) -> tuple[torch.device, DistInfo]:
