@@ -67,6 +67,7 @@ class DataConfig:
     name: str = "mnist"
     batch_size: int = 64
     resolution: int | None = None  # None: the dataset's native size, or the nearest the model supports
+    xflip: bool = False  # every image also as a left-right mirrored sample (StyleGAN's x-flip doubling)
     params: dict[str, Any] = field(default_factory=dict)
 
 

@@ -7,6 +7,10 @@ and the stream's whole state is two integers (epoch, cursor): resuming is exact.
 A dataset's ``extras`` (paired inputs) ride along with ``x`` under the same indices; its
 ``independent`` set (unpaired inputs) is cut from a permutation of its own, with its own two
 integers of state, so an unpaired pair never recurs in a fixed pattern.
+
+``xflip`` (``data.xflip``, StyleGAN's x-flip doubling) makes every image a second sample mirrored
+left-right: the permutation runs over 2N indices and index i >= N is image i - N flipped, together
+with its paired inputs. The doubled set is as deterministic as the plain one, so resumes stay exact.
 """
 
 from __future__ import annotations
@@ -56,7 +60,10 @@ class BatchStream:
         world_size: int = 1,
         device: torch.device | str = "cpu",
         channels_last: bool = False,
+        xflip: bool = False,
     ) -> None:
+        if xflip and not dataset.is_image:
+            raise ConfigError(f"'data.xflip' mirrors images; dataset '{dataset.name}' holds vectors")
         if batch_size % world_size:
             raise ConfigError(
                 f"'data.batch_size' ({batch_size}) must be divisible by the number of processes"
@@ -81,7 +88,8 @@ class BatchStream:
         self.y = dataset.y.to(device) if dataset.y is not None else None
         self.extras = {k: place(v) for k, v in dataset.extras.items()}
         self.independent = {k: place(v) for k, v in dataset.independent.items()}
-        self.order = _Order(self.n, batch_size, seed, 0, self.x.device)
+        self.copies = 2 if xflip else 1  # each image once, or once as it is and once mirrored
+        self.order = _Order(self.n * self.copies, batch_size, seed, 0, self.x.device)
         self.side: _Order | None = None
         if self.independent:
             side_n = len(next(iter(self.independent.values())))
@@ -90,21 +98,31 @@ class BatchStream:
                     f"'data.batch_size' ({batch_size}) is larger than the independent set of dataset"
                     f" '{dataset.name}' ({side_n} samples)"
                 )
-            self.side = _Order(side_n, batch_size, seed, INDEPENDENT_SALT, self.x.device)
+            self.side_n = side_n
+            self.side = _Order(side_n * self.copies, batch_size, seed, INDEPENDENT_SALT, self.x.device)
 
     def __iter__(self) -> BatchStream:
         return self
 
     def __next__(self) -> dict[str, torch.Tensor]:
         idx = self.order.take(self.rank, self.local_batch)
-        batch = {"x": self.x[idx]}
-        if self.y is not None:
-            batch["y"] = self.y[idx]
-        batch.update({k: v[idx] for k, v in self.extras.items()})
+        with_y = {"y": self.y} if self.y is not None else {}
+        batch = self.gather({"x": self.x, **with_y, **self.extras}, idx, self.n)
         if self.side is not None:
             side = self.side.take(self.rank, self.local_batch)
-            batch.update({k: v[side] for k, v in self.independent.items()})
+            batch.update(self.gather(self.independent, side, self.side_n))
         return batch
+
+    def gather(self, tensors: dict[str, torch.Tensor], idx: torch.Tensor, n: int) -> dict[str, torch.Tensor]:
+        """``tensors`` at ``idx``; with x-flip, indices from ``n`` on are their image mirrored."""
+        if self.copies == 1:
+            return {k: v[idx] for k, v in tensors.items()}
+        flip, base = idx >= n, idx % n
+        out = {k: v[base] for k, v in tensors.items()}
+        for key, value in out.items():
+            if value.ndim == 4:  # images (and paired input images); labels and vectors stay as they are
+                out[key] = torch.where(flip[:, None, None, None], value.flip(-1), value)
+        return out
 
     def fixed_batch(self, n: int) -> dict[str, torch.Tensor]:
         """The first ``n`` samples in dataset order (and of the independent set), every key included.

@@ -281,8 +281,12 @@ def batch_stream(
     if dataset.stream is None:
         return BatchStream(
             dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
-            device=device, channels_last=channels_last,
+            device=device, channels_last=channels_last, xflip=cfg.data.xflip,
         )  # fmt: skip
+    if cfg.data.xflip:
+        raise ConfigError(
+            f"'data.xflip' needs uniform image batches; dataset '{cfg.data.name}' draws its own"
+        )
     if dist.enabled:
         raise ConfigError(f"dataset '{cfg.data.name}' draws its own batches and trains in one process only")
     return dataset.stream(cfg.data.batch_size, cfg.train.seed, device)
