@@ -217,3 +217,24 @@ def test_unreadable_config_file(tmp_path, content, message):
 def test_config_path_that_is_a_folder(tmp_path):
     with pytest.raises(ConfigError, match="is a folder, not a YAML file"):
         load_config(tmp_path)
+
+
+def test_swapping_a_builder_by_override_drops_the_presets_keys_for_the_old_one(tmp_path) -> None:
+    """``ganforge train quickstart --set data.name=folder --set data.path=photos/``: the preset's
+    MNIST-only ``data.split`` (and DCGAN's widths when the model is swapped) do not apply, so they are
+    dropped with one warning instead of stopping the run; keys the user sets are still checked."""
+    import numpy as np
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(np.full((8, 8, 3), 40 * i, dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    with pytest.warns(UserWarning, match=r"dropped the config's data\.split"):
+        cfg = load_config("quickstart", ["data.name=folder", f"data.path={tmp_path}"])
+    assert cfg.data.params == {"path": str(tmp_path)} and cfg.data.batch_size == 64  # the recipe stays
+    with pytest.warns(UserWarning, match=r"model\.ngf, model\.ndf"):
+        assert load_config("quickstart", ["model.name=mlp"]).model.params == {}
+    with (
+        pytest.raises(ConfigError, match=r"unknown key 'data\.split' for dataset 'folder'"),
+        pytest.warns(UserWarning),
+    ):
+        load_config("quickstart", ["data.name=folder", f"data.path={tmp_path}", "data.split=train"])

@@ -15,6 +15,7 @@ import inspect
 import re
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
@@ -444,7 +445,45 @@ def load_config(
         raw = copy.deepcopy(source)  # overrides must not write into the caller's dict
     else:
         raw = read_yaml(resolve_config_path(source))
-    return config_from_dict(apply_overrides(raw, list(overrides or [])))
+    overrides = list(overrides or [])
+    return config_from_dict(apply_overrides(drop_replaced_keys(raw, overrides), overrides))
+
+
+BUILDER_SECTIONS = {"model": ModelConfig, "data": DataConfig, "objective": ObjectiveConfig}
+
+
+def drop_replaced_keys(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """When an override swaps a section's builder (``--set data.name=folder`` on a preset made for
+    ``mnist``), the file's keys for the old builder that the new one does not take (``data.split``)
+    are dropped, with one warning naming them; keys the overrides set themselves are always checked.
+    So a preset's recipe (batch size, optimiser, schedule) carries over to one's own data or model."""
+    from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
+
+    registries = {"model": MODELS, "data": DATASETS, "objective": OBJECTIVES}
+    swapped = {}
+    for text in overrides:
+        parts, value = parse_override(text)
+        section = raw.get(parts[0])
+        is_name = parts[1:] == ["name"] and parts[0] in BUILDER_SECTIONS and isinstance(section, dict)
+        if is_name and isinstance(value, str) and section.get("name", value) != value:
+            swapped[parts[0]] = value
+    if not swapped:
+        return raw
+    _load_builtins()
+    dropped = []
+    for name, builder in swapped.items():
+        if builder not in registries[name]:
+            continue  # the validation names the unknown builder
+        accepted = set(registries[name].get(builder).parameters()) | set(_common_keys(BUILDER_SECTIONS[name]))
+        for key in [k for k in raw[name] if k not in accepted and k != "name"]:
+            dropped.append(f"{name}.{key}")
+            del raw[name][key]
+    if dropped:
+        warnings.warn(
+            f"dropped the config's {', '.join(dropped)}: not keys of the builder the overrides chose",
+            stacklevel=3,
+        )
+    return raw
 
 
 def bundled_configs_dir() -> Path:
