@@ -284,3 +284,22 @@ def test_npz_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(DataError, match="could not read"):
         build_dataset("npz", path=str(tmp_path / "junk.npz"))
+
+
+def test_folder_composites_transparency_over_the_chosen_background(tmp_path: Path) -> None:
+    """RGBA and grey+alpha files: transparent pixels become the background, never the colour the
+    file stores under them (red here); opaque pixels keep theirs."""
+    rgba = np.zeros((8, 8, 4), dtype=np.uint8)
+    rgba[..., 0] = 255  # red everywhere, but ...
+    rgba[:, :4, 3] = 255  # ... only the left half opaque
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    grey_alpha = np.stack([np.full((8, 8), 50, np.uint8), np.zeros((8, 8), np.uint8)], axis=-1)
+    Image.fromarray(grey_alpha, "LA").save(tmp_path / "b.png")
+    white = build_dataset("folder", path=str(tmp_path), channels=3)
+    assert torch.allclose(white.x[0, :, :, 6:], torch.ones(3, 8, 2))  # the transparent right half
+    assert torch.allclose(white.x[0, 0, :, :2], torch.ones(8, 2)) and (white.x[0, 1:, :, :2] < -0.9).all()
+    assert torch.allclose(white.x[1], torch.ones(3, 8, 8))  # fully transparent: all background
+    black = build_dataset("folder", path=str(tmp_path), channels=3, background="black")
+    assert torch.allclose(black.x[0, :, :, 6:], -torch.ones(3, 8, 2))
+    with pytest.raises(ConfigError, match=r"data\.background must be one of white, black"):
+        build_dataset("folder", path=str(tmp_path), background="grey")

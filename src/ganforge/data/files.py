@@ -59,14 +59,24 @@ def _warn_skipped(root: Path, skipped: list[str], stacklevel: int = 3) -> None:
         )
 
 
-def _read_square(path: Path, side: int) -> np.ndarray:
+BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
+
+
+def _read_square(path: Path, side: int, background: str = "white") -> np.ndarray:
     """Decode one image, honour its EXIF rotation, centre-crop to square, LANCZOS-resize to ``side``.
 
-    Returns (side, side, 3) uint8 RGB; grey images come back with three equal channels and any alpha
-    channel is dropped.
+    Returns (side, side, 3) uint8 RGB; grey images come back with three equal channels. Transparent
+    pixels (RGBA, LA, palette transparency) are composited over ``background``: dropping the alpha
+    channel instead would show whatever colour the file happens to store under them.
     """
     with Image.open(path) as img:
-        rgb = ImageOps.exif_transpose(img).convert("RGB")
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+            rgba = img.convert("RGBA")
+            canvas = Image.new("RGBA", rgba.size, (*BACKGROUNDS[background], 255))
+            rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
+        else:
+            rgb = img.convert("RGB")
     return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS))
 
 
@@ -110,11 +120,13 @@ def folder(
     resolution: int | None = None,
     channels: int | None = None,
     recursive: bool = True,
+    background: str = "white",
 ) -> ArrayDataset:
     """Every image under ``path``, centre-cropped to square and resized with LANCZOS.
 
     ``resolution=None`` uses the smallest image's shorter side, so no image is ever upscaled.
     ``channels=None`` gives 3 (RGB) if any image has colour, else 1 (grey); 1 converts colour to luma.
+    Transparent pixels are composited over ``background`` (``white`` or ``black``).
     Unreadable files are skipped with one warning; a folder with no readable image is an error.
     """
     root = _existing(path, "dataset folder")
@@ -122,6 +134,8 @@ def folder(
         raise DataError(f"dataset folder '{path}' is not a folder")
     if channels not in (None, 1, 3):
         raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    if background not in BACKGROUNDS:
+        raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     resolution = check_resolution(resolution)
     paths = _list_images(root, recursive)
     if not paths:
@@ -133,7 +147,7 @@ def folder(
     images, kept = [], []
     for p in paths:
         try:
-            images.append(_read_square(p, side))
+            images.append(_read_square(p, side, background))
             kept.append(p)
         except _READ_ERRORS as e:
             skipped.append(f"{p.name} ({e})")
