@@ -76,7 +76,10 @@ def test_folder_in_folder_out_keeps_names(runs: dict[str, Path], edges: torch.Te
     translate(runs["pix2pix"], tmp_path / "in", "-o", tmp_path / "out")
     written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["a.png", "c.png", "sub/b.png"]
-    assert all(_read_png(tmp_path / "out" / n).shape == (32, 32) for n in written)  # grey, training size
+    sizes = [_read_png(tmp_path / "out" / n).shape for n in written]
+    assert sizes == [(32, 32), (64, 64), (32, 32)]  # grey, each at its own size
+    translate(runs["pix2pix"], tmp_path / "in", "-o", tmp_path / "resized", "--resize")
+    assert _read_png(tmp_path / "resized" / "c.png").shape == (32, 32)  # the old way: training size
 
 
 def test_npz_in_npz_and_folder_out(runs: dict[str, Path], edges: torch.Tensor, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from ganforge.errors import ConfigError, DataError, EvalError
 from ganforge.models.translation import TranslationGenerator, check_condition
 from ganforge.registry import DATASETS, register_task
 from ganforge.tasks.base import Handle, Task
+from ganforge.tasks.tiling import SizePlan, probe_size_plan, run_any_size
 from ganforge.tasks.views import STRIP_ROWS, GeneratedView, grid_uri, weights_of
 
 ATTR_LEVELS = 5
@@ -39,12 +40,19 @@ ATTR_LEVELS = 5
 class TranslatorHandle(Handle):
     """A trained image-to-image translator: ``load_translator("runs/edges2digits").translate(x)``.
 
-    Takes and returns (N, C, H, W) tensors in [-1, 1] (or one (C, H, W) image) at the size the
-    model was trained on; ``directions`` lists what it can do (pix2pix: ``AtoB``; CycleGAN: both).
-    The generator runs in eval mode (``Handle``), so the same input always gives the same output.
+    ``translate`` takes and returns (N, C, H, W) tensors in [-1, 1] (or one (C, H, W) image) at the
+    size the model was trained on (its contract, which evaluation relies on); ``translate_any``
+    takes images of any size and returns them at their own size (times the model's scale), run
+    whole or by overlapping tiles (``tasks/tiling.py``). ``directions`` lists what it can do
+    (pix2pix: ``AtoB``; CycleGAN: both). The generator runs in eval mode (``Handle``), so the same
+    input always gives the same output.
     """
 
     generator: TranslationGenerator
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._size_plans: dict[str, SizePlan] = {}
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -71,24 +79,86 @@ class TranslatorHandle(Handle):
     def translate(
         self, x: Any, direction: str = "AtoB", batch_size: int = 64, **conditions: Any
     ) -> torch.Tensor:
-        """Translate images ``x`` in ``direction``; the result is on the CPU, in [-1, 1].
+        """Translate images ``x`` of the training size in ``direction``; the result is on the CPU,
+        in [-1, 1].
 
         ``conditions`` are the model's ``conditions`` by name, e.g. ``mask=`` (1 = missing) for an
         inpainting run or ``attr=`` (target attribute values) for an editing run; one row is
         broadcast to every image.
         """
+        x, cond, single = self._checked(x, direction, conditions, any_size=False)
+        y = self._run(x, cond, direction, batch_size).clamp_(-1.0, 1.0)
+        return y[0] if single else y
+
+    @torch.no_grad()
+    def translate_any(
+        self,
+        x: Any,
+        direction: str = "AtoB",
+        batch_size: int = 64,
+        tile: int = 0,
+        overlap: int | None = None,
+        **conditions: Any,
+    ) -> torch.Tensor:
+        """``translate`` for images of any size H×W (one size per call): the result is scale·H ×
+        scale·W (4× for a 4× super-resolution run), run fully convolutionally on the whole image
+        (reflect-padded to the network's stride), or with ``tile`` > 0 on ``tile``-pixel tiles
+        overlapping by ``overlap`` (default ``tile``/4), blended without seams. A network that
+        takes its training size only, or reads the whole image through fully connected layers,
+        runs on tiles of its training size (``size_plan`` says which). A ``mask`` must have the
+        images' size; the known pixels (mask 0) come back exactly. At the training size without
+        ``tile`` this is ``translate``.
+        """
+        x, cond, single = self._checked(x, direction, conditions, any_size=True)
+        if tile == 0 and tuple(x.shape[-2:]) == tuple(self.input_shape(direction)[-2:]):
+            y = self._run(x, cond, direction, batch_size)
+        else:
+            plan = self.size_plan(x, direction, **conditions)
+
+            def run(xb: torch.Tensor, cb: dict[str, torch.Tensor]) -> torch.Tensor:
+                return self._run(xb, cb, direction, batch_size)
+
+            y = run_any_size(run, x, cond, plan, tile, overlap, batch_size)
+        y = y.clamp_(-1.0, 1.0)
+        if "mask" in cond and y.shape == x.shape:  # blending must not touch a known pixel
+            y = torch.where(cond["mask"] == 0, x, y)
+        return y[0] if single else y
+
+    def size_plan(self, x: Any, direction: str = "AtoB", **conditions: Any) -> SizePlan:
+        """How ``translate_any`` runs images like ``x`` with these conditions: the network's
+        stride multiple and scale, or the training size it must be tiled at (and why); probed once
+        per direction (``tasks/tiling.py``)."""
+        plans = self._size_plans
+        if direction not in plans:
+            x, cond, _ = self._checked(x, direction, conditions, any_size=True)
+            c, h, w = self.input_shape(direction)
+
+            def run(xb: torch.Tensor, cb: dict[str, torch.Tensor]) -> torch.Tensor:
+                return self._run(xb, cb, direction, 1)
+
+            plans[direction] = probe_size_plan(self.generator, run, c, (h, w), cond)
+        return plans[direction]
+
+    def _checked(
+        self, x: Any, direction: str, conditions: dict[str, Any], any_size: bool
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], bool]:
+        """(images (N, C, H, W), conditions checked for them, whether one image was given), or a
+        DataError/ConfigError saying what is wrong."""
         c, h, w = self.input_shape(direction)
         x = torch.as_tensor(x, dtype=torch.float32)
         single = x.ndim == 3
         x = x[None] if single else x
-        if x.ndim != 4 or len(x) == 0:
+        if x.ndim != 4 or len(x) == 0 or min(x.shape[-2:]) == 0:
             raise DataError(f"translate needs (N, C, H, W) or (C, H, W) images, got shape {tuple(x.shape)}")
         if x.shape[1] != c:
             raise DataError(
                 f"this translator takes {c}-channel images ({direction}), got {x.shape[1]} channel(s)"
             )
-        if tuple(x.shape[-2:]) != (h, w):
-            raise DataError(f"this translator takes {h}x{w} images, got {x.shape[-2]}x{x.shape[-1]}")
+        if not any_size and tuple(x.shape[-2:]) != (h, w):
+            raise DataError(
+                f"this translator takes {h}x{w} images, got {x.shape[-2]}x{x.shape[-1]}"
+                " (translate_any takes any size)"
+            )
         if not torch.isfinite(x).all() or x.abs().max() > 1 + 1e-3:
             raise DataError("images to translate must be finite values in [-1, 1]")
         needed = self.conditions if direction == "AtoB" else ()
@@ -99,7 +169,14 @@ class TranslatorHandle(Handle):
             raise ConfigError(
                 f"this run's translator ({direction}) {what}; missing {missing}, unexpected {unknown}"
             )
-        cond = {k: check_condition(k, conditions[k], len(x), (h, w)) for k in needed}
+        side = (x.shape[-2], x.shape[-1])
+        return x, {k: check_condition(k, conditions[k], len(x), side) for k in needed}, single
+
+    def _run(
+        self, x: torch.Tensor, cond: dict[str, torch.Tensor], direction: str, batch_size: int
+    ) -> torch.Tensor:
+        """The generator on ``x`` in batches of ``batch_size`` on the handle's device, as float on
+        the CPU (not clamped)."""
         step = max(1, batch_size)
         out = [
             self.generator(
@@ -111,8 +188,7 @@ class TranslatorHandle(Handle):
             .cpu()
             for i in range(0, len(x), step)
         ]
-        y = torch.cat(out).clamp_(-1.0, 1.0)
-        return y[0] if single else y
+        return torch.cat(out)
 
 
 def held_out_params(cfg: Config) -> dict[str, Any]:
