@@ -36,8 +36,10 @@ class ArrayDataset:
       without its data.
     * ``info``: JSON-able facts a trained model needs to be used (a table's fitted encoding),
       recorded in every checkpoint's ``info`` and handed to the task's handle.
-    * ``stream``: a factory ``(batch_size, seed, device) -> iterator of batches`` for data that
-      draws its own batches (CTGAN's training-by-sampling); None = uniform batches (``BatchStream``).
+    * ``stream``: a factory ``(dataset, config, device, channels_last) -> iterator of batches``
+      for data that draws or decodes its own batches (CTGAN's training-by-sampling, a streamed
+      folder); None = uniform batches from memory (``BatchStream``). It is handed the dataset
+      as the run uses it (resized, say), and the run's config (batch size, seed, x-flip).
     """
 
     x: torch.Tensor
@@ -48,7 +50,7 @@ class ArrayDataset:
     independent: dict[str, torch.Tensor] = field(default_factory=dict)
     model_inputs: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
-    stream: Callable[[int, int, torch.device], Iterator[dict[str, torch.Tensor]]] | None = None
+    stream: Callable[..., Iterator[dict[str, torch.Tensor]]] | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim not in (2, 4):
@@ -110,6 +112,8 @@ def resize_images(x: torch.Tensor, resolution: int) -> torch.Tensor:
     """
     if x.shape[-1] == resolution and x.shape[-2] == resolution:
         return x
+    if not isinstance(x, torch.Tensor):  # images decoded on demand (a streamed folder): decode at the size
+        return x.resized(resolution)
     out = F.interpolate(
         x, size=(resolution, resolution), mode="bilinear", align_corners=False, antialias=True
     )

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from ganforge.data.base import ArrayDataset, to_unit_range
+from ganforge.data.base import ArrayDataset
+from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.embedded import check_resolution, image_dataset
+from ganforge.data.streaming import ImageFiles, check_cache, streamed_folder
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import register_dataset
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif"})
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L" conversion
-_READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
 _RANGE_TOLERANCE = 1e-3
 
 
@@ -59,27 +59,6 @@ def _warn_skipped(root: Path, skipped: list[str], stacklevel: int = 3) -> None:
         )
 
 
-BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
-
-
-def _read_square(path: Path, side: int, background: str = "white") -> np.ndarray:
-    """Decode one image, honour its EXIF rotation, centre-crop to square, LANCZOS-resize to ``side``.
-
-    Returns (side, side, 3) uint8 RGB; grey images come back with three equal channels. Transparent
-    pixels (RGBA, LA, palette transparency) are composited over ``background``: dropping the alpha
-    channel instead would show whatever colour the file happens to store under them.
-    """
-    with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            rgba = img.convert("RGBA")
-            canvas = Image.new("RGBA", rgba.size, (*BACKGROUNDS[background], 255))
-            rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
-        else:
-            rgb = img.convert("RGB")
-    return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS))
-
-
 def _smallest_side(paths: list[Path], skipped: list[str]) -> tuple[list[Path], int]:
     """Read only the headers: the files PIL can open and the smallest shorter side among them."""
     readable, sides = [], []
@@ -88,7 +67,7 @@ def _smallest_side(paths: list[Path], skipped: list[str]) -> tuple[list[Path], i
             with Image.open(p) as img:
                 sides.append(min(img.size))
             readable.append(p)
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             skipped.append(f"{p.name} ({e})")
     return readable, min(sides, default=1)
 
@@ -121,6 +100,8 @@ def folder(
     channels: int | None = None,
     recursive: bool = True,
     background: str = "white",
+    cache: str = "memory",
+    workers: int | None = None,
 ) -> ArrayDataset:
     """Every image under ``path``, centre-cropped to square and resized with LANCZOS.
 
@@ -128,6 +109,9 @@ def folder(
     ``channels=None`` gives 3 (RGB) if any image has colour, else 1 (grey); 1 converts colour to luma.
     Transparent pixels are composited over ``background`` (``white`` or ``black``).
     Unreadable files are skipped with one warning; a folder with no readable image is an error.
+    ``cache``: ``memory`` decodes every image once into memory; ``none`` decodes each batch in
+    ``workers`` processes (default: the cores but one, at most 4), so memory is bounded by the
+    batch, not the folder (``streaming.py``).
     """
     root = _existing(path, "dataset folder")
     if not root.is_dir():
@@ -136,32 +120,52 @@ def folder(
         raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
     if background not in BACKGROUNDS:
         raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
+    check_cache(cache, workers)
     resolution = check_resolution(resolution)
     paths = _list_images(root, recursive)
     if not paths:
         raise DataError(f"no images found in '{path}'")
-
     skipped: list[str] = []
     paths, smallest = _smallest_side(paths, skipped)
     side = resolution or smallest
+    if cache == "none":
+        _warn_skipped(root, skipped)
+        if not paths:
+            raise DataError(f"none of the image files in '{path}' could be read")
+        labels, num_classes = _folder_labels(root, paths)
+        files = ImageFiles(tuple(paths), side, channels or _stored_channels(paths), background)
+        return streamed_folder(files, labels, num_classes, workers)
+    return _decoded_folder(root, paths, side, channels, background, skipped)
+
+
+def _decoded_folder(
+    root: Path, paths: list[Path], side: int, channels: int | None, background: str, skipped: list[str]
+) -> ArrayDataset:
+    """``cache: memory``: every image decoded now, into one tensor."""
     images, kept = [], []
     for p in paths:
         try:
-            images.append(_read_square(p, side, background))
+            images.append(read_square(p, side, background))
             kept.append(p)
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             skipped.append(f"{p.name} ({e})")
-    _warn_skipped(root, skipped)
+    _warn_skipped(root, skipped, stacklevel=4)
     if not images:
-        raise DataError(f"none of the image files in '{path}' could be read")
-
-    rgb = np.stack(images)  # (N, side, side, 3) uint8
-    if channels is None:
-        channels = 1 if (rgb == rgb[..., :1]).all() else 3
-    pixels = (rgb.astype(np.float32) @ LUMA)[:, None] if channels == 1 else rgb.transpose(0, 3, 1, 2)
-    x = to_unit_range(np.ascontiguousarray(pixels, dtype=np.float32), 255.0).clamp_(-1.0, 1.0)
+        raise DataError(f"none of the image files in '{root}' could be read")
+    x = rgb_to_unit(np.stack(images), channels)  # (N, side, side, 3) uint8 -> (N, C, side, side)
     labels, num_classes = _folder_labels(root, kept)
     return image_dataset(x, labels, name="folder", num_classes=num_classes, resolution=None)
+
+
+def _stored_channels(paths: list[Path]) -> int:
+    """1 when every file is stored grey (read from the headers: a streamed folder decodes nothing
+    up front), else 3. An RGB file of grey pixels counts as colour here: set ``data.channels``."""
+    grey = {"1", "L", "LA", "I", "I;16", "F"}
+    for p in paths:
+        with Image.open(p) as img:
+            if img.mode not in grey:
+                return 3
+    return 1
 
 
 def _load_arrays(p: Path, key: str, label_key: str) -> tuple[np.ndarray, np.ndarray | None]:

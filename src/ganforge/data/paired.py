@@ -34,18 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge.data.base import ArrayDataset, resize_images, to_unit_range
+from ganforge.data.base import ArrayDataset, resize_images
+from ganforge.data.decode import READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.degrade import canny_edges, degrade, grey_dilate
 from ganforge.data.embedded import check_resolution, mnist_arrays
-from ganforge.data.files import (
-    _READ_ERRORS,
-    LUMA,
-    _existing,
-    _list_images,
-    _read_square,
-    _smallest_side,
-    _warn_skipped,
-)
+from ganforge.data.files import _existing, _list_images, _smallest_side, _warn_skipped
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import DATASETS, register_dataset
 
@@ -227,21 +220,10 @@ def read_rgb_files(paths: list[Path], side: int) -> np.ndarray:
     images = []
     for p in paths:
         try:
-            images.append(_read_square(p, side))
-        except _READ_ERRORS as err:
+            images.append(read_square(p, side))
+        except READ_ERRORS as err:
             raise DataError(f"could not read image '{p}': {err}") from None
     return np.stack(images)
-
-
-def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, C, H, W) in [-1, 1]. ``channels`` 1 converts colour to luma
-    (ITU-R 601), 3 keeps RGB, None picks 3 if any image has colour else 1 (the ``folder`` rule)."""
-    if channels not in (None, 1, 3):
-        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
-    if channels is None:
-        channels = 1 if (rgb == rgb[..., :1]).all() else 3
-    pixels = (rgb.astype(np.float32) @ LUMA)[:, None] if channels == 1 else rgb.transpose(0, 3, 1, 2)
-    return to_unit_range(np.ascontiguousarray(pixels, dtype=np.float32), 255.0).clamp_(-1.0, 1.0)
 
 
 def _two_domains(

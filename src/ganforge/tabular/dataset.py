@@ -147,10 +147,11 @@ def table_dataset(frame: pd.DataFrame, options: TableOptions, name: str = "table
     codes = np.stack([x for x, f in zip(encoded, flags, strict=True) if f], axis=1) if any(flags) else None
     counts = [c.counts for c in transformer.discrete]
 
-    def stream(batch_size: int, seed: int, device: torch.device) -> TrainingBySampling:
-        return TrainingBySampling(
-            matrix.to(device), ConditionSampler(codes, counts, device), batch_size, seed
-        )
+    def stream(_: Any, cfg: Config, device: torch.device, channels_last: bool) -> TrainingBySampling:
+        if cfg.data.xflip:
+            raise ConfigError("'data.xflip' mirrors images; a table's rows draw their own batches")
+        sampler = ConditionSampler(codes, counts, device)
+        return TrainingBySampling(matrix.to(device), sampler, cfg.data.batch_size, cfg.train.seed)
 
     table_info = {
         "format": TABLE_FORMAT,

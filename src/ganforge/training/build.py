@@ -283,13 +283,9 @@ def batch_stream(
             dataset, cfg.data.batch_size, seed=cfg.train.seed, rank=dist.rank, world_size=dist.world_size,
             device=device, channels_last=channels_last, xflip=cfg.data.xflip,
         )  # fmt: skip
-    if cfg.data.xflip:
-        raise ConfigError(
-            f"'data.xflip' needs uniform image batches; dataset '{cfg.data.name}' draws its own"
-        )
     if dist.enabled:
         raise ConfigError(f"dataset '{cfg.data.name}' draws its own batches and trains in one process only")
-    return dataset.stream(cfg.data.batch_size, cfg.train.seed, device)
+    return dataset.stream(dataset, cfg, device, channels_last)
 
 
 def run_info(dataset: ArrayDataset) -> dict[str, Any]:
