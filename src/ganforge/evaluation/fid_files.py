@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.data.decode import LUMA, READ_ERRORS, read_square, rgb_to_unit
+from ganforge.data.files import _list_images, _smallest_side, _warn_skipped, npz
 from ganforge.errors import DataError, EvalError
 
 CACHE_VERSION = 1
@@ -108,7 +110,6 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
     """(N, C, H, W) in [-1, 1] -> ``channels`` channels: alpha dropped, grey repeated, RGB to luma
     (ITU-R 601, as the ``folder`` dataset's grey conversion). Other shapes pass unchanged, for the
     extractor to accept or explain."""
-    from ganforge.data.files import LUMA
 
     if x.ndim != 4:
         return x
@@ -205,18 +206,15 @@ def _decoded_batches(
 ) -> Iterator[torch.Tensor]:
     """(B, 3, side, side) in [-1, 1], ``batch_size`` files at a time, decoded as the ``folder`` dataset
     decodes them; unreadable files are appended to ``skipped`` and left out."""
-    from ganforge.data.base import to_unit_range
-    from ganforge.data.files import _READ_ERRORS, _read_square
-
     for start in range(0, len(paths), batch_size):
         images = []
         for p in paths[start : start + batch_size]:
             try:
-                images.append(_read_square(p, side))
-            except _READ_ERRORS as err:
+                images.append(read_square(p, side))
+            except READ_ERRORS as err:
                 skipped.append(f"{p.name} ({err})")
         if images:
-            yield to_unit_range(np.stack(images).transpose(0, 3, 1, 2), 255.0).clamp_(-1.0, 1.0)
+            yield rgb_to_unit(np.stack(images), 3)
 
 
 def _stream_features(batches: Iterator[torch.Tensor], reader: Reader, total: int, label: str) -> Features:
@@ -238,7 +236,6 @@ def folder_side(
     side: Side, reader: Reader, resolution: int | None, n: int | None, seed: int, cache: bool
 ) -> None:
     """Features of (a seeded subset of ``n``) images under the folder, streamed in batches."""
-    from ganforge.data.files import _list_images, _smallest_side, _warn_skipped
 
     paths = _list_images(side.path, recursive=True)
     if not paths:
@@ -274,7 +271,6 @@ def npz_side(
     side: Side, reader: Reader, resolution: int | None, n: int | None, seed: int, cache: bool
 ) -> None:
     """Features of array ``x`` of the npz file, read by the ``npz`` dataset (layouts, pixel ranges)."""
-    from ganforge.data.files import npz
 
     def compute() -> tuple[Features, dict[str, Any]]:
         x = npz(path=str(side.path), resolution=resolution).x
@@ -327,8 +323,6 @@ def run_side(side: Side, reader: Reader, n: int, seed: int) -> None:
 def _count(side: Side, n: int | None, seed: int) -> int | None:
     """How many images a folder/npz side will contribute (before unreadable files), cheaply."""
     if side.kind == "folder":
-        from ganforge.data.files import _list_images
-
         return len(seeded_choice(len(_list_images(side.path, recursive=True)), n, seed))
     if side.kind == "npz":
         with contextlib.suppress(Exception):  # an unreadable file is reported when it is read
