@@ -99,3 +99,30 @@ def test_bad_settings_and_files_broken_since_listing_are_clear(tmp_path) -> None
     broken.write_bytes(broken.read_bytes()[:60])  # truncated after the dataset listed it
     with pytest.raises(DataError, match=f"image '{broken}' could not be decoded"):
         lazy.x[2]
+
+
+def test_random_crops_are_fresh_each_epoch_and_replay_exactly(tmp_path) -> None:
+    """``data.crop: random``: every epoch a new square of each (non-square) image, drawn from the
+    seed and the epoch, so a second stream (other worker count), or a resumed one, crops alike."""
+    make_folder(tmp_path, n=8)  # 36 px wide, 40-47 px tall: room to move the square
+    cfg = load_config(
+        {"data": {"name": "folder", "path": str(tmp_path), "batch_size": 4}, "train": {"seed": 5}}
+    )
+
+    def stream(workers: int):
+        lazy = build_dataset("folder", path=str(tmp_path), resolution=16, cache="none", crop="random",
+                             workers=workers)  # fmt: skip
+        return lazy, lazy.stream(lazy, cfg, torch.device("cpu"), False)
+
+    lazy, first = stream(1)
+    batches = [next(first) for _ in range(4)]  # two epochs of 8 images in batches of 4
+    assert all(torch.equal(b["x"], next(stream(0)[1])["x"]) for b in batches[:1])
+    resumed = stream(0)[1]
+    resumed.load_state_dict({"epoch": 1, "cursor": 0})
+    assert torch.equal(next(resumed)["x"], batches[2]["x"])  # epoch 1's crops, replayed
+    fingerprints = [sorted(torch.cat([b["x"] for b in pair]).sum(dim=(1, 2, 3)).tolist())
+                    for pair in (batches[:2], batches[2:])]  # fmt: skip
+    centre = sorted(lazy.x[:].sum(dim=(1, 2, 3)).tolist())  # LazyImages read centre crops
+    assert fingerprints[0] != fingerprints[1] and centre not in fingerprints
+    with pytest.raises(ConfigError, match=r"needs data\.cache: none"):
+        build_dataset("folder", path=str(tmp_path), crop="random")

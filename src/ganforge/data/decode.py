@@ -21,8 +21,13 @@ READ_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionB
 BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 
 
-def read_square(path: Path, side: int, background: str = "white") -> np.ndarray:
-    """Decode one image, honour its EXIF rotation, centre-crop to square, LANCZOS-resize to ``side``.
+def read_square(
+    path: Path, side: int, background: str = "white", centering: tuple[float, float] = (0.5, 0.5)
+) -> np.ndarray:
+    """Decode one image, honour its EXIF rotation, crop to square, LANCZOS-resize to ``side``.
+
+    ``centering`` places the square along the long side (PIL's ``ImageOps.fit``): (0.5, 0.5) is the
+    centre crop, other values the random crops of ``data.crop: random``.
 
     Returns (side, side, 3) uint8 RGB; grey images come back with three equal channels. Transparent
     pixels (RGBA, LA, palette transparency) are composited over ``background``: dropping the alpha
@@ -36,7 +41,7 @@ def read_square(path: Path, side: int, background: str = "white") -> np.ndarray:
             rgb = Image.alpha_composite(canvas, rgba).convert("RGB")
         else:
             rgb = img.convert("RGB")
-    return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS))
+    return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS, centering=centering))
 
 
 def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:

@@ -102,6 +102,7 @@ def folder(
     background: str = "white",
     cache: str = "memory",
     workers: int | None = None,
+    crop: str = "center",
 ) -> ArrayDataset:
     """Every image under ``path``, centre-cropped to square and resized with LANCZOS.
 
@@ -111,7 +112,8 @@ def folder(
     Unreadable files are skipped with one warning; a folder with no readable image is an error.
     ``cache``: ``memory`` decodes every image once into memory; ``none`` decodes each batch in
     ``workers`` processes (default: the cores but one, at most 4), so memory is bounded by the
-    batch, not the folder (``streaming.py``).
+    batch, not the folder (``streaming.py``). ``crop``: ``center``, or ``random`` (streamed only): a
+    fresh square of each non-square image every epoch, for more variety from a small folder.
     """
     root = _existing(path, "dataset folder")
     if not root.is_dir():
@@ -120,7 +122,7 @@ def folder(
         raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
     if background not in BACKGROUNDS:
         raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
-    check_cache(cache, workers)
+    check_cache(cache, workers, crop)
     resolution = check_resolution(resolution)
     paths = _list_images(root, recursive)
     if not paths:
@@ -133,7 +135,7 @@ def folder(
         if not paths:
             raise DataError(f"none of the image files in '{path}' could be read")
         labels, num_classes = _folder_labels(root, paths)
-        files = ImageFiles(tuple(paths), side, channels or _stored_channels(paths), background)
+        files = ImageFiles(tuple(paths), side, channels or _stored_channels(paths), background, crop)
         return streamed_folder(files, labels, num_classes, workers)
     return _decoded_folder(root, paths, side, channels, background, skipped)
 

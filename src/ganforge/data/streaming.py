@@ -42,19 +42,26 @@ class ImageFiles:
     side: int
     channels: int
     background: str = "white"
+    crop: str = "center"  # "random": a fresh square of each non-square image every epoch
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def decode(self, index: int) -> torch.Tensor:
+    def decode(self, index: int, draw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Image ``index``; with ``crop: random`` and a ``draw`` (seed, epoch), its square sits where
+        that draw puts it, so an epoch's crops are the same in a resumed run."""
+        centering = (0.5, 0.5)
+        if self.crop == "random" and draw is not None:
+            u, v = np.random.default_rng([*draw, index]).random(2)
+            centering = (float(u), float(v))
         try:
-            rgb = read_square(self.paths[index], self.side, self.background)
+            rgb = read_square(self.paths[index], self.side, self.background, centering)
         except READ_ERRORS as err:  # readable when listed, broken since (or truncated)
             raise DataError(f"image '{self.paths[index]}' could not be decoded ({err})") from None
         return rgb_to_unit(rgb[None], self.channels)[0]
 
     def resized(self, side: int) -> ImageFiles:
-        return ImageFiles(self.paths, side, self.channels, self.background)
+        return ImageFiles(self.paths, side, self.channels, self.background, self.crop)
 
 
 class LazyImages:
@@ -93,15 +100,16 @@ class _Decoded(torch.utils.data.Dataset):
     """What a DataLoader worker computes for one sample index of the doubled set: the image, mirrored
     when the index is in the second half (x-flip)."""
 
-    def __init__(self, files: ImageFiles) -> None:
-        self.files = files
+    def __init__(self, files: ImageFiles, seed: int) -> None:
+        self.files, self.seed = files, seed
 
     def __len__(self) -> int:
         return 2 * len(self.files)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
+        epoch, index = key
         n = len(self.files)
-        image = self.files.decode(index % n)
+        image = self.files.decode(index % n, (self.seed, epoch))
         return image.flip(-1) if index >= n else image
 
 
@@ -116,7 +124,8 @@ class _Replay(torch.utils.data.Sampler):
         order = _Order(self.n, self.batch_size, self.seed, 0, torch.device("cpu"))
         order.seek(*self.start)
         while True:
-            yield order.take(0, self.batch_size).tolist()
+            idx = order.take(0, self.batch_size).tolist()
+            yield [(order.epoch, i) for i in idx]  # the epoch: random crops differ between epochs
 
 
 class StreamedBatches:
@@ -153,7 +162,7 @@ class StreamedBatches:
         # Its own generator: a loader draws its workers' base seed from the global RNG otherwise,
         # and the draw would fall at another step in a resumed run than in an uninterrupted one.
         loader = torch.utils.data.DataLoader(
-            _Decoded(self.images.files), batch_sampler=replay, num_workers=self.workers,
+            _Decoded(self.images.files, self.seed), batch_sampler=replay, num_workers=self.workers,
             prefetch_factor=2 if self.workers else None, persistent_workers=False,
             generator=torch.Generator().manual_seed(self.seed),
         )  # fmt: skip
@@ -182,9 +191,13 @@ class StreamedBatches:
         self._batches = None  # the workers restart from the restored position
 
 
-def check_cache(cache: str, workers: int | None) -> None:
+def check_cache(cache: str, workers: int | None, crop: str = "center") -> None:
     if cache not in ("memory", "none"):
         raise ConfigError(f"data.cache must be memory or none, got {cache!r}")
+    if crop not in ("center", "random"):
+        raise ConfigError(f"data.crop must be center or random, got {crop!r}")
+    if crop == "random" and cache != "none":
+        raise ConfigError("data.crop: random draws a fresh crop every epoch: it needs data.cache: none")
     if workers is not None and workers < 0:
         raise ConfigError(f"data.workers must be >= 0 (0: decode in the training process), got {workers}")
 
