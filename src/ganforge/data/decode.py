@@ -8,6 +8,7 @@ One module, so the in-memory folders (``files.py``, ``paired.py``) and the strea
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 
 
 def read_square(
-    path: Path, side: int, background: str = "white", centering: tuple[float, float] = (0.5, 0.5)
+    path: Path | BinaryIO, side: int, background: str = "white", centering: tuple[float, float] = (0.5, 0.5)
 ) -> np.ndarray:
     """Decode one image, honour its EXIF rotation, crop to square, LANCZOS-resize to ``side``.
 

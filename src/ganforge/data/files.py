@@ -11,15 +11,17 @@ from __future__ import annotations
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.data.archive import archive_members, prepare
 from ganforge.data.base import ArrayDataset
 from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.embedded import check_resolution, image_dataset
-from ganforge.data.streaming import ImageFiles, check_cache, streamed_folder
+from ganforge.data.streaming import ImageFiles, LazyImages, check_cache, streamed_folder
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import register_dataset
 
@@ -116,14 +118,16 @@ def folder(
     fresh square of each non-square image every epoch, for more variety from a small folder.
     """
     root = _existing(path, "dataset folder")
-    if not root.is_dir():
-        raise DataError(f"dataset folder '{path}' is not a folder")
     if channels not in (None, 1, 3):
         raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
     if background not in BACKGROUNDS:
         raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     check_cache(cache, workers, crop)
     resolution = check_resolution(resolution)
+    if root.is_file() and root.suffix.lower() == ".zip":  # a prepared archive (archive.py)
+        return _archive_folder(root, resolution, channels, background, cache, workers, crop)
+    if not root.is_dir():
+        raise DataError(f"dataset folder '{path}' is not a folder (nor a prepared .zip)")
     paths = _list_images(root, recursive)
     if not paths:
         raise DataError(f"no images found in '{path}'")
@@ -138,6 +142,47 @@ def folder(
         files = ImageFiles(tuple(paths), side, channels or _stored_channels(paths), background, crop)
         return streamed_folder(files, labels, num_classes, workers)
     return _decoded_folder(root, paths, side, channels, background, skipped)
+
+
+def _archive_folder(
+    root: Path, resolution: int | None, channels: int | None, background: str, cache: str,
+    workers: int | None, crop: str,
+) -> ArrayDataset:  # fmt: skip
+    """A prepared archive: its index gives the images, labels, size and channels; decoded as a
+    folder's files are, in memory or per batch."""
+    members, labels, num_classes, stored, stored_channels = archive_members(root)
+    files = ImageFiles(tuple(members), resolution or stored, channels or stored_channels, background, crop)
+    if cache == "none":
+        return streamed_folder(files, labels, num_classes, workers)
+    return image_dataset(
+        LazyImages(files)[:], labels, name="folder", num_classes=num_classes, resolution=None
+    )
+
+
+def prepare_folder(
+    source: str, out: str, resolution: int | None = None, channels: int | None = None,
+    background: str = "white", recursive: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """``ganforge dataset prepare``: the images of folder ``source`` (as ``folder`` reads them:
+    sub-folders are classes, unreadable files skipped) decoded once into the archive ``out``."""
+    root = _existing(source, "folder to prepare")
+    if not root.is_dir():
+        raise DataError(f"'{source}' is not a folder")
+    if not out.lower().endswith(".zip"):
+        raise ConfigError(f"the prepared archive must be a .zip file, got '{out}'")
+    paths = _list_images(root, recursive)
+    if not paths:
+        raise DataError(f"no images found in '{source}'")
+    skipped: list[str] = []
+    paths, smallest = _smallest_side(paths, skipped)
+    if not paths:
+        raise DataError(f"none of the image files in '{source}' could be read")
+    labels, num_classes = _folder_labels(root, paths)
+    classes = sorted({p.relative_to(root).parts[0] for p in paths}) if num_classes else None
+    side = check_resolution(resolution) or smallest
+    result = prepare(paths, labels, classes, Path(out), side, channels or _stored_channels(paths), background)
+    result["skipped"] = [*skipped, *result["skipped"]]
+    return result
 
 
 def _decoded_folder(

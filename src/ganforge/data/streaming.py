@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge.data.archive import ZipMember
 from ganforge.data.base import ArrayDataset
 from ganforge.data.decode import READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.loader import _Order
@@ -38,7 +39,7 @@ class ImageFiles:
     """The readable images of a folder and how each is decoded: (C, side, side) floats in [-1, 1],
     by the functions the in-memory folder uses (``decode.py``), so both give the same numbers."""
 
-    paths: tuple[Path, ...]
+    paths: tuple[Path | ZipMember, ...]  # files, or the images of a prepared archive
     side: int
     channels: int
     background: str = "white"
@@ -54,10 +55,12 @@ class ImageFiles:
         if self.crop == "random" and draw is not None:
             u, v = np.random.default_rng([*draw, index]).random(2)
             centering = (float(u), float(v))
+        source = self.paths[index]
         try:
-            rgb = read_square(self.paths[index], self.side, self.background, centering)
+            image = source.open() if isinstance(source, ZipMember) else source
+            rgb = read_square(image, self.side, self.background, centering)
         except READ_ERRORS as err:  # readable when listed, broken since (or truncated)
-            raise DataError(f"image '{self.paths[index]}' could not be decoded ({err})") from None
+            raise DataError(f"image '{source}' could not be decoded ({err})") from None
         return rgb_to_unit(rgb[None], self.channels)[0]
 
     def resized(self, side: int) -> ImageFiles:
