@@ -74,6 +74,17 @@ def _smallest_side(paths: list[Path], skipped: list[str]) -> tuple[list[Path], i
     return readable, min(sides, default=1)
 
 
+def _scan(root: Path, recursive: bool, given: str) -> tuple[list[Path], int, list[str]]:
+    """The image files under ``root`` whose headers read, the smallest shorter side among them, and
+    the files skipped (a DataError when the folder holds no image file at all)."""
+    paths = _list_images(root, recursive)
+    if not paths:
+        raise DataError(f"no images found in '{given}'")
+    skipped: list[str] = []
+    readable, smallest = _smallest_side(paths, skipped)
+    return readable, smallest, skipped
+
+
 def _folder_labels(root: Path, paths: list[Path]) -> tuple[np.ndarray | None, int]:
     """Class = top-level subfolder (sorted names -> 0, 1, ...), as in torchvision's ImageFolder.
 
@@ -128,11 +139,7 @@ def folder(
         return _archive_folder(root, resolution, channels, background, cache, workers, crop)
     if not root.is_dir():
         raise DataError(f"dataset folder '{path}' is not a folder (nor a prepared .zip)")
-    paths = _list_images(root, recursive)
-    if not paths:
-        raise DataError(f"no images found in '{path}'")
-    skipped: list[str] = []
-    paths, smallest = _smallest_side(paths, skipped)
+    paths, smallest, skipped = _scan(root, recursive, path)
     side = resolution or smallest
     if cache == "none":
         _warn_skipped(root, skipped)
@@ -170,11 +177,7 @@ def prepare_folder(
         raise DataError(f"'{source}' is not a folder")
     if not out.lower().endswith(".zip"):
         raise ConfigError(f"the prepared archive must be a .zip file, got '{out}'")
-    paths = _list_images(root, recursive)
-    if not paths:
-        raise DataError(f"no images found in '{source}'")
-    skipped: list[str] = []
-    paths, smallest = _smallest_side(paths, skipped)
+    paths, smallest, skipped = _scan(root, recursive, source)
     if not paths:
         raise DataError(f"none of the image files in '{source}' could be read")
     labels, num_classes = _folder_labels(root, paths)
