@@ -48,7 +48,66 @@ def tiny_overrides(name: str, steps: int = 2) -> list[str]:
     overrides += [f"data.{k}={v}" for k, v in DATASETS.get(cfg.data.name).meta.get("tiny", {}).items()]
     if "pretrain_steps" in cfg.objective.params:  # SRGAN: every step in the adversarial stage
         overrides.append("objective.pretrain_steps=0")
+    if cfg.data.name == "folder":  # one's-own-photos presets: sample photos, the tiny model at full size
+        overrides += folder_overrides(cfg)
     return overrides
+
+
+def folder_overrides(cfg: Any) -> list[str]:
+    """What a preset on a ``folder`` of one's own images needs for a tiny run: ``data.path`` (a folder
+    of sample photos, ``sample_photo_folder``), the tiny variant's defaults for every model key the
+    preset sets (its paper-sized widths would make even a 2-step run take minutes; the resolution
+    stays the preset's), a batch of 8 (2 at 512 px and above; the folder has 16 photos), no DataLoader
+    worker processes
+    (their start-up would cost more than two tiny steps)."""
+    overrides = [f"data.path={sample_photo_folder()}", "data.workers=0"]
+    tiny = f"{cfg.model.name}_tiny"
+    if tiny in MODELS:
+        defaults = MODELS.get(tiny).parameters()
+        overrides += [f"model.{k}={defaults[k].default}" for k in sorted(cfg.model.params) if k in defaults]
+    small = 2 if (cfg.data.params.get("resolution") or 0) >= 512 else 8
+    return [*overrides, f"data.batch_size={min(cfg.data.batch_size, small)}"]
+
+
+SAMPLE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "colorwheel")
+
+
+def sample_photo_folder(n: int = 16) -> Path:
+    """A folder of ``n`` small photos for tests of one's-own-images training, made once and reused.
+
+    Crops of scikit-image's sample photos (astronaut, coffee, chelsea, ...), squares and rectangles at
+    several sizes, alternately PNG and JPEG, in ``<tempdir>/ganforge-sample-photos-<n>-v1``. The
+    folder is written under a private name and renamed into place, so concurrent tests (pytest-xdist
+    workers, another checkout) either make it or use the finished one, never a half-written one.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    root = Path(tempfile.gettempdir()) / f"ganforge-sample-photos-{n}-v1"
+    if root.is_dir():
+        return root
+    work = Path(tempfile.mkdtemp(prefix=f"{root.name}.", dir=root.parent))
+    for i in range(n):
+        photo = np.asarray(getattr(skimage.data, SAMPLE_PHOTOS[i % len(SAMPLE_PHOTOS)])())
+        h, w = photo.shape[:2]
+        side = min(h, w) * (4 + i % 3) // 6  # 2/3, 5/6 or all of the shorter side
+        top, left = (h - side) * (i % 4) // 3, (w - side) * ((i // 2) % 4) // 3
+        crop = photo[top : top + side, left : left + side + (side // 4 if i % 5 == 4 else 0)]
+        image = Image.fromarray(crop[..., :3])
+        if i % 2:
+            image.save(work / f"photo_{i:03d}.jpg", quality=90)
+        else:
+            image.save(work / f"photo_{i:03d}.png")
+    try:
+        os.rename(work, root)
+    except OSError:  # another process finished first: use its folder
+        shutil.rmtree(work, ignore_errors=True)
+    return root
 
 
 def quick_train(**train: Any) -> dict[str, Any]:

@@ -180,7 +180,8 @@ def test_unlabelled_data_give_the_unconditional_networks(name: str) -> None:
 @pytest.mark.parametrize(
     ("shape", "kwargs", "needle"),
     [
-        ((1, 128, 128), {}, "resolutions 32, 64, not 128"),
+        ((1, 48, 48), {}, "resolutions 32, 64, 128, 256, 512, 1024, not 48"),
+        ((1, 2048, 2048), {}, "1024, not 2048"),
         ((1, 32, 32), {"resolution": 64}, "model.resolution"),
         ((2,), {}, "needs .C, H, W. images"),
         ((1, 32, 32), {"embed_dim": 0}, "'model.embed_dim' must be at least 1"),

@@ -22,16 +22,20 @@ from ganforge.registry import MODELS, create_model
 VECTOR_SHAPES = [(2,)]
 IMAGE_SHAPES = [(1, 32, 32), (3, 64, 64)]
 BATCH = 4
+# The battery's image sizes stop here to stay fast; test_resolutions.py covers 256 to 1024 px.
+BATTERY_MAX_RESOLUTION = 128
 
 
 def data_shapes(name: str) -> list[tuple[int, ...]]:
-    """The sample shapes a model declares it handles, one per supported resolution for images."""
+    """The sample shapes a model declares it handles, one per supported resolution up to 128 px for
+    images."""
     meta = MODELS.get(name).meta
     inputs = meta.get("inputs", ("vector", "image"))
     shapes = list(VECTOR_SHAPES) if "vector" in inputs else []
     if "image" in inputs:
         resolutions = meta.get("resolutions")
-        shapes += [(1 if r <= 32 else 3, r, r) for r in resolutions] if resolutions else IMAGE_SHAPES
+        sizes = [r for r in resolutions or () if r <= BATTERY_MAX_RESOLUTION]
+        shapes += [(1 if r <= 32 else 3, r, r) for r in sizes] if resolutions else IMAGE_SHAPES
     return shapes
 
 

@@ -15,7 +15,13 @@ from ganforge.testing import final_checkpoint, read_metrics, tiny_overrides
 LOGGED = {"image/wgan_gp": ("gp",), "image/r3gan_style": ("r1", "r2")}
 
 
-@pytest.mark.parametrize("name", bundled_configs())
+# Presets whose tiny run is slow on a CPU: folder_1024 trains StyleGAN2 at 1024 px (~30 s for 2 steps).
+SLOW = {"image/folder_1024"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in bundled_configs()]
+)
 def test_preset_trains_two_steps(name, tmp_path) -> None:
     run = ganforge.train(name, out=tmp_path / "run", overrides=tiny_overrides(name))
     lines = read_metrics(run.path)

@@ -32,7 +32,7 @@ _RANGE_TOLERANCE = 1e-3
 def _existing(path: str, what: str) -> Path:
     """The path as a Path, or a DataError naming what is missing."""
     if not path:
-        raise DataError(f"no {what} given: set data.path")
+        raise DataError(f"no {what} given: set data.path (on the command line: --set data.path=...)")
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"{what} '{path}' does not exist")

@@ -12,7 +12,11 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.registry import register_model
 
-IMAGE_RESOLUTIONS = (32, 64, 128)  # the sizes the image families' stage layouts are written for
+# The sizes the image families' stage layouts are written for: every power of two from 32 to 1024.
+# Above 128 px each family's widths keep shrinking with the resolution (StyleGAN2's channel_base / res
+# capped at channel_max), so a 1024 px model costs a sane number of parameters; up to 128 px the
+# layouts are the ones they always were.
+IMAGE_RESOLUTIONS = tuple(2**i for i in range(5, 11))
 
 Networks = dict[str, nn.Module]  # what a family builds: {"g": G, "d": D}
 

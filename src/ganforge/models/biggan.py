@@ -1,8 +1,9 @@
 """BigGAN, lite (Brock et al. 2019, "Large Scale GAN Training for High Fidelity Natural Image Synthesis").
 
-The paper's architecture (Fig. 15, Table 4) at 128 and 64 pixels and, at 32, the CIFAR layout of the
-authors' BigGAN-PyTorch code, with widths scaled by ``ch`` (the paper's 128x128 model has ``ch`` 96;
-``biggan`` defaults to 32, ``biggan_tiny`` to 4):
+The paper's architecture (Fig. 15, Tables 4-5) at 64 to 512 pixels, at 32 the CIFAR layout of the
+authors' BigGAN-PyTorch code and at 1024 the 512 layout with one more ``ch``-wide stage per network,
+with widths scaled by ``ch`` (the paper's 128x128 model has ``ch`` 96; ``biggan`` defaults to 32,
+``biggan_tiny`` to 4):
 
 * **G**: z is split into equal chunks, one per residual up-block plus one for the input
   (*hierarchical latent*, Sec. 3/Fig. 15 (a)). The first chunk is projected linearly to a 4x4 map;
@@ -58,13 +59,29 @@ BOTTOM = 4  # G's first feature map is BOTTOM x BOTTOM
 # Width multipliers of ``ch`` (Brock et al. 2019, Table 4; BigGAN-PyTorch's CIFAR layout at 32).
 # G: the 4x4 map, then each up-block's output. D: each down-block's output; D_DOWNSAMPLE says which
 # blocks halve the size.
-G_WIDTHS = {32: (4, 4, 4, 4), 64: (16, 16, 8, 4, 2), 128: (16, 16, 8, 4, 2, 1)}
-D_WIDTHS = {32: (4, 4, 4, 4), 64: (1, 2, 4, 8, 16), 128: (1, 2, 4, 8, 16, 16)}
-D_DOWNSAMPLE = {
-    32: (True, True, False, False),
-    64: (True, True, True, True, False),
-    128: (True, True, True, True, True, False),
+# 256 and 512 are the paper's (Table 5 / BigGAN-PyTorch's ``arch``); 1024, which the paper does not
+# train, adds one more narrowest (``ch``-wide) stage to each network, so the widest stays 16·ch.
+G_WIDTHS = {
+    32: (4, 4, 4, 4),
+    64: (16, 16, 8, 4, 2),
+    128: (16, 16, 8, 4, 2, 1),
+    256: (16, 16, 8, 8, 4, 2, 1),
+    512: (16, 16, 8, 8, 4, 2, 1, 1),
+    1024: (16, 16, 8, 8, 4, 2, 1, 1, 1),
 }
+D_WIDTHS = {
+    32: (4, 4, 4, 4),
+    64: (1, 2, 4, 8, 16),
+    128: (1, 2, 4, 8, 16, 16),
+    256: (1, 2, 4, 8, 8, 16, 16),
+    512: (1, 1, 2, 4, 8, 8, 16, 16),
+    1024: (1, 1, 1, 2, 4, 8, 8, 16, 16),
+}
+# Every D block halves the size but the last (at 32 px the CIFAR layout's last two).
+D_DOWNSAMPLE = {32: (True, True, False, False)} | {
+    res: (True,) * (len(widths) - 1) + (False,) for res, widths in D_WIDTHS.items() if res > 32
+}
+MAX_ATTENTION = 64  # the default attention resolution is half the image size, at most this (the paper's)
 
 
 def g_resolutions(resolution: int) -> list[int]:
@@ -214,8 +231,9 @@ class BigGANOptions(ImageModelOptions):
 
     Class-conditional whenever the data have labels (``num_classes > 0``), unless
     ``conditional: false``. ``attention_resolution``: where G and D self-attend; None = half the
-    image size, 0 = nowhere. ``shared_dim``: size of G's shared class embedding. z is split into one
-    chunk per up-block plus one, so ``z_dim`` must be at least that many (4 at 32x32, 6 at 128x128).
+    image size up to 64 (the paper's choice at 128 to 512 px), 0 = nowhere. ``shared_dim``: size
+    of G's shared class embedding. z is split into one chunk per up-block plus one, so ``z_dim``
+    must be at least that many (4 at 32x32, 6 at 128x128, 9 at 1024x1024).
     Those two limits depend on the data's resolution, so the builder checks them, not these options.
     """
 
@@ -247,7 +265,8 @@ def biggan(c: int, res: int, num_classes: int, o: BigGANOptions) -> Networks:
             f"'model.z_dim' must be at least {slots} at {res}x{res} (one chunk per generator block),"
             f" got {o.z_dim}"
         )
-    attention = res // 2 if o.attention_resolution is None else o.attention_resolution
+    default_attention = min(res // 2, MAX_ATTENTION)  # attention over 512² positions would not fit
+    attention = default_attention if o.attention_resolution is None else o.attention_resolution
     valid = attention_resolutions(res)
     if attention != 0 and attention not in valid:
         raise ConfigError(

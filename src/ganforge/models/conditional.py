@@ -32,6 +32,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.base import (
+    IMAGE_RESOLUTIONS,
     Generator,
     ImageModelOptions,
     Networks,
@@ -43,7 +44,7 @@ from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
 from ganforge.options import check_at_least
 from ganforge.registry import register_variant
 
-RESOLUTIONS = (32, 64)
+RESOLUTIONS = IMAGE_RESOLUTIONS  # 32 to 1024 px, DCGAN's stages (``dcgan.stage_multipliers``)
 
 
 # --------------------------------------------------------------------------------------------- G

@@ -7,7 +7,8 @@ losses (hinge, Wasserstein, least squares) need.
 
 Other resolutions change the number of stride-2 stages: each stage doubles the spatial size in G
 (halves it in D) and halves (doubles) the width, so 32x32 drops the widest stage and 128x128 adds one
-(``ngf * 16`` / ``ndf * 16``).
+(``ngf * 16`` / ``ndf * 16``). From 256 to 1024 px the added stages all have the narrowest width
+(``stage_multipliers``), so the widest stays ``ngf * 16``.
 
 ``num_classes`` is accepted and recorded, but DCGAN stays unconditional (``forward`` ignores labels);
 the conditional families (cGAN, projection, AC-GAN) live in ``models/conditional.py``.
@@ -31,14 +32,22 @@ from ganforge.models.base import (
 from ganforge.options import check_at_least
 from ganforge.registry import register_variant
 
+MAX_DOUBLINGS = 4  # the widest stage is 16x the narrowest, as DCGAN's 128 px layout
+
 
 def stage_multipliers(resolution: int) -> list[int]:
-    """Width multipliers of the stride-2 stages, narrowest first: 64 -> [1, 2, 4, 8].
+    """Width multipliers of the stride-2 stages, narrowest (highest-resolution) first: 64 -> [1, 2, 4, 8].
 
     G projects z to a 4x4 map and doubles it log2(resolution / 4) times: every stage but the output
     layer carries BatchNorm and one of these widths. D mirrors it, ending in a 4x4 -> 1x1 convolution.
+    Up to 128 px the width doubles at every stage toward 4x4 (Radford et al.). Above 128 px the
+    stages from 4x4 to 64x64 keep the 128 px model's widths and every larger stage has the narrowest
+    width, so widths shrink as the resolution grows, as StyleGAN2's ``channel_base / res`` capped at
+    ``channel_max``, instead of doubling to 128·ngf at 1024 px: 1024 -> [1, 1, 1, 1, 2, 4, 8, 16].
     """
-    return [2**i for i in range(int(math.log2(resolution)) - 2)]
+    n = int(math.log2(resolution)) - 2
+    flat = max(0, n - 1 - MAX_DOUBLINGS)  # stages above 64x64 that stay at the narrowest width
+    return [2 ** max(0, i - flat) for i in range(n)]
 
 
 class DCGANGenerator(Generator):

@@ -105,14 +105,24 @@ class ResidualBlock(nn.Module):
         return x + self.project(h)
 
 
+WIDTH_RESOLUTION = 128  # ``width`` is the output stage's width up to this size (see stage_widths)
+
+
 def stage_widths(resolution: int, width: int, max_width: int) -> list[int]:
     """Channel widths of the stages from 4x4 up to ``resolution``: ``width`` at the output
     resolution, doubling per halving of the resolution, capped at ``max_width``.
 
     32 with width 32, max 128 -> [128, 128, 64, 32] (stages at 4, 8, 16, 32).
+
+    Above 128 px ``width`` is the 128x128 stage's and the widths keep halving toward the output
+    (at least 1): the stage at r px has min(max_width, width·128 / r) channels, StyleGAN2's
+    ``channel_base / r`` capped at ``channel_max`` with ``channel_base = 128·width``, as R3GAN's own
+    FFHQ-256 layout shrinks (768 channels at 4-32 px down to 96 at 256). 1024 with width 64, max 256
+    -> [256, 256, 256, 256, 128, 64, 32, 16, 8] (stages at 4, 8, ..., 1024).
     """
     n = int(math.log2(resolution // BASIS_SIZE)) + 1
-    return [min(max_width, width * 2 ** (n - 1 - i)) for i in range(n)]
+    top = min(resolution, WIDTH_RESOLUTION)  # the resolution that has ``width`` channels
+    return [max(1, min(max_width, width * top // (BASIS_SIZE * 2**i))) for i in range(n)]
 
 
 def transition(width_in: int, width_out: int) -> nn.Module:
@@ -243,9 +253,10 @@ class R3GANDiscriminator(nn.Module):
 
 @dataclass(frozen=True)
 class R3GANOptions(ImageModelOptions):
-    """Mirrored stage widths in G and D (``width`` at full resolution, doubling toward 4x4, capped at
-    ``max_width``), ``blocks_per_stage`` residual blocks per stage, inverted bottlenecks widened
-    ``expansion`` times with grouped ``kernel_size`` convs of ``group_size`` channels per group.
+    """Mirrored stage widths in G and D (``width`` at full resolution, or at 128 px above 128,
+    doubling toward 4x4, capped at ``max_width``: ``stage_widths``), ``blocks_per_stage`` residual
+    blocks per stage, inverted bottlenecks widened ``expansion`` times with grouped ``kernel_size``
+    convs of ``group_size`` channels per group.
 
     Train it with ``objective: {loss: rpgan, r1_gamma: γ, r2_gamma: γ}`` and Adam betas (0, 0.99).
     On labelled data (``num_classes > 0``) both networks are class-conditional unless
