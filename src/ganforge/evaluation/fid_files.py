@@ -46,6 +46,7 @@ import torch
 from ganforge.data.decode import LUMA, READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.files import _list_images, _smallest_side, _warn_skipped, npz
 from ganforge.errors import DataError, EvalError
+from ganforge.evaluation.core import get_metric
 
 CACHE_VERSION = 1
 DEFAULT_BATCH = 64
@@ -341,6 +342,29 @@ def _npz_len(path: Path) -> int:
         return int(read(fh)[0][0])
 
 
+def _check_counts(n: int | None, resolution: int | None, batch_size: int) -> None:
+    if n is not None and (isinstance(n, bool) or n < 1):
+        raise EvalError(f"n must be a positive number of images, got {n}")
+    if resolution is not None and resolution < 1:
+        raise EvalError(f"resolution must be a positive number of pixels, got {resolution}")
+    if batch_size < 1:
+        raise EvalError(f"batch_size must be a positive integer, got {batch_size}")
+
+
+def _embed(
+    sides: list[Side], reader: Reader, n: int | None, resolution: int | None, seed: int, cache: bool
+) -> None:
+    """Each side's features: run sides first, since a run sets the size folder/npz sides are read at."""
+    for side in sorted(sides, key=lambda s: s.kind != "run"):
+        if side.kind == "run":
+            other = sides[1] if side is sides[0] else sides[0]
+            count = n or _count(other, None, seed) or get_metric("fid").default_n
+            run_side(side, reader, count, seed)
+            continue
+        side_res = resolution or next((s.facts.get("resolution") for s in sides if s.kind == "run"), None)
+        (folder_side if side.kind == "folder" else npz_side)(side, reader, side_res, n, seed, cache)
+
+
 def compare(
     a: str | Path,
     b: str | Path,
@@ -362,32 +386,17 @@ def compare(
     are read at (see the module docstring). ``extractor``: default the run's dataset's, else
     ``inception``.
     """
-    from ganforge.evaluation.core import get_metric
     from ganforge.metrics import fid as fid_value
     from ganforge.metrics import kid as kid_value
     from ganforge.metrics.features import create_extractor
     from ganforge.metrics.features.base import resolve_device
 
-    if n is not None and (isinstance(n, bool) or n < 1):
-        raise EvalError(f"n must be a positive number of images, got {n}")
-    if resolution is not None and resolution < 1:
-        raise EvalError(f"resolution must be a positive number of pixels, got {resolution}")
-    if batch_size < 1:
-        raise EvalError(f"batch_size must be a positive integer, got {batch_size}")
+    _check_counts(n, resolution, batch_size)
     sides = [open_side(a), open_side(b)]
     name = extractor or default_extractor(sides)
     ext = create_extractor(name)
     reader = Reader(ext, extractor_channels(ext), batch_size, str(resolve_device(device)))
-
-    for side in sorted(sides, key=lambda s: s.kind != "run"):  # runs first: they set the folders' side
-        if side.kind == "run":
-            other = sides[1] if side is sides[0] else sides[0]
-            count = n or _count(other, None, seed) or get_metric("fid").default_n
-            run_side(side, reader, count, seed)
-            continue
-        side_res = resolution or next((s.facts.get("resolution") for s in sides if s.kind == "run"), None)
-        (folder_side if side.kind == "folder" else npz_side)(side, reader, side_res, n, seed, cache)
-
+    _embed(sides, reader, n, resolution, seed, cache)
     fa, fb = (s.features["features"] for s in sides)  # type: ignore[index]
     values = {"fid": fid_value(fa, fb)}
     if kid:
