@@ -14,6 +14,7 @@ from ganforge.tasks import GeneratorHandle, TranslatorHandle, open_run
 from ganforge.training.build import build_session
 from ganforge.training.callbacks import sample_fixed
 from ganforge.utils.distributed import shutdown
+from ganforge.utils.io import read_jsonl
 
 
 @dataclass
@@ -26,12 +27,7 @@ class Run:
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every line of ``logs/metrics.jsonl`` as dicts."""
-        path = self.path / "logs" / "metrics.jsonl"
-        return (
-            [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            if path.exists()
-            else []
-        )
+        return read_jsonl(self.path / "logs" / "metrics.jsonl")
 
     @property
     def latest_samples(self) -> Path | None:

@@ -34,7 +34,7 @@ from ganforge.tabular.transformer import TableTransformer
 from ganforge.tasks import open_run
 from ganforge.training.build import build_networks, resolve_device
 from ganforge.training.checkpoint import load_module_state
-from ganforge.utils.io import atomic_write, atomic_write_json
+from ganforge.utils.io import atomic_write, atomic_write_json, read_jsonl
 from ganforge.utils.rng import callers_random_state
 
 PRESET = "tabular/ctgan"  # the bundled preset a fit starts from (cadences, optimiser betas)
@@ -290,9 +290,3 @@ def training_summary(run_dir: Path, summary: dict[str, Any], handle: TabularHand
 
 def _rows(training: dict[str, Any]) -> dict[str, int]:
     return {k: int(training.get(k, 0)) for k in ("train_rows", "validation_rows")}
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return (
-        [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-    )

@@ -68,6 +68,13 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every line of a JSONL log as a dict ([] while the log does not exist yet)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def truncate_jsonl_after(path: Path, step: int) -> None:
     """Drop the lines of a per-step JSONL log whose ``step`` is past ``step`` (a resumed run's
     checkpoint), so the steps it trains again are not logged twice. Rewritten atomically."""
