@@ -61,28 +61,35 @@ def _warn_skipped(root: Path, skipped: list[str], stacklevel: int = 3) -> None:
         )
 
 
-def _smallest_side(paths: list[Path], skipped: list[str]) -> tuple[list[Path], int]:
-    """Read only the headers: the files PIL can open and the smallest shorter side among them."""
+def _smallest_side(
+    paths: list[Path], skipped: list[str], modes: list[str] | None = None
+) -> tuple[list[Path], int]:
+    """Read only the headers: the files PIL can open and the smallest shorter side among them
+    (and, into ``modes``, each readable file's stored PIL mode)."""
     readable, sides = [], []
     for p in paths:
         try:
             with Image.open(p) as img:
                 sides.append(min(img.size))
+                if modes is not None:
+                    modes.append(img.mode)
             readable.append(p)
         except READ_ERRORS as e:
             skipped.append(f"{p.name} ({e})")
     return readable, min(sides, default=1)
 
 
-def _scan(root: Path, recursive: bool, given: str) -> tuple[list[Path], int, list[str]]:
-    """The image files under ``root`` whose headers read, the smallest shorter side among them, and
-    the files skipped (a DataError when the folder holds no image file at all)."""
+def _scan(root: Path, recursive: bool, given: str) -> tuple[list[Path], int, list[str], int]:
+    """The image files under ``root`` whose headers read, the smallest shorter side among them, the
+    files skipped and the channels they are stored in (one pass over the headers; a DataError when
+    the folder holds no image file at all)."""
     paths = _list_images(root, recursive)
     if not paths:
         raise DataError(f"no images found in '{given}'")
     skipped: list[str] = []
-    readable, smallest = _smallest_side(paths, skipped)
-    return readable, smallest, skipped
+    modes: list[str] = []
+    readable, smallest = _smallest_side(paths, skipped, modes)
+    return readable, smallest, skipped, _stored_channels(modes)
 
 
 def _folder_labels(root: Path, paths: list[Path]) -> tuple[np.ndarray | None, int]:
@@ -139,14 +146,14 @@ def folder(
         return _archive_folder(root, resolution, channels, background, cache, workers, crop)
     if not root.is_dir():
         raise DataError(f"dataset folder '{path}' is not a folder (nor a prepared .zip)")
-    paths, smallest, skipped = _scan(root, recursive, path)
+    paths, smallest, skipped, stored_channels = _scan(root, recursive, path)
     side = resolution or smallest
     if cache == "none":
         _warn_skipped(root, skipped)
         if not paths:
             raise DataError(f"none of the image files in '{path}' could be read")
         labels, num_classes = _folder_labels(root, paths)
-        files = ImageFiles(tuple(paths), side, channels or _stored_channels(paths), background, crop)
+        files = ImageFiles(tuple(paths), side, channels or stored_channels, background, crop)
         return streamed_folder(files, labels, num_classes, workers)
     return _decoded_folder(root, paths, side, channels, background, skipped)
 
@@ -177,13 +184,13 @@ def prepare_folder(
         raise DataError(f"'{source}' is not a folder")
     if not out.lower().endswith(".zip"):
         raise ConfigError(f"the prepared archive must be a .zip file, got '{out}'")
-    paths, smallest, skipped = _scan(root, recursive, source)
+    paths, smallest, skipped, stored_channels = _scan(root, recursive, source)
     if not paths:
         raise DataError(f"none of the image files in '{source}' could be read")
     labels, num_classes = _folder_labels(root, paths)
     classes = sorted({p.relative_to(root).parts[0] for p in paths}) if num_classes else None
     side = check_resolution(resolution) or smallest
-    result = prepare(paths, labels, classes, Path(out), side, channels or _stored_channels(paths), background)
+    result = prepare(paths, labels, classes, Path(out), side, channels or stored_channels, background)
     result["skipped"] = [*skipped, *result["skipped"]]
     return result
 
@@ -207,15 +214,11 @@ def _decoded_folder(
     return image_dataset(x, labels, name="folder", num_classes=num_classes, resolution=None)
 
 
-def _stored_channels(paths: list[Path]) -> int:
-    """1 when every file is stored grey (read from the headers: a streamed folder decodes nothing
-    up front), else 3. An RGB file of grey pixels counts as colour here: set ``data.channels``."""
+def _stored_channels(modes: list[str]) -> int:
+    """1 when every file is stored grey (its header's mode: a streamed folder decodes nothing up
+    front), else 3. An RGB file of grey pixels counts as colour here: set ``data.channels``."""
     grey = {"1", "L", "LA", "I", "I;16", "F"}
-    for p in paths:
-        with Image.open(p) as img:
-            if img.mode not in grey:
-                return 3
-    return 1
+    return 1 if all(mode in grey for mode in modes) else 3
 
 
 def _load_arrays(p: Path, key: str, label_key: str) -> tuple[np.ndarray, np.ndarray | None]:
