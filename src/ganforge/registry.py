@@ -203,7 +203,17 @@ register_loss = LOSSES.register
 register_dataset = DATASETS.register
 register_objective = OBJECTIVES.register
 register_extractor = EXTRACTORS.register
-register_task = TASKS.register
+
+
+def register_task(name: str, **meta: Any) -> Callable[[F], F]:
+    """``@register_task("translation")`` on a ``Task`` subclass: registers it and sets its ``name``,
+    so a task's name is written once."""
+
+    def deco(cls: F) -> F:
+        cls.name = name  # type: ignore[attr-defined]
+        return TASKS.register(name, **meta)(cls)
+
+    return deco
 
 
 PLUGIN_GROUP = "ganforge.plugins"

@@ -91,10 +91,9 @@ class AttrEditObjective(TwoPlayerObjective):
     g: TranslationGenerator
     d: AttrDiscriminator
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        conditioned = isinstance(g, TranslationGenerator) and g.conditions == ("attr",)
-        return conditioned and isinstance(d, AttrDiscriminator)
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        return super().fits(g, d) and g.conditions == ("attr",)
 
     def setup(self, options: AttrEditOptions) -> None:
         self.loss = get_loss(options.loss)

@@ -13,6 +13,7 @@ dataclasses its ``Options`` inherits, so each key is declared in one place.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -140,10 +141,13 @@ class TwoPlayerObjective(Objective):
         self.g, self.d, self.ctx = g, d, ctx  # type: ignore[assignment]
         self.setup(self.Options() if options is None else options)
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        """Whether ``g`` and ``d`` are networks of the ``model`` family."""
-        return True
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        """Whether ``g`` and ``d`` are networks of the ``model`` family: instances of the classes the
+        subclass annotates ``g`` and ``d`` with, so a family's network types are declared once. A
+        subclass extends this with what a class cannot say (CycleGAN's second direction)."""
+        hints = typing.get_type_hints(cls)
+        return isinstance(g, hints["g"]) and isinstance(d, hints["d"])
 
     def setup(self, options: Any) -> None:
         """Read ``options`` (an instance of ``Options``); ``g``, ``d`` and ``ctx`` are already set."""

@@ -71,10 +71,9 @@ class CycleGANObjective(TwoPlayerObjective):
     g: TranslationGenerator
     d: DiscriminatorPair
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        both_ways = isinstance(g, TranslationGenerator) and g.ba is not None
-        return both_ways and isinstance(d, DiscriminatorPair)
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        return super().fits(g, d) and g.ba is not None  # both directions
 
     def setup(self, options: CycleGANOptions) -> None:
         self.loss = get_loss(options.loss)

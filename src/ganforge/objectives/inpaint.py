@@ -109,14 +109,11 @@ class InpaintObjective(TwoPlayerObjective):
     Options = InpaintOptions
     model = "inpaint"
     g: TranslationGenerator
+    d: GlobalLocalDiscriminator
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        return (
-            isinstance(g, TranslationGenerator)
-            and isinstance(g.ab, GatedInpaintGenerator)
-            and isinstance(d, GlobalLocalDiscriminator)
-        )
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        return super().fits(g, d) and isinstance(g.ab, GatedInpaintGenerator)
 
     def setup(self, options: InpaintOptions) -> None:
         net: GatedInpaintGenerator = self.g.ab  # type: ignore[assignment]

@@ -15,6 +15,7 @@ nothing, so we do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,11 +51,11 @@ class Pix2PixObjective(TwoPlayerObjective):
     Options = Pix2PixOptions
     model = "pix2pix"
     g: TranslationGenerator
+    d: PatchDiscriminator
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        one_way = isinstance(g, TranslationGenerator) and g.ba is None
-        return one_way and isinstance(d, PatchDiscriminator) and d.cond_channels > 0
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        return super().fits(g, d) and g.ba is None and d.cond_channels > 0  # one way, D sees the input
 
     def setup(self, options: Pix2PixOptions) -> None:
         self.loss = get_loss(options.loss)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -101,15 +102,11 @@ class SRGANObjective(TwoPlayerObjective):
     Options = SRGANOptions
     model = "srgan"
     g: TranslationGenerator
+    d: SRDiscriminator
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        return (
-            isinstance(g, TranslationGenerator)
-            and g.ba is None
-            and isinstance(g.ab, SRResNet)
-            and isinstance(d, SRDiscriminator)
-        )
+    @classmethod
+    def fits(cls, g: Any, d: Any) -> bool:
+        return super().fits(g, d) and g.ba is None and isinstance(g.ab, SRResNet)
 
     def setup(self, options: SRGANOptions) -> None:
         self.loss = get_loss(options.loss)

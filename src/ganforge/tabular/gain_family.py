@@ -154,13 +154,10 @@ class ImputationTask(Task):
     """Missing-data imputation: the handle fills a frame's holes. Runs are scored by
     ``benchmarks/imputation.py`` (RMSE / accuracy on punched holes), not by a sample metric."""
 
-    name = "imputation"
     handle_class = ImputerHandle
     report_title = "Imputation"
     loader = "ganforge.tabular.Imputer.from_run (or `ganforge impute --run RUN --resume`)"
-
-    def accepts(self, g: nn.Module) -> bool:
-        return isinstance(g, GainGenerator)
+    network = GainGenerator
 
     def check_evaluable(self, cfg: Any) -> None:
         raise EvalError(NO_SAMPLE_METRIC)

@@ -142,10 +142,6 @@ class GainObjective(TwoPlayerObjective):
     g: GainGenerator
     d: GainDiscriminator
 
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        return isinstance(g, GainGenerator) and isinstance(d, GainDiscriminator)
-
     def setup(self, options: GainOptions) -> None:
         self.hint_rate, self.alpha = float(options.hint_rate), float(options.alpha)
 

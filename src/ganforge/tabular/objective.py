@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
@@ -60,10 +59,6 @@ class CTGANObjective(TwoPlayerObjective):
     g: TabularGenerator
     d: PacDiscriminator
     signed_logits = False  # a Wasserstein critic: its scores have no fixed zero
-
-    @staticmethod
-    def fits(g: nn.Module | None, d: nn.Module | None) -> bool:
-        return isinstance(g, TabularGenerator) and isinstance(d, PacDiscriminator)
 
     def setup(self, options: CTGANOptions) -> None:
         self.pac, self.gp_lambda, self.tau = self.d.pac, options.gp_lambda, options.tau

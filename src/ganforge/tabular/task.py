@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from ganforge.errors import CheckpointError, ConfigError, DataError
 from ganforge.evaluation.core import EvalContext, dataset_meta, register_metric
@@ -194,13 +193,10 @@ def _same(a: Any, b: Any) -> bool:
 class TabularTask(Task):
     """Table synthesis: the handle samples rows; runs are scored by ``fidelity`` on held-out rows."""
 
-    name = "tabular"
     handle_class = TabularHandle
     report_title = "Synthetic rows"
     loader = "ganforge.tabular.TabularGAN.from_run (or `ganforge tabular sample`)"
-
-    def accepts(self, g: nn.Module) -> bool:
-        return isinstance(g, TabularGenerator)
+    network = TabularGenerator
 
     def reference(self, ctx: EvalContext) -> tuple[pd.DataFrame, list[np.ndarray]]:
         """The rows an evaluation compares with, raw and encoded (computed once per run)."""

@@ -49,17 +49,18 @@ class Handle:
 
 
 class Task(ABC):
-    """Base of every task kind. Subclasses set ``name`` and ``handle_class`` and register themselves
-    with ``@register_task(name)``."""
+    """Base of every task kind. Subclasses set ``handle_class`` and ``network`` and register
+    themselves with ``@register_task(name)``, which sets ``name``."""
 
     name: ClassVar[str]
     handle_class: ClassVar[type]
+    network: ClassVar[type[nn.Module]]  # the class of the ``g`` network a run of this task trains
     report_title: ClassVar[str] = "Generated samples"
     loader: ClassVar[str]  # how users open such a run, for messages: "ganforge.load (or `ganforge sample`)"
 
-    @abstractmethod
     def accepts(self, g: nn.Module) -> bool:
-        """Whether ``g`` (a run's ``g`` network) is a model of this task."""
+        """Whether ``g`` (a run's ``g`` network) is a model of this task: an instance of ``network``."""
+        return isinstance(g, self.network)
 
     def wrap(
         self,

@@ -89,13 +89,13 @@ class GeneratorHandle(Handle):
 
 @register_task("generation", description="noise [+ label] -> sample: GANs that sample a latent")
 class GenerationTask(Task):
-    name = "generation"
     handle_class = GeneratorHandle
     report_title = "Latent interpolation"
     loader = "ganforge.load (or `ganforge sample`)"
+    network = Generator
 
     def accepts(self, g: nn.Module) -> bool:
-        return isinstance(g, Generator) and not isinstance(g, TranslationGenerator)
+        return super().accepts(g) and not isinstance(g, TranslationGenerator)  # translators are Generators
 
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         return ctx.generator().sample(ctx.n, seed=ctx.seed)

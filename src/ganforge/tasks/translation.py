@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ganforge.config import Config
 from ganforge.errors import ConfigError, DataError, EvalError
@@ -277,13 +276,10 @@ class TranslationSamples:
 
 @register_task("translation", description="image [+ mask | attribute] -> image: pix2pix, CycleGAN, SR, ...")
 class TranslationTask(Task):
-    name = "translation"
     handle_class = TranslatorHandle
     report_title = "Test translations"
     loader = "ganforge.load_translator (or `ganforge translate`)"
-
-    def accepts(self, g: nn.Module) -> bool:
-        return isinstance(g, TranslationGenerator)
+    network = TranslationGenerator
 
     def check_evaluable(self, cfg: Config) -> None:
         held_out_params(cfg)  # scored on the test split, which must exist
