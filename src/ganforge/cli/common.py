@@ -24,6 +24,15 @@ def add_run_flags(p: argparse.ArgumentParser, run_flag: str, example: str) -> No
     group.add_argument("--force", action="store_true", help=f"replace the run in {run_flag}")
 
 
+def args_for(func: Callable[..., Any], args: argparse.Namespace, **given: Any) -> dict[str, Any]:
+    """The keyword arguments of ``func`` that the command line sets: each parameter of ``func`` named
+    like a flag's destination (``--step-size`` is ``step_size``), then ``given`` (values the command
+    worked out itself) over them. Flags are named after the library's parameters, so a command
+    passes them on without spelling each twice."""
+    params = inspect.signature(func).parameters
+    return {**{name: getattr(args, name) for name in params if hasattr(args, name)}, **given}
+
+
 def add_command(
     sub: Any, name: str, func: Callable[[argparse.Namespace], int], **kwargs: Any
 ) -> argparse.ArgumentParser:

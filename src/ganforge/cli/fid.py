@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_command, console
+from ganforge.cli.common import add_command, args_for, console
 from ganforge.cli.evaluate import _positive_int
 
 
@@ -32,18 +32,7 @@ def cmd_fid(args: argparse.Namespace) -> int:
     """
     from ganforge.evaluation.fid_files import compare
 
-    result = compare(
-        args.a,
-        args.b,
-        extractor=args.extractor,
-        n=args.n,
-        resolution=args.resolution,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        device=args.device,
-        kid=args.kid,
-        cache=not args.no_cache,
-    )
+    result = compare(**args_for(compare, args, cache=not args.no_cache))
     rec = result.record
     if args.json:
         print(json.dumps(rec))

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from ganforge.cli.common import add_run_flags
+from ganforge.cli.common import add_command, add_run_flags
 from ganforge.errors import ConfigError, DataError
 
 FORMATS = (".csv", ".parquet", ".pq")
@@ -88,6 +88,11 @@ def run_overrides(args: argparse.Namespace, discrete: list[str], n_rows: int) ->
 
 
 def cmd_impute(args: argparse.Namespace) -> int:
+    """fill the missing cells of a CSV/Parquet table with GAIN
+
+    Impute missing cells with GAIN (Yoon et al. 2018). Observed cells are kept exactly; text columns
+    are categorical, numeric ones continuous unless listed in --discrete.
+    """
     from ganforge.config import load_config
     from ganforge.tabular.gain import PRESET, train_imputation
 
@@ -115,12 +120,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
 
 def add_impute_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "impute",
-        help="fill the missing cells of a CSV/Parquet table with GAIN",
-        description="Impute missing cells with GAIN (Yoon et al. 2018). Observed cells are kept exactly;"
-        " text columns are categorical, numeric ones continuous unless listed in --discrete.",
-    )
+    p = add_command(sub, "impute", cmd_impute)
     p.add_argument("data", help="input table (.csv or .parquet)")
     p.add_argument("-o", "--output", required=True, help="output table (.csv or .parquet)")
     length = p.add_mutually_exclusive_group()
@@ -134,7 +134,6 @@ def add_impute_parser(sub: Any) -> None:
         "--run", help="keep the training run in this directory (resumable); default: a temporary one"
     )
     add_run_flags(p, "--run", "objective.alpha=10 (a key of preset tabular/gain)")
-    p.set_defaults(func=cmd_impute)
 
 
 __all__ = ["add_impute_parser", "cmd_impute", "read_table", "write_table"]

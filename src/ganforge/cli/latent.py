@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import console
+from ganforge.cli.common import args_for, console
 from ganforge.errors import ConfigError
 
 
@@ -90,16 +90,7 @@ def cmd_walk(args: argparse.Namespace) -> int:
     from ganforge.latent import walk_grid
 
     out, handle = _output_and_generator(args)
-    sweep = walk_grid(
-        handle,
-        steps=args.steps,
-        step_size=args.step_size,
-        smoothness=args.smoothness,
-        rows=args.rows,
-        seed=args.seed,
-        label=args.label,
-        truncation=_truncation(args.truncation),
-    )
+    sweep = walk_grid(**args_for(walk_grid, args, generator=handle, truncation=_truncation(args.truncation)))
     _save_sweep(args, sweep, out, f"a {args.steps}-frame latent walk", bounce=False)
     return 0
 
@@ -117,17 +108,7 @@ def cmd_invert(args: argparse.Namespace) -> int:
         raise ConfigError(f"--save-latent '{args.save_latent}' must end in .npz")
     handle = _load(args)
     target = load_target(args.target, tuple(handle.generator.out_shape), index=args.index)
-    result = invert(
-        handle,
-        target,
-        space=args.space,
-        steps=args.steps,
-        lr=args.lr,
-        restarts=args.restarts,
-        prior_weight=args.prior_weight,
-        label=args.label,
-        seed=args.seed,
-    )
+    result = invert(**args_for(invert, args, generator=handle, target=target))
     pair = torch.stack([result.target, result.reconstruction])
     save_image(make_grid(pair, nrow=2, scale=max(1, 128 // pair.shape[-1])), out)
     summary = {**result.summary(), "output": str(out)}

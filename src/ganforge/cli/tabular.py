@@ -17,13 +17,17 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_run_flags, console
+from ganforge.cli.common import add_command, add_run_flags, console
 from ganforge.errors import ConfigError, EvalError, RunDirError
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Train preset ``tabular/ctgan`` on the table into run dir ``--out``, then save the model kept
-    (the best evaluation's) as ``--out/model.json`` + ``generator.safetensors`` for ``sample``."""
+    """fit a TabularGAN to a CSV/parquet table and save it to --out
+
+    Train preset tabular/ctgan on the table: --out is a run directory (config.yaml, checkpoints/,
+    logs/, TensorBoard) that also receives the model kept (the best evaluation's: model.json and
+    generator.safetensors, which `tabular sample` reads).
+    """
     from ganforge.rundir import holds_run
     from ganforge.tabular import TabularGAN
 
@@ -159,12 +163,7 @@ def add_tabular_parser(sub: Any) -> None:
     p = sub.add_parser("tabular", help="synthetic tables with a CTGAN: fit, sample, eval")
     tsub = p.add_subparsers(dest="tabular_command", required=True)
 
-    f = tsub.add_parser(
-        "fit",
-        help="fit a TabularGAN to a CSV/parquet table and save it to --out",
-        description="Train preset tabular/ctgan on the table: --out is a run directory (config.yaml,"
-        " checkpoints/, logs/, TensorBoard) that also receives the model kept (model.json).",
-    )
+    f = add_command(tsub, "fit", cmd_fit)
     f.add_argument("data", help="a .csv or .parquet table")
     f.add_argument("--out", required=True, help="run directory: the model is saved there too")
     f.add_argument("--discrete", default=None, help="comma-separated discrete columns (default: auto-detect)")
@@ -180,7 +179,6 @@ def add_tabular_parser(sub: Any) -> None:
     f.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     f.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_run_flags(f, "--out", "model.embedding_dim=64 (a key of preset tabular/ctgan)")
-    f.set_defaults(func=cmd_fit)
 
     s = tsub.add_parser("sample", help="draw synthetic rows from a saved model")
     s.add_argument("run", help="model directory written by `tabular fit`")

@@ -91,10 +91,6 @@ class AttrEditObjective(TwoPlayerObjective):
     g: TranslationGenerator
     d: AttrDiscriminator
 
-    @classmethod
-    def fits(cls, g: Any, d: Any) -> bool:
-        return super().fits(g, d) and g.conditions == ("attr",)
-
     def setup(self, options: AttrEditOptions) -> None:
         self.loss = get_loss(options.loss)
         self.lambda_attr, self.lambda_rec = options.lambda_attr, options.lambda_rec

@@ -122,7 +122,8 @@ class TwoPlayerObjective(Objective):
     Its ``__init__`` is what every such game's constructor did: take ``g`` and ``d`` from ``nets``,
     check them against ``fits`` when the subclass names the ``model`` family it trains (a
     ConfigError naming that family otherwise), keep ``g``, ``d`` and ``ctx``, then hand the options
-    to ``setup``. A subclass declares what is its own: ``Options``, ``model``, ``fits`` and ``setup``.
+    to ``setup``. A subclass declares what is its own: ``Options``, ``model``, the classes of its
+    ``g`` and ``d`` (as annotations, which ``fits`` reads) and ``setup``.
     """
 
     g: nn.Module
@@ -144,8 +145,9 @@ class TwoPlayerObjective(Objective):
     @classmethod
     def fits(cls, g: Any, d: Any) -> bool:
         """Whether ``g`` and ``d`` are networks of the ``model`` family: instances of the classes the
-        subclass annotates ``g`` and ``d`` with, so a family's network types are declared once. A
-        subclass extends this with what a class cannot say (CycleGAN's second direction)."""
+        subclass annotates ``g`` and ``d`` with, so a family's network types are declared once. The
+        built-in families need nothing more: their discriminator classes tell them apart. A subclass
+        whose networks a class cannot tell apart extends this."""
         hints = typing.get_type_hints(cls)
         return isinstance(g, hints["g"]) and isinstance(d, hints["d"])
 

@@ -71,10 +71,6 @@ class CycleGANObjective(TwoPlayerObjective):
     g: TranslationGenerator
     d: DiscriminatorPair
 
-    @classmethod
-    def fits(cls, g: Any, d: Any) -> bool:
-        return super().fits(g, d) and g.ba is not None  # both directions
-
     def setup(self, options: CycleGANOptions) -> None:
         self.loss = get_loss(options.loss)
         self.lambda_cyc, self.identity = options.lambda_cyc, options.identity

@@ -111,10 +111,6 @@ class InpaintObjective(TwoPlayerObjective):
     g: TranslationGenerator
     d: GlobalLocalDiscriminator
 
-    @classmethod
-    def fits(cls, g: Any, d: Any) -> bool:
-        return super().fits(g, d) and isinstance(g.ab, GatedInpaintGenerator)
-
     def setup(self, options: InpaintOptions) -> None:
         net: GatedInpaintGenerator = self.g.ab  # type: ignore[assignment]
         if options.lambda_class > 0 and net.classifier is None:

@@ -15,7 +15,6 @@ nothing, so we do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -52,10 +51,6 @@ class Pix2PixObjective(TwoPlayerObjective):
     model = "pix2pix"
     g: TranslationGenerator
     d: PatchDiscriminator
-
-    @classmethod
-    def fits(cls, g: Any, d: Any) -> bool:
-        return super().fits(g, d) and g.ba is None and d.cond_channels > 0  # one way, D sees the input
 
     def setup(self, options: Pix2PixOptions) -> None:
         self.loss = get_loss(options.loss)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +42,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
-from ganforge.models.srgan import SRDiscriminator, SRResNet
+from ganforge.models.srgan import SRDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import (
@@ -103,10 +102,6 @@ class SRGANObjective(TwoPlayerObjective):
     model = "srgan"
     g: TranslationGenerator
     d: SRDiscriminator
-
-    @classmethod
-    def fits(cls, g: Any, d: Any) -> bool:
-        return super().fits(g, d) and g.ba is None and isinstance(g.ab, SRResNet)
 
     def setup(self, options: SRGANOptions) -> None:
         self.loss = get_loss(options.loss)
