@@ -200,8 +200,30 @@ TASKS = Registry("task")
 register_model = MODELS.register
 register_variant = MODELS.register_variant
 register_loss = LOSSES.register
-register_dataset = DATASETS.register
-register_objective = OBJECTIVES.register
+
+
+def register_dataset(
+    name: str | None = None, *, native_resolution: int | None = None, channels: int | None = None, **meta: Any
+) -> Callable[[F], F]:
+    """``@register_dataset("mnist", native_resolution=32, channels=1)``: the size and channels the
+    data come in, None (the defaults) where they depend on the data's options (a folder of yours,
+    a derived dataset)."""
+    return DATASETS.register(name, native_resolution=native_resolution, channels=channels, **meta)
+
+
+def register_objective(name: str, **meta: Any) -> Callable[[F], F]:
+    """``@register_objective("pix2pix")`` on an ``Objective`` subclass. One with a ``model``
+    attribute (a two-player game) trains the model family of its own name unless it sets ``model``
+    itself (the ``gan`` objective's ``None``: any family), so the name is written once."""
+
+    def deco(cls: F) -> F:
+        if hasattr(cls, "model") and "model" not in vars(cls):
+            cls.model = name  # type: ignore[attr-defined]
+        return OBJECTIVES.register(name, **meta)(cls)
+
+    return deco
+
+
 register_extractor = EXTRACTORS.register
 
 

@@ -110,8 +110,6 @@ def _folder_labels(root: Path, paths: list[Path]) -> tuple[np.ndarray | None, in
 
 @register_dataset(
     "folder",
-    native_resolution=None,
-    channels=None,
     description="a folder of images (png/jpg/bmp/webp/gif); subfolders become class labels",
 )
 def folder(
@@ -303,8 +301,6 @@ def _pixels_to_unit(x: np.ndarray, where: str) -> torch.Tensor:
 
 @register_dataset(
     "npz",
-    native_resolution=None,
-    channels=None,
     description="arrays from a .npz file: images (N,H,W), (N,C,H,W), (N,H,W,C) or vectors (N,D)",
 )
 def npz(path: str = "", key: str = "x", label_key: str = "y", resolution: int | None = None) -> ArrayDataset:

@@ -15,13 +15,11 @@ a benchmark's test set, ``objective.masks: data`` (train on the user's own masks
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from ganforge.data.base import ArrayDataset
 from ganforge.data.degrade import apply_mask, center_mask, free_form_masks
-from ganforge.data.paired import plain_base
+from ganforge.data.paired import BaseImages
 from ganforge.errors import ConfigError
 from ganforge.registry import register_dataset
 
@@ -62,25 +60,20 @@ def draw_masks(
 
 @register_dataset(
     "masked",
-    native_resolution=None,
-    channels=None,
     pairing="paired",
     description="paired: any image dataset (x) with fixed inpainting masks (mask) and masked images (a)",
+    options=BaseImages,
 )
 def masked(
-    base: str = "mnist",
-    base_params: dict[str, Any] | None = None,
-    masks: str = "center",
-    hole: int | None = None,
-    seed: int = 0,
-    resolution: int | None = None,
+    masks: str = "center", hole: int | None = None, seed: int = 0, options: BaseImages | None = None
 ) -> ArrayDataset:
-    """Dataset ``base`` (built with ``base_params``, e.g. ``{split: test}``) with ``masks`` (center,
-    free_form, mixed; from ``seed``) and the masked images ``a`` (hole = 0)."""
+    """The ``base`` images with ``masks`` (center, free_form, mixed; from ``seed``) and the masked
+    images ``a`` (hole = 0)."""
     modes = [m for m in MASK_MODES if m != "data"]
     if masks not in modes:
         raise ConfigError(f"data.masks must be one of {', '.join(modes)}, got {masks!r}")
-    target = plain_base(base, base_params, resolution, "to be masked")
+    options = options or BaseImages()
+    target = options.build("to be masked")
     n, _, h, w = target.x.shape
     if h != w:
         raise ConfigError(f"masked needs square images, got {h}x{w}")
@@ -91,7 +84,7 @@ def masked(
     return ArrayDataset(
         x=target.x,
         y=target.y,
-        name=f"{base}+{masks}",
+        name=f"{options.base}+{masks}",
         num_classes=target.num_classes,
         extras={"a": masked_input(target.x, mask).contiguous(), "mask": mask},
     )

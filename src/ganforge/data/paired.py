@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -169,47 +170,48 @@ def thin2thick(split: str = "train", resolution: int | None = None, radius: int 
     return make_unpaired(domain_a, domain_b, name="thin2thick")
 
 
-def plain_base(
-    base: str, base_params: dict[str, Any] | None, resolution: int | None, purpose: str
-) -> ArrayDataset:
-    """Build the ``base`` of a wrapper dataset (``degraded``, ``masked``): plain images only.
+@dataclass(frozen=True)
+class BaseImages:
+    """The keys of a dataset made from another (``degraded``, ``masked``): dataset ``base`` built
+    with ``base_params`` (e.g. ``{split: test}`` or ``{path: photos}``) at ``resolution``."""
 
-    A dataset that already pairs images declares ``pairing`` in its registry entry (edges2digits,
-    thin2thick, the folder pairs, the wrappers themselves, ...), so it is refused by that, not by a
-    list of names each wrapper would have to keep up to date."""
-    if base in DATASETS and DATASETS.get(base).meta.get("pairing"):
-        raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
-    params = dict(base_params or {})
-    if resolution is not None:
-        params["resolution"] = resolution
-    target = DATASETS.build(base, **params)
-    if not target.is_image or target.extras or target.independent:
-        raise ConfigError(f"data.base '{base}' must hold plain images {purpose}")
-    return target
+    base: str = "mnist"
+    base_params: dict[str, Any] | None = None
+    resolution: int | None = None
+
+    def build(self, purpose: str) -> ArrayDataset:
+        """The base dataset: plain images only. A dataset that already pairs images declares
+        ``pairing`` in its registry entry (edges2digits, thin2thick, the folder pairs, the wrappers
+        themselves, ...), so it is refused by that, not by a list of names to keep up to date."""
+        base = self.base
+        if base in DATASETS and DATASETS.get(base).meta.get("pairing"):
+            raise ConfigError(f"data.base must be a plain image dataset, not '{base}'")
+        params = dict(self.base_params or {})
+        if self.resolution is not None:
+            params["resolution"] = self.resolution
+        target = DATASETS.build(base, **params)
+        if not target.is_image or target.extras or target.independent:
+            raise ConfigError(f"data.base '{base}' must hold plain images {purpose}")
+        return target
 
 
 @register_dataset(
     "degraded",
-    native_resolution=None,
-    channels=None,
     pairing="paired",
     description="paired: any image dataset (x) and a degradation of it (a): edges, dilate, downsample, holes",
+    options=BaseImages,
 )
 def degraded(
-    base: str = "mnist",
-    base_params: dict[str, Any] | None = None,
     degradation: str = "edges",
     degradation_params: dict[str, Any] | None = None,
-    resolution: int | None = None,
+    options: BaseImages = BaseImages(),
 ) -> ArrayDataset:
-    """Dataset ``base`` (built with ``base_params``, e.g. ``{split: train}`` or ``{path: photos}``) as
-    targets, and ``degradation`` (``data/degrade.py``: edges, dilate, downsample, center_hole,
-    free_form; with ``degradation_params``) of each image as its input: users' own photos become a
-    restoration task by naming ``folder`` as the base."""
-    target = plain_base(base, base_params, resolution, "to be degraded")
-    return make_paired(
-        target, degrade(target.x, degradation, degradation_params), name=f"{base}+{degradation}"
-    )
+    """The ``base`` images as targets, and ``degradation`` (``data/degrade.py``: edges, dilate,
+    downsample, center_hole, free_form; with ``degradation_params``) of each as its input: users'
+    own photos become a restoration task by naming ``folder`` as the base."""
+    target = options.build("to be degraded")
+    name = f"{options.base}+{degradation}"
+    return make_paired(target, degrade(target.x, degradation, degradation_params), name=name)
 
 
 # ---------------------------------------------------------------- the user's own folders
@@ -281,62 +283,67 @@ def _names(items: list[str]) -> str:
     return ", ".join(items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
 
 
+@dataclass(frozen=True)
+class TwoFolders:
+    """The keys of both two-domain folder datasets: ``path`` holds the image folders ``a_dir/`` and
+    ``b_dir/`` (subfolders included); images are centre-cropped and resized to ``resolution``
+    (default: the smallest side among all of them); ``channels`` as for ``folder``."""
+
+    path: str = ""
+    resolution: int | None = None
+    channels: int | None = None
+    a_dir: str = "A"
+    b_dir: str = "B"
+
+    def folders(self, what: str) -> tuple[Path, Path, Path]:
+        return _side_folders(self.path, what, self.a_dir, self.b_dir)
+
+    def read(self, paths_a: list[Path], paths_b: list[Path], smallest: int) -> tuple[torch.Tensor, ...]:
+        """Both sides' images at ``resolution`` (else ``smallest``), in one channel count."""
+        return _two_domains(paths_a, paths_b, check_resolution(self.resolution) or smallest, self.channels)
+
+
 @register_dataset(
     "paired_folder",
-    native_resolution=None,
-    channels=None,
+    options=TwoFolders,
     pairing="paired",
     description="paired: folders A/ (inputs) and B/ (targets) of images with the same file names",
 )
-def paired_folder(
-    path: str = "",
-    resolution: int | None = None,
-    channels: int | None = None,
-    a_dir: str = "A",
-    b_dir: str = "B",
-) -> ArrayDataset:
+def paired_folder(options: TwoFolders = TwoFolders()) -> ArrayDataset:
     """Your own pairs: ``path/A/name.png`` is the input of ``path/B/name.png`` (matched by name
-    without extension, subfolders included). Images are centre-cropped and resized to
-    ``resolution`` (default: the smallest side among all of them); ``channels`` as for ``folder``.
-    A name on one side only is an error that lists it: silently dropping it would misalign nothing
-    but hide a user's mistake."""
-    root, folder_a, folder_b = _side_folders(path, "paired dataset folder", a_dir, b_dir)
+    without extension). A name on one side only is an error that lists it: silently dropping it
+    would misalign nothing but hide a user's mistake."""
+    o = options
+    root, folder_a, folder_b = o.folders("paired dataset folder")
     by_a, by_b = _by_stem(folder_a, _readable(folder_a)), _by_stem(folder_b, _readable(folder_b))
     only_a, only_b = sorted(set(by_a) - set(by_b)), sorted(set(by_b) - set(by_a))
     if only_a or only_b:
-        parts = [f"{len(only_a)} only in {a_dir}/ ({_names(only_a)})"] if only_a else []
-        parts += [f"{len(only_b)} only in {b_dir}/ ({_names(only_b)})"] if only_b else []
-        raise DataError(f"'{path}': {a_dir}/ and {b_dir}/ must hold the same file names; " + ", ".join(parts))
+        parts = [f"{len(only_a)} only in {o.a_dir}/ ({_names(only_a)})"] if only_a else []
+        parts += [f"{len(only_b)} only in {o.b_dir}/ ({_names(only_b)})"] if only_b else []
+        same = f"{o.a_dir}/ and {o.b_dir}/ must hold the same file names"
+        raise DataError(f"'{o.path}': {same}; " + ", ".join(parts))
     names = sorted(by_a)
     paths_a, paths_b, smallest = _openable(root, [by_a[n] for n in names], [by_b[n] for n in names])
     keep = sorted({_stem(folder_a, p) for p in paths_a} & {_stem(folder_b, p) for p in paths_b})
     if not keep:
-        raise DataError(f"no readable image pairs in '{path}'")
-    side = check_resolution(resolution) or smallest
-    x_a, x_b = _two_domains([by_a[n] for n in keep], [by_b[n] for n in keep], side, channels)
+        raise DataError(f"no readable image pairs in '{o.path}'")
+    x_a, x_b = o.read([by_a[n] for n in keep], [by_b[n] for n in keep], smallest)
     return make_paired(ArrayDataset(x=x_b, name="paired_folder"), x_a)
 
 
 @register_dataset(
     "unpaired_folder",
-    native_resolution=None,
-    channels=None,
+    options=TwoFolders,
     pairing="unpaired",
     description="unpaired: folders A/ and B/ of images, any names and counts (CycleGAN)",
 )
-def unpaired_folder(
-    path: str = "",
-    resolution: int | None = None,
-    channels: int | None = None,
-    a_dir: str = "A",
-    b_dir: str = "B",
-) -> ArrayDataset:
+def unpaired_folder(options: TwoFolders = TwoFolders()) -> ArrayDataset:
     """Two unrelated image collections ``path/A`` and ``path/B`` of any sizes, for CycleGAN."""
-    root, folder_a, folder_b = _side_folders(path, "unpaired dataset folder", a_dir, b_dir)
+    o = options
+    root, folder_a, folder_b = o.folders("unpaired dataset folder")
     paths_a, paths_b, smallest = _openable(root, _readable(folder_a), _readable(folder_b))
     if not paths_a or not paths_b:
-        raise DataError(f"'{path}' needs readable images in both {a_dir}/ and {b_dir}/")
-    side = check_resolution(resolution) or smallest
-    x_a, x_b = _two_domains(paths_a, paths_b, side, channels)
-    domain_a, domain_b = ArrayDataset(x=x_a, name=a_dir), ArrayDataset(x=x_b, name=b_dir)
+        raise DataError(f"'{o.path}' needs readable images in both {o.a_dir}/ and {o.b_dir}/")
+    x_a, x_b = o.read(paths_a, paths_b, smallest)
+    domain_a, domain_b = ArrayDataset(x=x_a, name=o.a_dir), ArrayDataset(x=x_b, name=o.b_dir)
     return make_unpaired(domain_a, domain_b, name="unpaired_folder")

@@ -85,12 +85,10 @@ def mixture_of_params(params: dict[str, Any]) -> tuple[np.ndarray, float]:
 
 @register_dataset(
     "toy2d",
-    native_resolution=None,
     default_extractor="raw",
     default_metrics="modes",
     metrics=("modes",),
     mixture=mixture_of_params,
-    channels=None,
     dim=2,
     description="2-D Gaussian mixture (grid of 25 or ring of 8 modes) for mode-collapse studies",
 )

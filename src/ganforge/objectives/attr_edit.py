@@ -87,7 +87,6 @@ class AttrEditObjective(TwoPlayerObjective):
     """
 
     Options = AttrEditOptions
-    model = "attr_edit"
     g: TranslationGenerator
     d: AttrDiscriminator
 

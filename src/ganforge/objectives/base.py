@@ -128,8 +128,9 @@ class TwoPlayerObjective(Objective):
 
     g: nn.Module
     d: nn.Module
-    # The model family, of the objective's own name, whose networks it trains (objective pix2pix
-    # trains model pix2pix or pix2pix_tiny); None: any ``g`` and ``d`` (the ``gan`` objective).
+    # The model family whose networks it trains: ``register_objective`` sets the objective's own
+    # name (objective pix2pix trains model pix2pix or pix2pix_tiny) unless the class sets it; None:
+    # any ``g`` and ``d`` of the annotated classes (the ``gan`` objective).
     model: ClassVar[str | None] = None
 
     def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: Any = None) -> None:

@@ -28,14 +28,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.translation import DiscriminatorPair, TranslationGenerator
-from ganforge.objectives.base import (
-    Batch,
-    Phase,
-    Stats,
-    TwoPlayerObjective,
-    discriminator_terms,
-    prefixed,
-)
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms, prefixed
 from ganforge.objectives.translation import ImagePool, inputs_of
 from ganforge.registry import register_objective
 
@@ -67,7 +60,6 @@ class CycleGANObjective(TwoPlayerObjective):
     """
 
     Options = CycleGANOptions
-    model = "cyclegan"
     g: TranslationGenerator
     d: DiscriminatorPair
 

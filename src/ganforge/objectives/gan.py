@@ -65,7 +65,7 @@ class AdversarialObjective(TwoPlayerObjective):
     """
 
     Options = GANOptions
-
+    model = None  # any family
     g: Generator
 
     def setup(self, options: GANOptions) -> None:

@@ -46,10 +46,7 @@ from ganforge.losses import get_loss
 from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
-from ganforge.objectives.translation import (
-    PerceptualOptions,
-    add_perceptual,
-)
+from ganforge.objectives.translation import PerceptualOptions, add_perceptual
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
@@ -107,7 +104,6 @@ class InpaintObjective(TwoPlayerObjective):
     """
 
     Options = InpaintOptions
-    model = "inpaint"
     g: TranslationGenerator
     d: GlobalLocalDiscriminator
 

@@ -48,7 +48,6 @@ class Pix2PixObjective(TwoPlayerObjective):
     """
 
     Options = Pix2PixOptions
-    model = "pix2pix"
     g: TranslationGenerator
     d: PatchDiscriminator
 

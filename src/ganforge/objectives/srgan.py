@@ -45,11 +45,7 @@ from ganforge.losses import get_loss
 from ganforge.models.srgan import SRDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
-from ganforge.objectives.translation import (
-    PerceptualOptions,
-    add_perceptual,
-    inputs_of,
-)
+from ganforge.objectives.translation import PerceptualOptions, add_perceptual, inputs_of
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 
@@ -99,7 +95,6 @@ class SRGANObjective(TwoPlayerObjective):
     """
 
     Options = SRGANOptions
-    model = "srgan"
     g: TranslationGenerator
     d: SRDiscriminator
 

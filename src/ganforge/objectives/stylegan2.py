@@ -35,14 +35,7 @@ from ganforge.augment import AugmentOptions
 from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from ganforge.objectives.base import (
-    Batch,
-    Phase,
-    Stats,
-    TwoPlayerObjective,
-    discriminator_terms,
-    prefixed,
-)
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms, prefixed
 from ganforge.options import check_at_least
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
@@ -103,10 +96,10 @@ class StyleGAN2Objective(TwoPlayerObjective):
     """
 
     Options = StyleGAN2Options
+    model = None  # any family with a mapping and a synthesis network: ``setup`` checks
     g: StyleGAN2Generator
 
     def setup(self, options: StyleGAN2Options) -> None:
-        # Any family with a mapping and a synthesis network, so no ``model`` to name.
         if not all(hasattr(self.g, name) for name in ("mapping", "synthesis", "num_ws")):
             raise ConfigError(
                 "objective 'stylegan2' needs a generator with a mapping and a synthesis network;"

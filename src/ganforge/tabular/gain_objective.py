@@ -138,7 +138,6 @@ class GainObjective(TwoPlayerObjective):
     """
 
     Options = GainOptions
-    model = "gain"
     g: GainGenerator
     d: GainDiscriminator
 

@@ -55,7 +55,6 @@ class CTGANObjective(TwoPlayerObjective):
     """
 
     Options = CTGANOptions
-    model = "ctgan"
     g: TabularGenerator
     d: PacDiscriminator
     signed_logits = False  # a Wasserstein critic: its scores have no fixed zero
