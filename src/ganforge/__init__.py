@@ -27,6 +27,7 @@ _EXPORTS = {
     "TranslatorHandle": "ganforge.tasks",
     "create_model": "ganforge.registry",
     "evaluate": "ganforge.evaluation",
+    "from_pretrained": "ganforge.api",
     "load": "ganforge.api",
     "load_config": "ganforge.config",
     "load_translator": "ganforge.api",
@@ -36,7 +37,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from ganforge.api import Run, load, load_translator, train
+    from ganforge.api import Run, from_pretrained, load, load_translator, train
     from ganforge.config import Config, load_config
     from ganforge.evaluation import evaluate
     from ganforge.registry import create_model
@@ -57,6 +58,7 @@ __all__ = [
     "__version__",
     "create_model",
     "evaluate",
+    "from_pretrained",
     "load",
     "load_config",
     "load_translator",

@@ -79,6 +79,13 @@ def load(
     return open_run(run_dir, ema, checkpoint, device, expect="generation")
 
 
+def from_pretrained(path: str | Path, device: str = "cpu") -> Any:
+    """A one-file model (``ganforge export RUN -o model.safetensors``) or a run directory as its
+    task's handle: ``sample`` for generators, ``translate`` / ``translate_any`` for translators, rows
+    for tables. ``device``: cpu, cuda, cuda:N, mps or auto."""
+    return open_run(path, device=device)
+
+
 def load_translator(
     run_dir: str | Path, ema: bool = True, checkpoint: str | Path | None = None, device: str = "cpu"
 ) -> TranslatorHandle:
@@ -86,4 +93,13 @@ def load_translator(
     return open_run(run_dir, ema, checkpoint, device, expect="translation")
 
 
-__all__ = ["GeneratorHandle", "Run", "TranslatorHandle", "load", "load_translator", "sample_fixed", "train"]
+__all__ = [
+    "GeneratorHandle",
+    "Run",
+    "TranslatorHandle",
+    "from_pretrained",
+    "load",
+    "load_translator",
+    "sample_fixed",
+    "train",
+]

@@ -99,7 +99,7 @@ def add_train_parser(sub: Any) -> None:
 
 def add_sample_parser(sub: Any) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
-    p.add_argument("run", help="run directory")
+    p.add_argument("run", help="run directory or one-file model (ganforge export)")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npz arrays (x, y)")
     p.add_argument("--seed", type=int, default=0)
@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ganforge import __version__
     from ganforge.cli.dataset import add_dataset_parser
     from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
+    from ganforge.cli.export import add_export_parser
     from ganforge.cli.fid import add_fid_parser
     from ganforge.cli.impute import add_impute_parser
     from ganforge.cli.latent import add_latent_parser
@@ -138,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
         add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
-        add_fid_parser, add_dataset_parser,
+        add_fid_parser, add_dataset_parser, add_export_parser,
     ):  # fmt: skip
         add(sub)
     return parser

@@ -49,7 +49,8 @@ def check_attr(attr: torch.Tensor, n: int, attr_dim: int) -> torch.Tensor:
             f"attr must be ({n}, {attr_dim}): {attr_dim} target value(s) per image,"
             f" got shape {tuple(attr.shape)}"
         )
-    if not torch.isfinite(attr).all():
+    # A check on values cannot be part of an exported graph (torch.export traces shapes only).
+    if not torch.compiler.is_compiling() and not torch.isfinite(attr).all():
         raise DataError("attr values must be finite")
     return attr
 
@@ -104,7 +105,7 @@ class AttrEditGenerator(nn.Module):
         self.apply(init_normal)
 
     def forward(self, x: torch.Tensor, attr: torch.Tensor) -> torch.Tensor:
-        attr = check_attr(attr, len(x), self.attr_dim)
+        attr = check_attr(attr, x.shape[0], self.attr_dim)  # shape[0]: traceable
         e = self.embed(((attr.float() - self.attr_center) / self.attr_scale).to(x.dtype))
         h = x
         for layer in self.layers:

@@ -164,12 +164,12 @@ class BigGANGenerator(Generator):
         apply_spectral_norm(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        chunks = z.reshape(len(z), self.z_dim).split(self.z_sizes, dim=1)
+        chunks = z.reshape(z.shape[0], self.z_dim).split(self.z_sizes, dim=1)  # shape[0]: traceable
         conds = list(chunks[1:])
         if self.shared is not None:
             shared = embed_labels(self.shared, require_labels(y, self.num_classes, "biggan generator"))
             conds = [torch.cat([shared.to(c.dtype), c], dim=1) for c in conds]
-        h = self.linear(chunks[0]).reshape(len(z), -1, BOTTOM, BOTTOM)
+        h = self.linear(chunks[0]).reshape(z.shape[0], -1, BOTTOM, BOTTOM)
         for i, (block, cond) in enumerate(zip(self.blocks, conds, strict=True)):
             h = block(h, cond)
             if i == self.attention_after:

@@ -115,7 +115,7 @@ class SynthesisBlock(nn.Module):
         self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: NoiseMode
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.first:
-            x = self.const[None].expand(len(ws), -1, -1, -1).to(ws.dtype)
+            x = self.const[None].expand(ws.shape[0], -1, -1, -1).to(ws.dtype)  # shape[0]: traceable
             x = self.conv1(x, ws[:, 0], noise_mode)
         else:
             assert x is not None and img is not None
@@ -240,7 +240,7 @@ class StyleGAN2Generator(Generator):
 
     def truncate(self, w: torch.Tensor, y: torch.Tensor | None, truncation: float) -> torch.Tensor:
         """w' = w̄ + ψ(w - w̄) (StyleGAN Sec. 3.2 / StyleGAN2 Appendix C, "truncation trick")."""
-        return self.w_center(len(w), y).lerp(w, truncation)
+        return self.w_center(w.shape[0], y).lerp(w, truncation)
 
     def generate(
         self, z: torch.Tensor, y: torch.Tensor | None = None, truncation: float = 1.0

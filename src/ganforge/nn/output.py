@@ -35,4 +35,6 @@ def bounded_output(h: torch.Tensor) -> torch.Tensor:
     A clamp whose gradient always lets saturated pixels come back (``_InwardClamp``) kept samples
     diverse and digit-like in the same runs.
     """
+    if not (torch.is_grad_enabled() and h.requires_grad):  # the same values; traceable for exports
+        return h.clamp(-1.0, 1.0)
     return _InwardClamp.apply(h)

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ganforge.config import Config
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, ConfigError
 from ganforge.registry import MODELS, TASKS
 from ganforge.tasks import generation, translation  # noqa: F401  (register the task kinds)
 from ganforge.tasks.base import Task
 from ganforge.tasks.generation import GeneratorHandle
 from ganforge.tasks.loading import load_run_generator
+from ganforge.tasks.onefile import is_model_file, read_model_file
 from ganforge.tasks.translation import TranslatorHandle
 from ganforge.training.build import resolve_device
 
@@ -41,13 +42,24 @@ def open_run(
     device: str = "cpu",
     expect: str | None = None,
 ) -> Any:
-    """A run's newest (or given) checkpoint as its task's handle, on ``device``; ``expect`` (a task
-    name) refuses a run of another task with a message saying how to open it instead."""
-    cfg, ckpt, g, info = load_run_generator(run_dir, ema, checkpoint)
-    task = task_of(cfg)
+    """A run's newest (or given) checkpoint, or a one-file model (``ganforge export``), as its task's
+    handle on ``device``; ``expect`` (a task name) refuses a model of another task with a message
+    saying how to open it instead."""
+    from_file = is_model_file(run_dir)
+    if from_file:
+        cfg, g, info, meta = read_model_file(run_dir)
+        if checkpoint is not None or (not ema and meta.get("source", {}).get("ema")):
+            raise ConfigError(
+                f"'{run_dir}' is a model file: it holds the one set of weights chosen at export"
+                " (choose the checkpoint or EMA when exporting)"
+            )
+        ckpt = Path(run_dir)
+    else:
+        cfg, ckpt, g, info = load_run_generator(run_dir, ema, checkpoint)
+    task, noun = task_of(cfg), "model" if from_file else "run"
     if expect is not None and task.name != expect:
         raise CheckpointError(
-            f"run '{run_dir}' is a {task.name} run (model '{cfg.model.name}'), not a {expect} one:"
+            f"{noun} '{run_dir}' is a {task.name} {noun} (model '{cfg.model.name}'), not a {expect} one:"
             f" open it with {task.loader}"
         )
     if not task.accepts(g):

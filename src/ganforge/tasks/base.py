@@ -11,6 +11,7 @@ adding a kind of run is a new module registering a ``Task`` subclass, not an ``i
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from ganforge.config import Config
+from ganforge.errors import ConfigError
 from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
@@ -46,6 +48,18 @@ class Handle:
     def load_info(self, checkpoint: Path) -> None:
         """Read what this kind of handle needs from ``self.info`` (a table's encoding), raising a
         CheckpointError that names ``checkpoint`` when it is not there."""
+
+
+@dataclass
+class Graph:
+    """What a deployment export (ONNX, TorchScript) traces: ``module`` called with ``inputs`` (named
+    example tensors, in call order; dimension 0 is the batch and stays dynamic), its outputs named
+    ``outputs``, and ``doc``: the value ranges users must feed and expect."""
+
+    module: nn.Module
+    inputs: dict[str, torch.Tensor]
+    outputs: tuple[str, ...]
+    doc: str
 
 
 class Task(ABC):
@@ -98,6 +112,14 @@ class Task(ABC):
     def eval_facts(self, ctx: Any) -> dict[str, Any]:
         """What the evaluation record says about the set it scored, beyond the dataset's name and params."""
         return {}
+
+    def export_graph(self, handle: Any, direction: str = "AtoB", truncation: float = 1.0) -> Graph:
+        """The network of ``handle`` as a traceable ``Graph`` for ONNX / TorchScript; tasks whose
+        models have no fixed tensor-in, tensor-out form (tables: their encoding is code) say so."""
+        raise ConfigError(
+            f"{self.name} models have no ONNX/TorchScript export; a one-file model"
+            " (`ganforge export RUN -o model.safetensors`) keeps everything they need"
+        )
 
     def report_view(self, handle: Any) -> GeneratedView | None:
         """The picture the report draws from a run's handle (None: nothing to draw)."""

@@ -14,7 +14,8 @@ from ganforge.errors import ConfigError
 from ganforge.models.base import Generator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.registry import DATASETS, register_task
-from ganforge.tasks.base import Handle, Task
+from ganforge.tasks.base import Graph, Handle, Task
+from ganforge.tasks.graphs import sampler_graph
 from ganforge.tasks.views import (
     INTERP_ROWS,
     INTERP_STEPS,
@@ -99,6 +100,9 @@ class GenerationTask(Task):
 
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         return ctx.generator().sample(ctx.n, seed=ctx.seed)
+
+    def export_graph(self, handle: Any, direction: str = "AtoB", truncation: float = 1.0) -> Graph:
+        return sampler_graph(handle.generator, handle.num_classes, truncation)
 
     def report_view(self, handle: GeneratorHandle) -> GeneratedView | None:
         """The interpolation strip for image generators, the scatter for vectors (over the mixture's

@@ -29,7 +29,8 @@ from ganforge.config import Config
 from ganforge.errors import ConfigError, DataError, EvalError
 from ganforge.models.translation import TranslationGenerator, check_condition
 from ganforge.registry import DATASETS, register_task
-from ganforge.tasks.base import Handle, Task
+from ganforge.tasks.base import Graph, Handle, Task
+from ganforge.tasks.graphs import translator_graph
 from ganforge.tasks.tiling import SizePlan, probe_size_plan, run_any_size
 from ganforge.tasks.views import STRIP_ROWS, GeneratedView, grid_uri, weights_of
 
@@ -283,6 +284,9 @@ class TranslationTask(Task):
 
     def check_evaluable(self, cfg: Config) -> None:
         held_out_params(cfg)  # scored on the test split, which must exist
+
+    def export_graph(self, handle: Any, direction: str = "AtoB", truncation: float = 1.0) -> Graph:
+        return translator_graph(handle.generator, direction)
 
     def samples(self, ctx: Any) -> TranslationSamples:
         """The context's test pairs and translations, computed once per context."""

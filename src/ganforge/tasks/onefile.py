@@ -1,0 +1,170 @@
+"""One-file models: a run's generator in a single ``.safetensors`` file that says what it is.
+
+``write_model_file`` puts the (EMA) ``g`` network's weights in the file and, in safetensors'
+string metadata, everything needed to use it without the run directory: the resolved config (to
+rebuild the network), the task, the checkpoint's ``info`` (data shape, classes, a table's
+encoding), the run's last metrics and the ganforge/torch versions that wrote it. ``read_model_file``
+rebuilds the network from that alone. Weights are tensors and the rest JSON text, so loading a
+file someone sent you runs no code of theirs (no pickle).
+
+Low in the layers (beside ``tasks/loading.py``): ``open_run`` uses it, so every loader
+(``ganforge.load``, ``from_pretrained``, ``ganforge sample``) takes a file wherever it takes a run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from ganforge.config import Config, config_from_dict
+from ganforge.errors import CheckpointError, ConfigError
+from ganforge.tasks.loading import load_run_generator
+from ganforge.training.build import build_networks
+from ganforge.training.checkpoint import load_module_state
+from ganforge.utils.io import atomic_write
+
+FORMAT = "ganforge.model"
+FORMAT_VERSION = 1
+PREFIX = "g"  # tensors are the g network's state, as "g.<name>"
+JSON_KEYS = ("config", "info", "metrics", "versions", "source", "labels")
+
+
+def versions() -> dict[str, str]:
+    """The versions that wrote a file: what a user checks first when a model behaves differently."""
+    from ganforge import __version__
+
+    return {"ganforge": __version__, "torch": torch.__version__.split("+")[0]}
+
+
+def is_model_file(path: str | Path) -> bool:
+    """Whether ``path`` is a file (not a run directory) that claims to be a one-file model."""
+    return Path(path).is_file() and Path(path).suffix.lower() == ".safetensors"
+
+
+def _run_metrics(run_dir: Path) -> dict[str, Any]:
+    """What the run measured last: ``summary.json``'s last metrics and best evaluation, if any."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return {}
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    keys = ("step", "kimg", "last_metrics", "best")
+    return {k: summary[k] for k in keys if k in summary}
+
+
+def write_model_file(
+    run_dir: str | Path,
+    out: str | Path,
+    ema: bool = True,
+    checkpoint: str | Path | None = None,
+    force: bool = False,
+) -> Path:
+    """Write run ``run_dir``'s newest (or given) checkpoint's ``g`` (EMA weights unless ``ema`` is
+    False) as the one-file model ``out`` (``.safetensors``), atomically; an existing ``out`` is
+    replaced only with ``force``."""
+    from ganforge.tasks import task_of  # the task registry: imported when a file is written
+
+    out = Path(out)
+    if out.suffix.lower() != ".safetensors":
+        raise ConfigError(f"a one-file model is a .safetensors file, got '{out}'")
+    if out.exists() and not force:
+        raise ConfigError(f"'{out}' exists; pass --force (force=True) to replace it")
+    cfg, ckpt, g, info = load_run_generator(run_dir, ema, checkpoint)
+    num_classes = int(info.get("num_classes", 0)) if getattr(g, "conditional", False) else 0
+    fields = {
+        "config": cfg.to_dict(),
+        "info": info,
+        "metrics": _run_metrics(Path(run_dir)),
+        "versions": versions(),
+        "source": {"checkpoint": ckpt.name, "ema": bool(ema), "step": _step_of(ckpt)},
+        "labels": list(range(num_classes)),
+    }
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "task": task_of(cfg).name}
+    metadata.update({key: json.dumps(value) for key, value in fields.items()})
+    tensors = {f"{PREFIX}.{k}": v.detach().cpu().contiguous() for k, v in g.state_dict().items()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(out, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def _step_of(ckpt: Path) -> int | None:
+    try:
+        return int(json.loads(ckpt.with_suffix(".json").read_text()).get("step"))
+    except (OSError, ValueError, TypeError, json.JSONDecodeError):
+        return None
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """A one-file model's metadata, JSON fields decoded; a CheckpointError for anything else (a
+    corrupt file, a safetensors file that is not a ganforge model, a newer format)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"model file '{path}' does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"'{path}' is not a readable safetensors file ({err})") from None
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(
+            f"'{path}' is a safetensors file but not a ganforge model (write one with `ganforge export`)"
+        )
+    if int(raw.get("format_version", "0")) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"'{path}' was written by a newer ganforge (format {raw['format_version']}); upgrade ganforge"
+        )
+    try:
+        return {**raw, **{k: json.loads(raw[k]) for k in JSON_KEYS if k in raw}}
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"model file '{path}' has corrupt metadata ({err})") from None
+
+
+def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any], dict[str, Any]]:
+    """The config, the rebuilt ``g`` network with the file's weights, the ``info`` and the whole
+    metadata of one-file model ``path``."""
+    meta = read_metadata(path)
+    try:
+        cfg = config_from_dict(meta["config"])
+    except KeyError:
+        raise CheckpointError(f"model file '{path}' records no config") from None
+    info = meta.get("info", {})
+    if "data_shape" not in info:
+        raise CheckpointError(f"model file '{path}' does not record the data shape it was trained on")
+    shape, classes = tuple(info["data_shape"]), int(info.get("num_classes", 0))
+    g = build_networks(cfg, shape, classes, info.get("model_inputs"))["g"]
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"model file '{path}' is corrupt ({err})") from None
+    load_module_state(g, PREFIX, tensors, Path(path))
+    return cfg, g, info, meta
+
+
+def describe_file(path: str | Path) -> dict[str, Any]:
+    """What a one-file model is: task, model, data, labels, parameter count, metrics, versions."""
+    cfg, g, info, meta = read_model_file(path)
+    return {
+        "kind": "model file",
+        "path": str(path),
+        "task": meta.get("task"),
+        "model": cfg.model.name,
+        "objective": cfg.objective.name,
+        "data": {
+            "name": cfg.data.name,
+            "shape": info.get("data_shape"),
+            "num_classes": info.get("num_classes", 0),
+        },
+        "labels": meta.get("labels", []),
+        "parameters": sum(p.numel() for p in g.parameters()),
+        "metrics": meta.get("metrics", {}),
+        "versions": meta.get("versions", {}),
+        "source": meta.get("source", {}),
+    }
