@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ganforge.cli.impute import add_impute_parser
     from ganforge.cli.latent import add_latent_parser
     from ganforge.cli.report import add_report_parser
+    from ganforge.cli.serve import add_serve_parser
     from ganforge.cli.tabular import add_tabular_parser
     from ganforge.cli.translate import add_translate_parser
 
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
         add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
-        add_fid_parser, add_dataset_parser, add_export_parser,
+        add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
     ):  # fmt: skip
         add(sub)
     return parser

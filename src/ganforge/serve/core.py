@@ -1,0 +1,174 @@
+"""The studio's shared pieces: limits, errors, request models, the model table, image coding.
+
+FastAPI, because its request models give every endpoint typed, validated input with 4xx answers
+for free, it runs on any ASGI server (uvicorn here), and it serves one static page without a
+front-end build. Gradio would draw widgets for us but pulls in a large front end and decides the
+API's shape; the JSON API here is the contract scripts use, and the page is just its first client.
+
+Safety: the app only ever reads the models it was built with (no endpoint takes a path), bounds
+every request (``Limits``: images per request, upload bytes and pixels, seconds), runs one
+computation at a time, and answers errors as ``{"error": "one sentence"}`` with a 4xx status,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import numpy as np
+import torch
+from fastapi import UploadFile
+from PIL import Image, ImageOps
+from pydantic import BaseModel, Field
+
+from ganforge.tasks.generation import GeneratorHandle
+from ganforge.tasks.translation import TranslatorHandle
+from ganforge.utils.images import to_uint8
+
+log = logging.getLogger("ganforge.serve")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask: a bound on each resource, so no request can take the server down."""
+
+    max_images: int = 64
+    max_steps: int = 32
+    max_rows: int = 10_000
+    max_upload_bytes: int = 8 * 2**20
+    max_pixels: int = 2048 * 2048
+    timeout_s: float = 60.0
+
+
+class ApiError(Exception):
+    """A request the server refuses: ``status`` and one sentence for the client."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SampleRequest(BaseModel):
+    model: str | None = None
+    n: int = Field(4, ge=1)
+    seed: int = Field(0, ge=0)
+    label: int | None = Field(None, ge=0)
+    truncation: float = Field(1.0, ge=0.0, le=1.0)
+
+
+class InterpolateRequest(BaseModel):
+    model: str | None = None
+    seed_a: int = Field(0, ge=0)
+    seed_b: int = Field(1, ge=0)
+    steps: int = Field(8, ge=2)
+    label: int | None = Field(None, ge=0)
+    truncation: float = Field(1.0, ge=0.0, le=1.0)
+
+
+class ClassesRequest(BaseModel):
+    model: str | None = None
+    start: int = Field(0, ge=0)
+    end: int = Field(1, ge=0)
+    steps: int = Field(8, ge=2)
+    seed: int = Field(0, ge=0)
+    truncation: float = Field(1.0, ge=0.0, le=1.0)
+
+
+class RowsRequest(BaseModel):
+    model: str | None = None
+    n: int = Field(100, ge=1)
+    seed: int = Field(0, ge=0)
+
+
+def png_uri(image: torch.Tensor) -> str:
+    """One (C, H, W) image in [-1, 1] as a ``data:image/png;base64,...`` URI."""
+    pixels = to_uint8(image[None])[0]
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def describe(name: str, handle: Any) -> dict[str, Any]:
+    """What the page needs to draw a model's widgets: its task and its inputs' shapes."""
+    from ganforge.tasks import task_of
+
+    facts: dict[str, Any] = {"name": name, "task": task_of(handle.config).name}
+    if isinstance(handle, GeneratorHandle):
+        facts |= {"shape": list(handle.generator.out_shape), "num_classes": handle.num_classes}
+    elif isinstance(handle, TranslatorHandle):
+        facts |= {
+            "directions": list(handle.directions),
+            "conditions": list(handle.conditions),
+            "input_shape": list(handle.input_shape("AtoB")),
+            "output_shape": list(handle.generator.out_shape),
+        }
+    return facts
+
+
+class Studio:
+    """The models by name, the limits, and the one-at-a-time gate every computation passes."""
+
+    def __init__(self, models: dict[str, Any], limits: Limits) -> None:
+        if not models:
+            raise ValueError("the studio needs at least one model")
+        self.models, self.limits = models, limits
+        self.gate = anyio.Semaphore(1)
+
+    def handle(self, name: str | None, kind: type | None = None, what: str = "") -> Any:
+        """The model ``name`` (the only one when None), checked to be of ``kind``."""
+        if name is None:
+            if len(self.models) > 1:
+                raise ApiError(400, f"several models are loaded: name one of {', '.join(self.models)}")
+            name = next(iter(self.models))
+        if name not in self.models:
+            raise ApiError(404, f"no model named '{name}'; loaded: {', '.join(self.models)}")
+        handle = self.models[name]
+        if kind is not None and not isinstance(handle, kind):
+            raise ApiError(400, f"model '{name}' cannot {what}")
+        return handle
+
+    async def run(self, compute: Any) -> Any:
+        """``compute()`` in a worker thread, one at a time, within the time limit."""
+        try:
+            with anyio.fail_after(self.limits.timeout_s):
+                async with self.gate:
+                    return await anyio.to_thread.run_sync(compute, abandon_on_cancel=True)
+        except TimeoutError:
+            raise ApiError(503, f"the request took longer than {self.limits.timeout_s:g} s") from None
+
+    def at_most(self, value: int, limit: int, what: str) -> None:
+        if value > limit:
+            raise ApiError(400, f"at most {limit} {what} per request, got {value}")
+
+
+def decode_upload(data: bytes, limits: Limits, channels: int) -> torch.Tensor:
+    """An uploaded image file as (C, H, W) in [-1, 1]; a 4xx ApiError for anything else."""
+    if not data:
+        raise ApiError(400, "the uploaded file is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+            if width * height > limits.max_pixels:
+                pixels = f"{width}x{height} pixels"
+                raise ApiError(413, f"the image has {pixels}; the limit is {limits.max_pixels}")
+            rgb = np.asarray(ImageOps.exif_transpose(picture).convert("RGB"))
+    except ApiError:
+        raise
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
+        raise ApiError(415, "the uploaded file is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
+    from ganforge.data.decode import rgb_to_unit
+
+    return rgb_to_unit(rgb[None], channels)[0]
+
+
+async def read_upload(upload: UploadFile, limits: Limits) -> bytes:
+    data = await upload.read(limits.max_upload_bytes + 1)
+    if len(data) > limits.max_upload_bytes:
+        raise ApiError(413, f"uploads are limited to {limits.max_upload_bytes} bytes")
+    return data
