@@ -26,7 +26,7 @@ from ganforge.serve.core import (
     SampleRequest,
     Studio,
     decode_upload,
-    png_uri,
+    png_uris,
     read_upload,
 )
 from ganforge.tasks.generation import GeneratorHandle
@@ -51,8 +51,10 @@ def add_generation_routes(app: FastAPI, studio: Studio) -> None:
         studio.at_most(request.n, limits.max_images, "images")
         handle = _image_generator(studio, request.model, request.label)
         r = request
-        x = await studio.run(lambda: handle.sample(r.n, seed=r.seed, labels=r.label, truncation=r.truncation))
-        return {"images": [png_uri(image) for image in x]}
+        uris = await studio.run(
+            lambda: png_uris(handle.sample(r.n, seed=r.seed, labels=r.label, truncation=r.truncation))
+        )  # PNG coding in the worker thread too: the event loop only moves bytes
+        return {"images": uris}
 
     @app.post("/api/interpolate")
     async def interpolate(request: InterpolateRequest) -> dict[str, Any]:
@@ -69,7 +71,7 @@ def add_generation_routes(app: FastAPI, studio: Studio) -> None:
             with torch.no_grad():
                 return g.generate(z, y, r.truncation)
 
-        return {"images": [png_uri(image) for image in (await studio.run(frames)).float().cpu()]}
+        return {"images": await studio.run(lambda: png_uris(frames().float().cpu()))}
 
     @app.post("/api/classes")
     async def classes(request: ClassesRequest) -> dict[str, Any]:
@@ -82,10 +84,8 @@ def add_generation_routes(app: FastAPI, studio: Studio) -> None:
         for label in (request.start, request.end):
             _image_generator(studio, request.model, label)
         r = request
-        grid = await studio.run(
-            lambda: class_interpolation_grid(handle, r.start, r.end, 1, r.steps, r.seed, r.truncation)
-        )
-        return {"images": [png_uri(image) for image in grid[0]]}
+        grid = lambda: class_interpolation_grid(handle, r.start, r.end, 1, r.steps, r.seed, r.truncation)  # noqa: E731
+        return {"images": await studio.run(lambda: png_uris(grid()[0]))}
 
     @app.post("/api/rows")
     async def rows(request: RowsRequest) -> Response:
@@ -116,7 +116,7 @@ def add_translation_routes(app: FastAPI, studio: Studio) -> None:
         x = decode_upload(await read_upload(image, limits), limits, handle.input_shape(direction)[0])
         conditions = await _conditions(handle, x, mask, attr, studio)
         y = await studio.run(lambda: handle.translate_any(x, direction=direction, **conditions))
-        return {"image": png_uri(y), "width": int(y.shape[-1]), "height": int(y.shape[-2])}
+        return {"image": png_uris(y[None])[0], "width": int(y.shape[-1]), "height": int(y.shape[-2])}
 
 
 async def _conditions(
