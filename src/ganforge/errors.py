@@ -15,6 +15,11 @@ class DataError(GanforgeError):
     """A dataset is missing, empty, corrupt or has the wrong shape."""
 
 
+class InputError(DataError, ValueError):
+    """An estimator's input has the wrong shape, type or number of columns. Also a ``ValueError``:
+    what scikit-learn's tools (``Pipeline``, ``GridSearchCV``, ``check_estimator``) expect."""
+
+
 class CheckpointError(GanforgeError):
     """A checkpoint is missing, corrupt or does not fit the model."""
 

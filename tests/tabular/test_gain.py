@@ -140,9 +140,10 @@ def test_user_errors():
         Imputer(iterations=1).fit(df, discrete_columns=["nope"])
     with pytest.raises(ConfigError, match="before transform"):
         Imputer().transform(df)
+    # the constructor only stores its arguments (scikit-learn's contract): fit checks them
     with pytest.raises(ConfigError, match="not both"):
-        Imputer(iterations=10, epochs=1)
+        Imputer(iterations=10, epochs=1).fit(df)
     with pytest.raises(ConfigError, match="hint_rate"):
-        Imputer(hint_rate=1.5)
+        Imputer(hint_rate=1.5).fit(df)
     with pytest.raises(ConfigError, match="positive integer"):
-        Imputer(iterations=0)
+        Imputer(iterations=0).fit(df)

@@ -158,10 +158,11 @@ def test_bad_input_is_one_clear_error(frame, discrete, error, match):
         TabularGAN(epochs=1, **TINY).fit(frame, discrete)
 
 
-def test_bad_settings_and_unfitted_use_are_clear_errors():
+def test_bad_settings_and_unfitted_use_are_clear_errors(correlated):
+    # the constructor only stores its arguments (scikit-learn's contract): fit checks them
     with pytest.raises(ConfigError, match="'batch_size' \\(505\\) must be divisible by 'pac' \\(10\\)"):
-        TabularGAN(batch_size=505)
+        TabularGAN(batch_size=505).fit(correlated)
     with pytest.raises(ConfigError, match="'epochs' must be a positive integer"):
-        TabularGAN(epochs=0)
+        TabularGAN(epochs=0).fit(correlated)
     with pytest.raises(ConfigError, match="not fitted yet"):
         TabularGAN().sample(5)

@@ -88,7 +88,7 @@ def check_frame(data: Any, discrete: Any, max_levels: int) -> list[Any]:
     it leaves out, or (None) auto-detected: non-numeric columns and integer-valued numeric ones
     with at most ``max_levels`` values."""
     if not isinstance(data, pd.DataFrame):
-        raise DataError(f"fit expects a pandas DataFrame, got {type(data).__name__}")
+        raise DataError(f"fit expects a pandas DataFrame or a 2-D array, got {type(data).__name__}")
     if data.shape[0] == 0 or data.shape[1] == 0:
         raise DataError(f"the table is empty ({data.shape[0]} rows, {data.shape[1]} columns)")
     if data.columns.duplicated().any():

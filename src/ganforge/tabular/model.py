@@ -7,6 +7,10 @@ checkpoints, ``--resume``, divergence guard, TensorBoard, early stopping on the 
 (``dataset.py``: transformer, training-by-sampling), model and objective ``ctgan`` (``family.py``,
 ``objective.py``) and task ``tabular`` (``task.py``: the handle that samples, with conditions).
 
+A scikit-learn estimator (``estimator.py``): ``clone``, ``get_params``/``set_params`` and
+``GridSearchCV``-style copies work; ``fit`` takes a DataFrame, a 2-D array (columns ``x0, x1, ...``;
+``sample`` then returns an array of its dtype) or a table's path.
+
 A saved model is a directory: ``generator.safetensors`` (the generator's weights) and
 ``model.json`` (constructor arguments, the transformer's fitted state, the training summary). No
 pickle anywhere: loading a model cannot run code.
@@ -19,37 +23,53 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+import torch
+from sklearn.base import BaseEstimator
 
 from ganforge.api import train
 from ganforge.config import load_config, read_yaml, resolve_config_path
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import ConfigError
 from ganforge.rundir import holds_run
 from ganforge.tabular.dataset import TABLE_FORMAT, TableOptions, layout_inputs, table_dataset
+from ganforge.tabular.estimator import (
+    NotFittedError,
+    array_columns,
+    as_frame,
+    damage_is_checkpoint_error,
+    read_saved,
+    record_features,
+    save_generator,
+)
 from ganforge.tabular.networks import TabularGenerator
 from ganforge.tabular.task import TabularHandle
 from ganforge.tabular.transformer import TableTransformer
 from ganforge.tasks import open_run
 from ganforge.training.build import build_networks, resolve_device
 from ganforge.training.checkpoint import load_module_state
-from ganforge.utils.io import atomic_write, atomic_write_json, read_jsonl
+from ganforge.utils.io import read_jsonl
 from ganforge.utils.rng import callers_random_state
 
 PRESET = "tabular/ctgan"  # the bundled preset a fit starts from (cadences, optimiser betas)
 FORMAT = "ganforge.tabular/1"
 CLOCK_KEYS = ("step", "time", "img_per_s")  # log keys a history leaves out (the step becomes the epoch)
-WEIGHTS, META = "generator.safetensors", "model.json"
+META = "model.json"
 
 
-class TabularGAN:
-    """CTGAN for pandas frames. Defaults follow the paper; see ``docs/tabular.md``.
+class TabularGAN(BaseEstimator):
+    """CTGAN for pandas frames and 2-D arrays. Defaults follow the paper; see ``docs/tabular.md``.
 
     ``patience`` (evaluations without improvement; None = no early stopping and no validation
     split) and ``eval_every`` (epochs) control early stopping on ``validation_fraction`` of the rows;
     ``max_categories`` bounds a discrete column's width (rarer values share an ``other`` slot);
     ``discrete_max_levels`` is the auto-detection threshold for integer-valued numeric columns.
+
+    The constructor only stores its arguments (scikit-learn's rule, so ``clone`` and grid searches
+    can copy them); ``fit`` checks them. Fitted state: ``handle_`` (the generator with its
+    transformer; also ``handle``), ``training_`` (also ``training``), ``device_`` (the resolved
+    ``device``), ``array_dtype_`` (the dtype ``sample`` returns arrays in; None after a frame),
+    ``n_features_in_`` and ``feature_names_in_`` (string-named frames).
     """
 
     def __init__(
@@ -78,16 +98,40 @@ class TabularGAN:
         progress: bool = True,
         seed: int = 0,
     ) -> None:
-        self.params: dict[str, Any] = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
-        self.params["generator_dims"] = list(generator_dims)
-        self.params["discriminator_dims"] = list(discriminator_dims)
-        self._check_params()
-        self.device = resolve_device(device)
-        self.handle: TabularHandle | None = None  # the trained generator with its transformer
-        self.training: dict[str, Any] = {}
+        # scikit-learn's rule: store the arguments unchanged (clone rebuilds from them); fit checks them
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.pac = pac
+        self.embedding_dim = embedding_dim
+        self.generator_dims = generator_dims
+        self.discriminator_dims = discriminator_dims
+        self.generator_lr = generator_lr
+        self.discriminator_lr = discriminator_lr
+        self.weight_decay = weight_decay
+        self.discriminator_steps = discriminator_steps
+        self.gp_lambda = gp_lambda
+        self.tau = tau
+        self.max_modes = max_modes
+        self.mode_weight_threshold = mode_weight_threshold
+        self.max_categories = max_categories
+        self.discrete_max_levels = discrete_max_levels
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.eval_every = eval_every
+        self.ema_kimg = ema_kimg
+        self.device = device
+        self.progress = progress
+        self.seed = seed
 
-    def _check_params(self) -> None:
-        p = self.params
+    @property
+    def params(self) -> dict[str, Any]:
+        """The constructor's arguments as JSON (the networks' widths as lists): what ``config``
+        reads and ``save`` records."""
+        p = self.get_params(deep=False)
+        return {**p, **{k: list(p[k]) for k in ("generator_dims", "discriminator_dims")}}
+
+    @staticmethod
+    def _check_params(p: dict[str, Any]) -> None:
         for key in ("epochs", "batch_size", "pac", "embedding_dim", "discriminator_steps", "max_modes",
                     "eval_every"):  # fmt: skip
             if not isinstance(p[key], int) or p[key] < 1:
@@ -101,7 +145,20 @@ class TabularGAN:
         if p["patience"] is not None and p["patience"] < 1:
             raise ConfigError(f"'patience' must be a positive integer or None, got {p['patience']}")
 
-    # ------------------------------------------------------------------ fitting
+    # ------------------------------------------------------------------ fitted state
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "handle_")
+
+    @property
+    def handle(self) -> TabularHandle | None:
+        """``handle_``, or None before fitting (the attribute's name before the sklearn contract)."""
+        return getattr(self, "handle_", None)
+
+    @property
+    def training(self) -> dict[str, Any]:
+        """``training_``, or {} before fitting."""
+        return getattr(self, "training_", {})
+
     @property
     def discrete_columns(self) -> list[Any]:
         return [c.name for c in self._fitted().transformer.discrete]
@@ -114,11 +171,14 @@ class TabularGAN:
     def transformer(self) -> TableTransformer | None:
         return None if self.handle is None else self.handle.transformer
 
+    # ------------------------------------------------------------------ fitting
     def config(self, path: str = "", discrete: list[Any] | None = None) -> dict[str, Any]:
         """The run's config: preset ``tabular/ctgan`` (its cadences: log every epoch, checkpoint and
         evaluate as it says) with these parameters; no early stopping, and so no validation split,
-        when ``patience`` is None."""
-        p, early = self.params, self.params["patience"] is not None
+        when ``patience`` is None. The parameters are checked here (``fit`` starts with it)."""
+        p = self.params
+        self._check_params(p)
+        early = p["patience"] is not None
         raw = read_yaml(resolve_config_path(PRESET))
         raw["model"].update(
             {k: p[k] for k in ("pac", "embedding_dim", "generator_dims", "discriminator_dims")}
@@ -139,7 +199,7 @@ class TabularGAN:
 
     def fit(
         self,
-        data: pd.DataFrame | str | Path,
+        data: pd.DataFrame | np.ndarray | str | Path,
         discrete_columns: list[Any] | None = None,
         *,
         run_dir: str | Path | None = None,
@@ -147,31 +207,46 @@ class TabularGAN:
         force: bool = False,
         overrides: list[str] | None = None,
     ) -> TabularGAN:
-        """Train on ``data`` (a frame, or a .csv/.parquet path) through ganforge's run machinery.
+        """Train on ``data`` (a frame, a 2-D array, or a .csv/.parquet path) through ganforge's run
+        machinery.
 
         ``discrete_columns=None`` auto-detects them (non-numeric dtypes, and integer-valued numeric
         columns with at most ``discrete_max_levels`` values); a given list is used as is, plus any
-        non-numeric column it leaves out. ``run_dir`` keeps the run (config, checkpoints, logs,
-        TensorBoard; ``resume=True`` continues a killed one); None trains in a temporary folder.
-        The model kept is the best evaluation's (early stopping), else the last one.
+        non-numeric column it leaves out (for an array: positions or ``x0``-style names).
+        ``run_dir`` keeps the run (config, checkpoints, logs, TensorBoard; ``resume=True``
+        continues a killed one); None trains in a temporary folder. The model kept is the best
+        evaluation's (early stopping), else the last one.
         """
+        data, dtype = as_frame(data, type(self).__name__)
+        if dtype is not None:
+            discrete_columns = array_columns(discrete_columns, data.shape[1])
         in_memory = isinstance(data, pd.DataFrame) or not isinstance(data, str | Path)
         cfg = load_config(self.config("" if in_memory else str(data), discrete_columns), overrides)
-        with tempfile.TemporaryDirectory() as tmp, callers_random_state(self.device):
+        device = resolve_device(self.device)
+        with tempfile.TemporaryDirectory() as tmp, callers_random_state(device):
             dataset = None
             if in_memory:  # checked and encoded here, with the run's data keys: a config holds no frame
                 keys = {k: v for k, v in cfg.data.params.items() if k != "path"}
                 dataset = table_dataset(data, TableOptions(**keys))
             out = Path(run_dir) if run_dir is not None else Path(tmp) / "run"
             run = train(cfg, out=out, resume=resume, force=force, dataset=dataset)
-            self._take_run(run.path, run.summary)
+            self._take_run(run.path, run.summary, device, dtype)
         return self
 
-    def _take_run(self, run_dir: Path, summary: dict[str, Any]) -> None:
-        """Keep the run's best (else last) generator and summarise its training in ``training``."""
+    def _take_run(
+        self, run_dir: Path, summary: dict[str, Any], device: torch.device, dtype: np.dtype | None = None
+    ) -> None:
+        """Keep the run's best (else last) generator and summarise its training in ``training_``."""
         best = run_dir / "checkpoints" / "best.safetensors"
-        self.handle = open_run(run_dir, checkpoint=best if best.is_file() else None, device=str(self.device))
-        self.training = training_summary(run_dir, summary, self.handle)
+        handle = open_run(run_dir, checkpoint=best if best.is_file() else None, device=str(device))
+        self._keep(handle, training_summary(run_dir, summary, handle), None if dtype is None else dtype.name)
+
+    def _keep(self, handle: TabularHandle, training: dict[str, Any], array_dtype: str | None) -> None:
+        """The fitted state (``fit``, ``from_run``, ``load``): the handle, its training summary, and
+        the dtype ``sample`` gives arrays in (None: frames)."""
+        self.handle_, self.training_ = handle, training
+        self.device_, self.array_dtype_ = handle.device, array_dtype
+        record_features(self, handle.transformer.names, named=array_dtype is None)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> TabularGAN:
@@ -182,82 +257,65 @@ class TabularGAN:
         summary_path = run_dir / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
         model = cls(device=device, progress=False)
-        model._take_run(run_dir, summary)
+        model._take_run(run_dir, summary, resolve_device(device))
         return model
 
     # ------------------------------------------------------------------ sampling
     def _fitted(self) -> TabularHandle:
         if self.handle is None:
-            raise ConfigError("this TabularGAN is not fitted yet: call fit(data) or TabularGAN.load(path)")
+            raise NotFittedError("this TabularGAN is not fitted yet: call fit(data) or TabularGAN.load(path)")
         return self.handle
 
     def sample(
         self, n: int, conditions: dict[Any, Any] | None = None, seed: int | None = None
-    ) -> pd.DataFrame:
-        """``n`` synthetic rows with the training frame's column names, order and dtypes.
+    ) -> pd.DataFrame | np.ndarray:
+        """``n`` synthetic rows with the training frame's column names, order and dtypes (an array
+        of the training array's dtype when ``fit`` was given one).
 
         ``conditions={"column": value, ...}`` (discrete columns only) returns rows that all match:
         the first condition is fed as the conditional vector (Sec. 4.3), then rows that do not match
         every condition are rejected and more are drawn. ``seed=None`` draws a fresh seed.
         """
-        return self._fitted().sample(n, conditions, seed)
+        rows = self._fitted().sample(n, conditions, seed)
+        return rows if self.array_dtype_ is None else rows.to_numpy(dtype=self.array_dtype_)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write ``path/generator.safetensors`` and ``path/model.json`` (each atomically)."""
         handle = self._fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        tensors = {f"g.{k}": v.detach().contiguous().cpu() for k, v in handle.generator.state_dict().items()}
-        atomic_write(path / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
-        from ganforge import __version__
-
         meta = {
             "format": FORMAT,
-            "ganforge_version": __version__,
             "params": self.params,
             "config": handle.config.to_dict(),  # what the networks were built from (--set included)
             "transformer": handle.transformer.state_dict(),
             "training": self.training,
+            "array_dtype": self.array_dtype_,
         }
-        atomic_write_json(path / META, meta)
-        return path
+        return save_generator(path, handle.generator, META, meta)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> TabularGAN:
         """A saved model (or a table run's folder, its best evaluation's generator), ready to sample
         on ``device``; damage is one CheckpointError."""
         path = Path(path)
-        meta_path, weights_path = path / META, path / WEIGHTS
-        if not meta_path.exists() and holds_run(path):
+        if not (path / META).exists() and holds_run(path):
             return cls.from_run(path, device=device)
-        if not meta_path.is_file() or not weights_path.is_file():
-            raise CheckpointError(f"'{path}' is not a saved TabularGAN (it needs {META} and {WEIGHTS})")
-        try:
-            meta = json.loads(meta_path.read_text())
-            tensors = load_file(str(weights_path))
-        except (json.JSONDecodeError, SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"saved model '{path}' is corrupt or unreadable ({err})") from None
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"'{meta_path}' is not a {FORMAT} model (format {meta.get('format')!r})")
-        params = {**meta["params"], "device": device, "progress": False}
-        params["generator_dims"] = tuple(params["generator_dims"])
-        params["discriminator_dims"] = tuple(params["discriminator_dims"])
-        model = cls(**params)
-        model.params["progress"] = meta["params"].get("progress", True)
-        transformer = TableTransformer.from_state(meta["transformer"])
-        cfg = load_config(meta.get("config") or model.config())  # older saves: their params
-        g = build_networks(cfg, (transformer.width,), 0, layout_inputs(transformer))["g"]
-        load_module_state(g, "g", tensors, weights_path)
-        info = {
-            "table": {
-                "format": TABLE_FORMAT,
-                "transformer": meta["transformer"],
-                **_rows(meta.get("training", {})),
-            }
-        }
-        model.handle = TabularHandle(g.to(model.device), cfg, weights_path, model.device, info)
-        model.training = meta.get("training", {})
+        meta, tensors, weights_path = read_saved(path, META, FORMAT, "TabularGAN")
+        with damage_is_checkpoint_error(path):
+            params = {**meta["params"], "device": device}
+            params["generator_dims"] = tuple(params["generator_dims"])
+            params["discriminator_dims"] = tuple(params["discriminator_dims"])
+            model = cls(**params)
+            transformer = TableTransformer.from_state(meta["transformer"])
+            cfg = load_config(meta.get("config") or model.config())  # older saves: their params
+            g = build_networks(cfg, (transformer.width,), 0, layout_inputs(transformer))["g"]
+            load_module_state(g, "g", tensors, weights_path)
+            training = meta.get("training", {})
+            info = {"table": {"format": TABLE_FORMAT, "transformer": meta["transformer"], **_rows(training)}}
+            dev = resolve_device(device)
+            model._keep(
+                TabularHandle(g.to(dev), cfg, weights_path, dev, info), training, meta.get("array_dtype")
+            )
         return model
 
 

@@ -29,11 +29,18 @@ def load_run_generator(
         raise RunDirError(f"run '{run_dir}' has no checkpoint yet")
     tensors, meta = load_checkpoint(ckpt)
     info = meta.get("info", {})
-    if "data_shape" not in info:
-        raise CheckpointError(f"checkpoint '{ckpt}' does not record the data shape it was trained on")
-    g = build_networks(
-        cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)), info.get("model_inputs")
-    )["g"]
+    g = generator_of(cfg, info, ckpt)
     prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"
     load_module_state(g, prefix, tensors, ckpt)
     return cfg, ckpt, g, info
+
+
+def generator_of(cfg: Config, info: dict[str, Any], source: str | Path) -> nn.Module:
+    """The untrained ``g`` network of a run of ``cfg`` whose checkpoint recorded ``info`` (the
+    data's shape and classes, and the ``model_inputs`` of families built from the data's layout);
+    ``source`` names where ``info`` came from in the error when it lacks the shape."""
+    if "data_shape" not in info:
+        raise CheckpointError(f"checkpoint '{source}' does not record the data shape it was trained on")
+    return build_networks(
+        cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)), info.get("model_inputs")
+    )["g"]
