@@ -24,8 +24,7 @@ from torch import nn
 
 from ganforge.config import Config, config_from_dict
 from ganforge.errors import CheckpointError, ConfigError
-from ganforge.tasks.loading import load_run_generator
-from ganforge.training.build import build_networks
+from ganforge.tasks.loading import generator_of, load_run_generator
 from ganforge.training.checkpoint import load_module_state
 from ganforge.utils.io import atomic_write
 
@@ -135,10 +134,7 @@ def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any]
     except KeyError:
         raise CheckpointError(f"model file '{path}' records no config") from None
     info = meta.get("info", {})
-    if "data_shape" not in info:
-        raise CheckpointError(f"model file '{path}' does not record the data shape it was trained on")
-    shape, classes = tuple(info["data_shape"]), int(info.get("num_classes", 0))
-    g = build_networks(cfg, shape, classes, info.get("model_inputs"))["g"]
+    g = generator_of(cfg, info, path)
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
