@@ -123,6 +123,7 @@ def add_list_parser(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from ganforge import __version__
+    from ganforge.cli.augment_set import add_augment_parser
     from ganforge.cli.dataset import add_dataset_parser
     from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
     from ganforge.cli.export import add_export_parser
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
         add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
         add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
+        add_augment_parser,
     ):  # fmt: skip
         add(sub)
     return parser
