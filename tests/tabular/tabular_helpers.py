@@ -47,3 +47,18 @@ def correlated_table(n: int = 1000, rho: float = 0.9, seed: int = 0) -> pd.DataF
     x = rng.normal(size=n)
     y = rho * x + np.sqrt(1 - rho**2) * rng.normal(size=n)
     return pd.DataFrame({"x": x + shift, "y": y + shift, "group": pd.Series(group, dtype="str")})
+
+
+def holed_table(n: int = 80, seed: int = 0, missing: float = 0.2) -> pd.DataFrame:
+    """Two related numbers, an integer-coded category and a text column, ``missing`` of cells empty."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "x": x,
+            "y": 2 * x + 0.1 * rng.normal(size=n),
+            "rating": rng.integers(1, 4, size=n),
+            "kind": np.where(x > 0, "hi", "lo"),
+        }
+    )
+    return df.mask(rng.random(df.shape) < missing)

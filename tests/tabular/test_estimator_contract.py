@@ -12,27 +12,12 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
-from tabular_helpers import TINY
+from tabular_helpers import TINY, holed_table
 
 from ganforge.errors import CheckpointError, ConfigError, InputError
 from ganforge.tabular import Imputer, TabularGAN
 
 FAST_GAN = {**TINY, "epochs": 2, "batch_size": 50, "patience": None, "device": "cpu"}
-
-
-def holed_table(n: int = 80, seed: int = 0) -> pd.DataFrame:
-    """Two related numbers, an integer-coded category and a text column, 20% of cells missing."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    df = pd.DataFrame(
-        {
-            "x": x,
-            "y": 2 * x + 0.1 * rng.normal(size=n),
-            "rating": rng.integers(1, 4, size=n),
-            "kind": np.where(x > 0, "hi", "lo"),
-        }
-    )
-    return df.mask(rng.random(df.shape) < 0.2)
 
 
 def holed_array(n: int = 60, seed: int = 0) -> np.ndarray:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from tabular_helpers import holed_table
 
 import ganforge
 import ganforge.tabular.gain as gain_module
@@ -21,17 +22,7 @@ from ganforge.testing import StopAfter, final_checkpoint, read_metrics, state_di
 
 
 def survey(n: int = 90, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    df = pd.DataFrame(
-        {
-            "x": x,
-            "y": 2 * x + 0.1 * rng.normal(size=n),
-            "rating": rng.integers(1, 4, size=n),
-            "kind": np.where(x > 0, "hi", "lo"),
-        }
-    )
-    return df.mask(rng.random(df.shape) < 0.15)
+    return holed_table(n, seed, missing=0.15)
 
 
 def test_resume_after_an_interruption_is_bit_identical(tmp_path, monkeypatch):

@@ -53,34 +53,39 @@ class ApiError(Exception):
         self.status = status
 
 
-class SampleRequest(BaseModel):
+class ModelRequest(BaseModel):
+    """Every request may name its model; it must when several are loaded."""
+
     model: str | None = None
-    n: int = Field(4, ge=1)
-    seed: int = Field(0, ge=0)
-    label: int | None = Field(None, ge=0)
+
+
+class ImageRequest(ModelRequest):
+    """What every request for generated images takes: the truncation ψ of its samples."""
+
     truncation: float = Field(1.0, ge=0.0, le=1.0)
 
 
-class InterpolateRequest(BaseModel):
-    model: str | None = None
+class SampleRequest(ImageRequest):
+    n: int = Field(4, ge=1)
+    seed: int = Field(0, ge=0)
+    label: int | None = Field(None, ge=0)
+
+
+class InterpolateRequest(ImageRequest):
     seed_a: int = Field(0, ge=0)
     seed_b: int = Field(1, ge=0)
     steps: int = Field(8, ge=2)
     label: int | None = Field(None, ge=0)
-    truncation: float = Field(1.0, ge=0.0, le=1.0)
 
 
-class ClassesRequest(BaseModel):
-    model: str | None = None
+class ClassesRequest(ImageRequest):
     start: int = Field(0, ge=0)
     end: int = Field(1, ge=0)
     steps: int = Field(8, ge=2)
     seed: int = Field(0, ge=0)
-    truncation: float = Field(1.0, ge=0.0, le=1.0)
 
 
-class RowsRequest(BaseModel):
-    model: str | None = None
+class RowsRequest(ModelRequest):
     n: int = Field(100, ge=1)
     seed: int = Field(0, ge=0)
 

@@ -42,6 +42,19 @@ class NotFittedError(ConfigError, SklearnNotFittedError):
     callers, and scikit-learn's ``NotFittedError`` for its tools."""
 
 
+class FittedRun:
+    """What both estimators learn in ``fit``: a run's handle, ``handle_``; fitted is having one.
+    ``handle`` is the attribute's name before the scikit-learn contract, kept for callers."""
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "handle_")
+
+    @property
+    def handle(self) -> Any:
+        """``handle_``, or None before fitting."""
+        return getattr(self, "handle_", None)
+
+
 # ---------------------------------------------------------------------------- array input
 def array_names(n: int) -> list[str]:
     """The column names an array's columns get: ``x0, x1, ...``, as scikit-learn names them."""

@@ -29,6 +29,7 @@ from ganforge.config import Config, load_config, read_yaml, resolve_config_path
 from ganforge.errors import ConfigError
 from ganforge.rundir import holds_run
 from ganforge.tabular.estimator import (
+    FittedRun,
     NotFittedError,
     array_columns,
     as_frame,
@@ -138,7 +139,7 @@ class ImputerSettings:
         )  # fmt: skip
 
 
-class Imputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class Imputer(FittedRun, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill the missing cells of a DataFrame or a 2-D array with GAIN; observed cells come back unchanged.
 
     >>> Imputer(iterations=2000, seed=0).fit_transform(df, discrete_columns=["sex"])  # doctest: +SKIP
@@ -195,14 +196,7 @@ class Imputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.categorical = True
         return tags
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "handle_")
-
     # ------------------------------------------------------------------ the older attribute names
-    @property
-    def handle(self) -> ImputerHandle | None:
-        return getattr(self, "handle_", None)
-
     @property
     def codec(self) -> TableCodec | None:
         return getattr(self, "codec_", None)

@@ -34,6 +34,7 @@ from ganforge.errors import ConfigError
 from ganforge.rundir import holds_run
 from ganforge.tabular.dataset import TABLE_FORMAT, TableOptions, layout_inputs, table_dataset
 from ganforge.tabular.estimator import (
+    FittedRun,
     NotFittedError,
     array_columns,
     as_frame,
@@ -57,7 +58,7 @@ CLOCK_KEYS = ("step", "time", "img_per_s")  # log keys a history leaves out (the
 META = "model.json"
 
 
-class TabularGAN(BaseEstimator):
+class TabularGAN(FittedRun, BaseEstimator):
     """CTGAN for pandas frames and 2-D arrays. Defaults follow the paper; see ``docs/tabular.md``.
 
     ``patience`` (evaluations without improvement; None = no early stopping and no validation
@@ -146,14 +147,6 @@ class TabularGAN(BaseEstimator):
             raise ConfigError(f"'patience' must be a positive integer or None, got {p['patience']}")
 
     # ------------------------------------------------------------------ fitted state
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "handle_")
-
-    @property
-    def handle(self) -> TabularHandle | None:
-        """``handle_``, or None before fitting (the attribute's name before the sklearn contract)."""
-        return getattr(self, "handle_", None)
-
     @property
     def training(self) -> dict[str, Any]:
         """``training_``, or {} before fitting."""
