@@ -19,7 +19,7 @@ import ganforge
 
 SRC = Path(ganforge.__file__).resolve().parent.parent
 LOW = ("nn", "losses", "regularizers", "augment", "models", "data", "metrics", "objectives")
-HIGH = ("training", "tasks", "evaluation", "report", "api", "sweeps", "cli")
+HIGH = ("training", "tasks", "evaluation", "report", "api", "sweeps", "cli", "serve", "export", "synthetic")
 
 
 def module_names() -> dict[str, Path]:

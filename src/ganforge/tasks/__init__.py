@@ -10,29 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ganforge.config import Config
 from ganforge.errors import CheckpointError, ConfigError
-from ganforge.registry import MODELS, TASKS
-from ganforge.tasks import generation, translation  # noqa: F401  (register the task kinds)
 from ganforge.tasks.base import Task
 from ganforge.tasks.generation import GeneratorHandle
+from ganforge.tasks.kinds import DEFAULT_TASK, task_named, task_of
 from ganforge.tasks.loading import load_run_generator
 from ganforge.tasks.onefile import is_model_file, read_model_file
 from ganforge.tasks.translation import TranslatorHandle
 from ganforge.training.build import resolve_device
-
-DEFAULT_TASK = generation.GenerationTask.name
-
-
-def task_named(name: str) -> Task:
-    """The registered task ``name`` (a RegistryError naming the closest one otherwise)."""
-    return TASKS.get(name).builder()
-
-
-def task_of(cfg: Config) -> Task:
-    """The task of a run, as its model's registry entry names it (``task=...``; default generation)."""
-    entry = MODELS.get(cfg.model.name) if cfg.model.name in MODELS else None
-    return task_named(entry.meta.get("task", DEFAULT_TASK) if entry else DEFAULT_TASK)
 
 
 def open_run(
@@ -69,6 +54,7 @@ def open_run(
 
 
 __all__ = [
+    "DEFAULT_TASK",
     "GeneratorHandle",
     "Task",
     "TranslatorHandle",

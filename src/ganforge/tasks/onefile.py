@@ -24,6 +24,7 @@ from torch import nn
 
 from ganforge.config import Config, config_from_dict
 from ganforge.errors import CheckpointError, ConfigError
+from ganforge.tasks.kinds import task_of
 from ganforge.tasks.loading import generator_of, load_run_generator
 from ganforge.training.checkpoint import load_module_state
 from ganforge.utils.io import atomic_write
@@ -69,8 +70,6 @@ def write_model_file(
     """Write run ``run_dir``'s newest (or given) checkpoint's ``g`` (EMA weights unless ``ema`` is
     False) as the one-file model ``out`` (``.safetensors``), atomically; an existing ``out`` is
     replaced only with ``force``."""
-    from ganforge.tasks import task_of  # the task registry: imported when a file is written
-
     out = Path(out)
     if out.suffix.lower() != ".safetensors":
         raise ConfigError(f"a one-file model is a .safetensors file, got '{out}'")
