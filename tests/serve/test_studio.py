@@ -200,3 +200,16 @@ def test_uploading_an_image_and_painting_a_mask_returns_the_inpainted_image(page
     assert tab.text_content("#error") == ""
     tab.screenshot(path=str(SCREENSHOTS / "studio_inpaint.png"))
     assert not errors
+
+
+def test_the_studio_png_coder_gives_the_bytes_pil_reads_back() -> None:
+    import torch
+
+    from ganforge.serve.core import png_uris
+    from ganforge.utils.images import to_uint8
+
+    for shape in [(5, 1, 32, 32), (3, 3, 17, 29)]:
+        x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        for uri, expected in zip(png_uris(x), to_uint8(x), strict=True):
+            pixels = np.asarray(decoded(uri))
+            assert np.array_equal(pixels.reshape(expected.shape), expected)

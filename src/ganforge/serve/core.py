@@ -16,6 +16,8 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,6 @@ from pydantic import BaseModel, Field
 
 from ganforge.tasks.generation import GeneratorHandle
 from ganforge.tasks.translation import TranslatorHandle
-from ganforge.utils.images import to_uint8
 
 log = logging.getLogger("ganforge.serve")
 
@@ -90,17 +91,35 @@ class RowsRequest(ModelRequest):
     seed: int = Field(0, ge=0)
 
 
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """One (H, W, C) uint8 image (C = 1 or 3) as a PNG file: signature, IHDR, one zlib IDAT (level
+    1, no row filter), IEND. Written out rather than through PIL because the studio's images are
+    small and many: PIL's per-image setup cost more than sampling them (measured in
+    benchmarks/serve_latency.py); the format is a few fixed chunks."""
+    height, width, channels = pixels.shape
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), pixels.reshape(height, width * channels)], axis=1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0)
+    return (
+        PNG_SIGNATURE
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def png_uris(images: torch.Tensor) -> list[str]:
-    """(N, C, H, W) images in [-1, 1] as ``data:image/png;base64,...`` URIs: converted to bytes in one
-    batch, PNG at compression level 1 (the files are small; level 6 spent more time than sampling)."""
-    uris = []
-    for pixels in to_uint8(images):
-        buffer = io.BytesIO()
-        Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(
-            buffer, "PNG", compress_level=1
-        )
-        uris.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
-    return uris
+    """(N, C, H, W) images in [-1, 1] as ``data:image/png;base64,...`` URIs (bytes as ``to_uint8``:
+    clamped, rounded half to even)."""
+    x = images.detach().float().cpu().numpy()
+    pixels = np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    return ["data:image/png;base64," + base64.b64encode(png_bytes(p)).decode("ascii") for p in pixels]
 
 
 def describe(name: str, handle: Any) -> dict[str, Any]:
