@@ -79,7 +79,7 @@ class MetricsLogger:
             for key, value in ordered.items():
                 if key not in ("step", "time"):
                     self.writer.add_scalar(key, value, step)
-        self.last = ordered
+        self.last = trainer.last_metrics = ordered
         self.clock.reset(trainer.state.images_seen)
 
     def on_train_end(self, trainer: Trainer) -> None:
