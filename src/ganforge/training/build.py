@@ -351,7 +351,8 @@ def run_callbacks(
 ) -> RunCallbacks:
     logger = MetricsLogger(run_dir, cfg.train.log_every)
     real = dataset.x[:2500] if not dataset.is_image else None
-    sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
+    train = cfg.train
+    sampler = SampleGrid(run_dir, train.sample_every, train.n_samples, train.seed, real=real, board=logger)
     events = EventLog(run_dir)
     callbacks = [
         events,

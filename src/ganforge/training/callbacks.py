@@ -12,7 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -91,14 +93,22 @@ class MetricsLogger:
 
 
 class SampleGrid:
-    """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable."""
+    """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable.
+    Each picture also goes to the ``board`` logger's TensorBoard writer (tag ``samples``), when it
+    has one, so the grids sit beside the loss curves."""
 
     def __init__(
-        self, run_dir: Path, every: int, n: int, seed: int, real: torch.Tensor | None = None
+        self,
+        run_dir: Path,
+        every: int,
+        n: int,
+        seed: int,
+        real: torch.Tensor | None = None,
+        board: MetricsLogger | None = None,
     ) -> None:
         self.dir = run_dir / "samples"
         self.every, self.n, self.seed = every, n, seed
-        self.real = real
+        self.real, self.board = real, board
         self.latest: Path | None = None
 
     def on_step_end(self, trainer: Trainer) -> None:
@@ -107,11 +117,19 @@ class SampleGrid:
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path | None:
+        """Draw the step's picture into ``samples/step_N.png`` (and TensorBoard); None when there is
+        nothing to draw."""
+        path = self.draw(trainer, self.dir / f"{checkpoint_name(trainer.state.step)}.png")
+        if path is not None:
+            self.latest = path
+            self.to_tensorboard(path, trainer.state.step)
+        return path
+
+    def draw(self, trainer: Trainer, path: Path) -> Path | None:
         """Latent samples; or, where the objective previews (translation: ``Objective.preview``) and
         the stream has a ``fixed_batch``, its panels (input | output | target ...) of that batch, one
         cell each; nothing for a generator that draws no latents (a table's rows are not a picture)."""
         g = trainer.sampling_generator
-        path = self.dir / f"{checkpoint_name(trainer.state.step)}.png"
         fixed_batch = getattr(trainer.batches, "fixed_batch", None)
         panels = None
         if fixed_batch is not None:
@@ -119,13 +137,20 @@ class SampleGrid:
         if panels is not None:
             cells, per_cell = panels.shape[:2]
             nrow = per_cell * math.ceil(math.sqrt(cells))
-            self.latest = save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
-            return self.latest
+            return save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
         if getattr(g, "sample_z", None) is None:
             return None
-        samples = sample_fixed(g, self.n, self.seed, trainer.device)
-        self.latest = save_samples_picture(samples, path, self.real)
-        return self.latest
+        return save_samples_picture(sample_fixed(g, self.n, self.seed, trainer.device), path, self.real)
+
+    def to_tensorboard(self, path: Path, step: int) -> None:
+        """The PNG just written, as TensorBoard image ``samples`` at ``step`` (read back from the file,
+        so TensorBoard shows exactly the picture on disk, grid or scatter plot)."""
+        writer = self.board.writer if self.board is not None else None
+        if writer is None:
+            return
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        writer.add_image("samples", pixels, step, dataformats="HWC")
 
 
 @torch.no_grad()
