@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_run_flags, console
+from ganforge.cli.common import add_run_flags, configure_logging, console
 from ganforge.errors import ConfigError, GanforgeError
 
 
@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return args.func(args)
     except GanforgeError as err:

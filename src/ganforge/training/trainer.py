@@ -388,6 +388,9 @@ class Stopwatch:
     def reset(self, images: int) -> None:
         self.t0, self.images0 = time.perf_counter(), images
 
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
     def rate(self, images: int) -> float:
-        elapsed = time.perf_counter() - self.t0
+        elapsed = self.elapsed()
         return (images - self.images0) / elapsed if elapsed > 0 else 0.0
