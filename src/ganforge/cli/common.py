@@ -1,11 +1,12 @@
 """What every subcommand shares: the stderr console that messages and errors go to, the log
-lines on stderr, the flags of every command that trains a run, and a subcommand's parser worded by
-its function's docstring."""
+lines on stderr, ``--json``, the flags of every command that trains a run, and a subcommand's
+parser worded by its function's docstring."""
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -37,6 +38,17 @@ def configure_logging() -> None:
         log.addHandler(StderrHandler(logging.INFO))
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
+
+
+def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: ``what`` as one JSON object on stdout and nothing else there (messages stay on
+    stderr), so a script can pipe it."""
+    p.add_argument("--json", action="store_true", help=f"print {what} as one JSON object on stdout")
+
+
+def print_json(obj: Any) -> None:
+    """``obj`` as one line of JSON on stdout (the only thing a ``--json`` command prints there)."""
+    print(json.dumps(obj), flush=True)
 
 
 def add_run_flags(p: argparse.ArgumentParser, run_flag: str, example: str) -> None:

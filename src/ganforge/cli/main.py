@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_run_flags, configure_logging, console
+from ganforge.cli.common import add_json_flag, add_run_flags, configure_logging, console, print_json
 from ganforge.errors import ConfigError, GanforgeError
 
 
@@ -33,27 +33,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_labels(handle: Any, label: int | None, n: int) -> Any:
+    """The labels ``--label`` asks for, checked against the model: None for an unconditional one,
+    one class for all, or classes 0..K-1 in turn when none is named."""
+    if label is not None and not handle.num_classes:
+        raise ConfigError(
+            f"--label {label}: this run's model is unconditional (its generator ignores labels)"
+        )
+    if label is not None and not 0 <= label < handle.num_classes:
+        raise ConfigError(
+            f"--label {label} is not a class of this run's model (classes 0-{handle.num_classes - 1})"
+        )
+    if label is None and handle.num_classes:
+        return [i % handle.num_classes for i in range(n)]
+    return label
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from ganforge.api import load
+    from ganforge.tasks.sample_folder import LABELS_FILE, is_folder_target, sample_paths
 
     if args.n < 1:
         raise ConfigError(f"-n must be a positive number of samples, got {args.n}")
     handle = load(args.run, ema=not args.no_ema, device=args.device)
-    labels = args.label
-    if labels is not None and not handle.num_classes:
-        raise ConfigError(
-            f"--label {labels}: this run's model is unconditional (its generator ignores labels)"
-        )
-    if labels is not None and not 0 <= labels < handle.num_classes:
-        raise ConfigError(
-            f"--label {labels} is not a class of this run's model (classes 0-{handle.num_classes - 1})"
-        )
-    if labels is None and handle.num_classes:
-        labels = [i % handle.num_classes for i in range(args.n)]
+    labels = sample_labels(handle, args.label, args.n)
     if not 0.0 <= args.truncation <= 1.0:
         raise ConfigError(f"--truncation must be in [0, 1], got {args.truncation}")
-    path = handle.save(args.output, args.n, seed=args.seed, labels=labels, truncation=args.truncation)
-    console.print(f"wrote {args.n} samples to {escape(str(path))}", soft_wrap=True)
+    folder = is_folder_target(args.output)
+    path = handle.save(
+        args.output, args.n, seed=args.seed, labels=labels, truncation=args.truncation, force=args.force
+    )
+    labels_csv = path / LABELS_FILE if folder and handle.num_classes else None
+    if args.json:
+        print_json(
+            {
+                "output": str(path),
+                "files": [str(p) for p in (sample_paths(path, args.n) if folder else [path])],
+                "labels_csv": str(labels_csv) if labels_csv else None,
+                "n": args.n,
+                "seed": args.seed,
+                "truncation": args.truncation,
+                "labels": [labels] * args.n if isinstance(labels, int) else labels,  # one each, or None
+                "checkpoint": str(handle.checkpoint),
+            }
+        )
+        return 0
+    each = f" (one PNG each{', and ' + LABELS_FILE if labels_csv else ''})" if folder else ""
+    console.print(f"wrote {args.n} samples to {escape(str(path))}{each}", soft_wrap=True)
     return 0
 
 
@@ -101,7 +127,13 @@ def add_sample_parser(sub: Any) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run", help="run directory")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npz arrays (x, y)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="samples.png",
+        help=".png grid, .npz arrays (x, y), or a folder (DIR/): 000000.png, ... one image per sample,"
+        " and labels.csv (file,label) for a conditional model",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, default=None, help="class label for conditional models")
     p.add_argument(
@@ -109,6 +141,8 @@ def add_sample_parser(sub: Any) -> None:
     )
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--force", action="store_true", help="replace the sample files already in the -o folder")
+    add_json_flag(p, "the files written, n, seed and labels")
     p.set_defaults(func=cmd_sample)
 
 
