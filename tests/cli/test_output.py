@@ -1,14 +1,17 @@
-"""Everyday output: ``sample -o DIR/`` (one PNG per sample, ``labels.csv``) and ``sample --json``.
-JSON commands print exactly one JSON object on stdout; their messages go to stderr."""
+"""Everyday output: ``sample -o DIR/`` (one PNG per sample, ``labels.csv``), ``--json`` on ``sample``
+and ``info``, and ``info`` itself. JSON commands print exactly one JSON object on stdout; their
+messages go to stderr."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_helpers import assert_user_error, snapshot
 from PIL import Image
 
@@ -99,3 +102,50 @@ def test_sample_json_for_a_grid(cli, tiny_image_run, tmp_path):
     record = one_json(out)
     assert record["files"] == [str(grid)] and record["labels_csv"] is None and record["labels"] is None
     assert record["checkpoint"].endswith("step_000003.safetensors") and grid.is_file()
+
+
+# ------------------------------------------------------------------------------------------ info
+
+
+def test_info_says_what_the_model_is(cli, tiny_image_run):
+    rc, out, err = cli("info", tiny_image_run.path)
+    assert rc == 0, err
+    labelled = [line for line in out.splitlines() if not line.startswith(" ")]  # not the description's
+    fields = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in labelled)
+    assert fields["task"] == "generation"
+    assert fields["model"] == "dcgan_tiny (family dcgan)"
+    assert fields["dataset"] == "digits: 1x32x32, 10 classes"
+    assert fields["trained"].startswith("3 of 3 steps")
+    assert fields["checkpoint"].endswith("step_000003.safetensors (with EMA weights)")
+    assert fields["versions"] == f"ganforge {ganforge.__version__}, torch {torch.__version__}"
+    assert fields["metrics"].startswith("step 3: loss_d ")
+
+
+def test_info_json(cli, tiny_image_run):
+    rng = torch.get_rng_state()
+    rc, out, err = cli("info", tiny_image_run.path, "--json")
+    assert rc == 0 and err == ""
+    assert torch.equal(torch.get_rng_state(), rng)  # counting parameters draws from a forked RNG
+    facts = one_json(out)
+    assert facts["kind"] == "run" and facts["task"] == "generation"
+    assert facts["model"]["name"] == "dcgan_tiny" and facts["model"]["family"] == "dcgan"
+    assert facts["objective"]["name"] == "gan" and facts["objective"]["loss"] == "ns"
+    assert facts["dataset"] == {
+        "name": "digits", "shape": [1, 32, 32], "num_classes": 10, "resolution": 32, "params": {}
+    }  # fmt: skip
+    assert facts["steps"] == {"trained": 3, "planned": 3}
+    g = ganforge.load(tiny_image_run.path).generator
+    assert facts["parameters"]["g"] == sum(p.numel() for p in g.parameters()) and facts["parameters"]["d"] > 0
+    assert facts["checkpoint"]["ema"] is True and facts["checkpoint"]["step"] == 3
+    assert facts["last_metrics"]["step"] == 3 and facts["summary"]["step"] == 3
+    assert facts["versions"] == {"ganforge": ganforge.__version__, "torch": torch.__version__}
+    assert facts["config"]["model"]["name"] == "dcgan_tiny"
+
+
+def test_info_of_what_is_not_a_run(cli, tiny_run, tmp_path):
+    rc, _, err = cli("info", tmp_path / "nope")
+    assert_user_error(rc, err, "does not exist")
+    exported = tmp_path / "model.safetensors"
+    exported.write_bytes(b"not a run")
+    rc, _, err = cli("info", exported)
+    assert_user_error(rc, err, f"'{exported}' is not a run directory", "exported model files")

@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
     from ganforge.cli.fid import add_fid_parser
     from ganforge.cli.impute import add_impute_parser
+    from ganforge.cli.info import add_info_parser
     from ganforge.cli.latent import add_latent_parser
     from ganforge.cli.report import add_report_parser
     from ganforge.cli.tabular import add_tabular_parser
@@ -170,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
-        add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
-        add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
-        add_fid_parser, add_dataset_parser,
+        add_train_parser, add_sample_parser, add_list_parser, add_info_parser, add_eval_parser,
+        add_sweep_parser, add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser,
+        add_translate_parser, add_fid_parser, add_dataset_parser,
     ):  # fmt: skip
         add(sub)
     return parser

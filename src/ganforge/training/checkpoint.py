@@ -143,6 +143,14 @@ def prune_checkpoints(directory: Path, keep_last: int) -> None:
         path.with_suffix(".json").unlink(missing_ok=True)
 
 
+def has_ema(path: Path) -> bool:
+    """Whether checkpoint ``path`` holds EMA generator weights (``ema.g.*``), from its header alone."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return any(k.startswith("ema.g.") for k in fh.keys())  # noqa: SIM118 (safe_open has no __iter__)
+
+
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint pair; any damage becomes one clear CheckpointError."""
     sidecar = path.with_suffix(".json")
