@@ -1,6 +1,6 @@
-"""Everyday output: ``sample -o DIR/`` (one PNG per sample, ``labels.csv``), ``--json`` on ``sample``
-and ``info``, and ``info`` itself. JSON commands print exactly one JSON object on stdout; their
-messages go to stderr."""
+"""Everyday output: ``sample -o DIR/`` (one PNG per sample, ``labels.csv``), ``--json`` on ``train``,
+``sample``, ``list`` and ``info``, and ``info`` itself. JSON commands print exactly one JSON object
+on stdout; their messages and progress lines go to stderr."""
 
 from __future__ import annotations
 
@@ -102,6 +102,52 @@ def test_sample_json_for_a_grid(cli, tiny_image_run, tmp_path):
     record = one_json(out)
     assert record["files"] == [str(grid)] and record["labels_csv"] is None and record["labels"] is None
     assert record["checkpoint"].endswith("step_000003.safetensors") and grid.is_file()
+
+
+# ------------------------------------------------------------------------------------- train / list --json
+
+
+def test_train_json_and_plain_progress_lines(cli, config_file, tmp_path):
+    out = tmp_path / "run"
+    rc, stdout, err = cli(
+        "train", config_file, "--out", out, "--json", "--set", "train.progress=true",
+        "--set", "train.progress_every_s=0",
+    )  # fmt: skip
+    assert rc == 0, err
+    record = one_json(stdout)
+    assert record["run_dir"] == str(out) and record["step"] == 20
+    assert record["last_metrics"]["step"] == 20 and "loss_g" in record["last_metrics"]
+    assert record == {"run_dir": str(out), **json.loads((out / "summary.json").read_text())}
+    # stdout is captured (no terminal): one plain progress line a step, on stderr, no rich bar
+    lines = [ln for ln in err.splitlines() if ln.startswith("step ")]
+    assert len(lines) == 20, err
+    assert re.fullmatch(
+        r"step 20/20 kimg 0\.3 loss_d \S+ loss_g \S+ img/s \d+\.\d eta 00:00:00", lines[-1]
+    ), lines[-1]
+
+
+def test_list_json(cli):
+    rc, out, _ = cli("list", "--json")
+    assert rc == 0
+    lists = one_json(out)
+    assert list(lists) == [
+        "models",
+        "losses",
+        "datasets",
+        "objectives",
+        "augments",
+        "extractors",
+        "tasks",
+        "configs",
+    ]
+    models = {m["name"]: m for m in lists["models"]}
+    assert models["dcgan_tiny"]["variant_of"] == "dcgan"
+    assert models["dcgan"]["description"].startswith("DCGAN") and models["dcgan"]["resolutions"]
+    assert {"name": "quickstart"} in lists["configs"]
+    assert "generation" in {t["name"] for t in lists["tasks"]}
+
+    rc, out, _ = cli("list", "losses", "--json")
+    assert rc == 0 and list(one_json(out)) == ["losses"]
 
 
 # ------------------------------------------------------------------------------------------ info

@@ -7,6 +7,7 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_run_dir(args.config)
     run = train(args.config, out=out, overrides=args.set, resume=args.resume, force=args.force)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
+    if args.json:  # summary.json's facts: step, kimg, last_metrics, latest_samples, warnings, ...
+        print_json({"run_dir": str(run.path), **run.summary})
         return 0
     samples = run.latest_samples
     console.print(f"[green]done[/green]: run dir {escape(str(run.path))}", soft_wrap=True)
@@ -83,14 +87,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def registry_tables() -> dict[str, Any]:
+    """What ``ganforge list`` lists: each registry by its plural name (``configs`` comes last)."""
     import ganforge.tasks  # noqa: F401  (registers the task kinds)
     from ganforge.augment import AUGMENTS
-    from ganforge.config import bundled_configs
     from ganforge.registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OBJECTIVES, TASKS, _load_builtins
 
     _load_builtins()
-    tables = {
+    return {
         "models": MODELS,
         "losses": LOSSES,
         "datasets": DATASETS,
@@ -99,7 +103,38 @@ def cmd_list(args: argparse.Namespace) -> int:
         "extractors": EXTRACTORS,
         "tasks": TASKS,
     }
+
+
+def entry_record(entry: Any) -> dict[str, Any]:
+    """One registry entry for ``list --json``: name, description, aliases, then every metadata
+    value JSON can hold (a model's ``resolutions``, ``task``, ``variant_of``; a dataset's
+    ``channels``, ...); builders, classes and functions are left out."""
+    record: dict[str, Any] = {"name": entry.name, "description": entry.description}
+    record["aliases"] = list(entry.meta.get("aliases") or ())
+    for key, value in entry.meta.items():
+        if key not in record:
+            try:
+                record[key] = json.loads(json.dumps(value))
+            except (TypeError, ValueError):
+                continue
+    return record
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganforge.config import bundled_configs
+
+    tables = registry_tables()
     kinds = [args.kind] if args.kind else [*tables, "configs"]
+    if args.json:
+        print_json(
+            {
+                kind: [{"name": n} for n in bundled_configs()]
+                if kind == "configs"
+                else [entry_record(e) for e in tables[kind].entries()]
+                for kind in kinds
+            }
+        )
+        return 0
     for kind in kinds:
         print(f"{kind}:")
         if kind == "configs":
@@ -120,6 +155,7 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     add_run_flags(p, "--out", "train.steps=200")
+    add_json_flag(p, "the run dir and its summary (step, kimg, last metrics, samples, warnings) at the end")
     p.set_defaults(func=cmd_train)
 
 
@@ -152,6 +188,7 @@ def add_list_parser(sub: Any) -> None:
     )
     kinds = ["models", "losses", "datasets", "objectives", "augments", "extractors", "tasks", "configs"]
     p.add_argument("kind", nargs="?", choices=kinds)
+    add_json_flag(p, "the lists ({kind: [{name, description, ...}]})")
     p.set_defaults(func=cmd_list)
 
 
