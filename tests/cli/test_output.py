@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,14 @@ def test_info_of_what_is_not_a_run(cli, tiny_run, tmp_path):
     exported.write_bytes(b"not a run")
     rc, _, err = cli("info", exported)
     assert_user_error(rc, err, f"'{exported}' is not a run directory", "exported model files")
+
+
+def test_info_of_a_run_without_checkpoints(cli, tiny_run_copy):
+    shutil.rmtree(tiny_run_copy / "checkpoints")
+    rc, out, err = cli("info", tiny_run_copy, "--json")
+    assert rc == 0, err
+    facts = one_json(out)
+    assert facts["checkpoint"] is None and facts["parameters"] == {} and facts["versions"] == {}
+    assert facts["dataset"]["shape"] is None and facts["steps"]["trained"] == 0
+    rc, out, err = cli("info", tiny_run_copy)
+    assert rc == 0 and "checkpoint  none yet" in out and "versions    not recorded" in out

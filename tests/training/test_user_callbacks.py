@@ -43,7 +43,9 @@ def test_user_callbacks_see_every_step_and_can_stop_training(tmp_path):
     assert recorder.written == [True, True]  # the built-in callbacks ran first
 
 
-def test_a_callback_without_hooks_is_refused_before_anything_is_written(tmp_path):
+def test_a_callback_without_hooks_or_a_class_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(ConfigError, match="has none of the hooks on_train_start"):
         ganforge.train(make_config(), out=tmp_path / "run", callbacks=[lambda trainer: None])
+    with pytest.raises(ConfigError, match=r"callback Recorder is a class: pass an instance"):
+        ganforge.train(make_config(), out=tmp_path / "run", callbacks=[Recorder])
     assert not (tmp_path / "run").exists()

@@ -63,9 +63,11 @@ HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
 
 
 def check_callbacks(callbacks: Sequence[Any]) -> list[Any]:
-    """``callbacks`` as a list, each checked to have at least one hook (a function passed by mistake
-    would otherwise be skipped silently, every event looked up by name)."""
+    """``callbacks`` as a list, each checked to be an object with at least one hook (a function or
+    a class passed by mistake would otherwise be skipped or misused silently)."""
     for cb in callbacks:
+        if isinstance(cb, type):  # its hooks would be called with the trainer as ``self``
+            raise ConfigError(f"callback {cb.__name__} is a class: pass an instance, {cb.__name__}()")
         if not any(callable(getattr(cb, hook, None)) for hook in HOOKS):
             raise ConfigError(
                 f"callback {cb!r} has none of the hooks {', '.join(HOOKS)}: subclass ganforge.Callback"
