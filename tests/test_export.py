@@ -65,11 +65,21 @@ def test_the_file_says_what_it_is(model_file: Path) -> None:
     with safe_open(str(model_file), framework="pt") as f:
         assert all(key.startswith("g.") for key in f.keys())  # noqa: SIM118  (only the generator)
     described = describe_file(model_file)
-    assert described["model"] == "dcgan_tiny" and described["parameters"] > 0
+    assert described["model"]["name"] == "dcgan_tiny" and described["parameters"]["g"] > 0
+    assert described["steps"]["trained"] == 3 and described["checkpoint"]["ema"] is True
 
 
-def test_a_sample_command_takes_a_model_file(model_file: Path, tmp_path: Path) -> None:
+def test_sample_and_info_take_a_model_file(model_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["sample", str(model_file), "-n", "4", "-o", str(tmp_path / "x.npz")]) == 0
+    assert main(["sample", str(model_file), "-n", "3", "-o", str(tmp_path / "pngs") + "/"]) == 0
+    assert len(list((tmp_path / "pngs").glob("*.png"))) == 3
+    capsys.readouterr()
+    assert main(["info", str(model_file), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["kind"] == "model file" and facts["task"] == "generation"
+    assert facts["versions"]["ganforge"] == ganforge.__version__
+    assert main(["info", str(model_file)]) == 0
+    assert "dcgan_tiny" in capsys.readouterr().out
     assert main(["sample", str(model_file), "-n", "4", "-o", str(tmp_path / "x.npz"), "--no-ema"]) == 2
 
 

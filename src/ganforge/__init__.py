@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
+    "Callback": "ganforge.training.trainer",
     "Config": "ganforge.config",
     "GeneratorHandle": "ganforge.tasks",
     "Imputer": "ganforge.tabular",
@@ -44,11 +45,13 @@ if TYPE_CHECKING:
     from ganforge.sweeps import sweep
     from ganforge.tabular import Imputer, TabularGAN
     from ganforge.tasks import GeneratorHandle, TranslatorHandle, open_run
+    from ganforge.training.trainer import Callback
 
 
 __getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = [
+    "Callback",
     "Config",
     "GeneratorHandle",
     "Imputer",

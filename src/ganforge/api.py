@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from ganforge.evaluation.periodic import periodic_eval
 from ganforge.tasks import GeneratorHandle, TranslatorHandle, open_run
 from ganforge.training.build import build_session
 from ganforge.training.callbacks import sample_fixed
+from ganforge.training.trainer import Callback, check_callbacks
 from ganforge.utils.distributed import shutdown
 from ganforge.utils.io import read_jsonl
 
@@ -50,9 +52,13 @@ def train(
     resume: bool = False,
     force: bool = False,
     dataset: ArrayDataset | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> Run:
     """Train from a YAML path, preset name, dict or Config; write everything into ``out``.
-    ``dataset``: data built by the caller (a table in memory) instead of the config's data builder."""
+    ``dataset``: data built by the caller (a table in memory) instead of the config's data builder.
+    ``callbacks``: your own hooks (``ganforge.Callback`` subclasses, docs/callbacks.md), called after
+    the built-in logging, samples and checkpoints at every event, on the main process."""
+    callbacks = check_callbacks(callbacks)  # before anything is written
     if isinstance(config, Config):
         cfg = load_config(config.to_dict(), overrides) if overrides else config
     else:
@@ -63,6 +69,8 @@ def train(
     session = build_session(
         cfg, run_dir, resume=resume, force=force, extra_callbacks=(periodic_eval,), dataset=dataset
     )
+    if session.dist.is_main:  # after the built-in callbacks, on the process they run on
+        session.trainer.callbacks.extend(callbacks)
     try:
         session.trainer.fit()
     finally:

@@ -125,7 +125,8 @@ class TrainConfig:
     eval_n: int | None = None  # samples per periodic evaluation; None: the metrics' protocol
     eval_extractor: str | None = None  # None: the dataset's default extractor
     patience: int = 0  # evaluations without a better headline value before training stops; 0: never
-    progress: bool = True
+    progress: bool = True  # a rich bar on a terminal; elsewhere (a pipe, a cluster log) plain lines
+    progress_every_s: float = 30.0  # seconds between those plain lines (logger ganforge.train); 0: every step
     diagnostics: bool = True  # warn about vanishing G gradients, strong D, mode collapse, oscillation
     guard: bool = True  # on NaN/inf or exploding gradients roll back to a good state and halve the lrs
     guard_every: int = 10  # steps between the guard's checks (one host sync) and in-memory snapshots
@@ -366,6 +367,8 @@ def _check_positive(cfg: Config) -> None:
             raise ConfigError(f"'{key}' must be a positive integer, got {cfg.get(key)}")
     if cfg.train.ema_kimg < 0:
         raise ConfigError(f"'train.ema_kimg' must be >= 0 (0 disables the EMA), got {cfg.train.ema_kimg}")
+    if cfg.train.progress_every_s < 0:
+        raise ConfigError(f"'train.progress_every_s' must be >= 0, got {cfg.train.progress_every_s}")
     if cfg.train.max_rollbacks < 0:
         raise ConfigError(f"'train.max_rollbacks' must be >= 0, got {cfg.train.max_rollbacks}")
     factor = cfg.train.max_grad_norm_factor

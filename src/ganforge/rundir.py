@@ -16,9 +16,9 @@ from ganforge.utils.io import atomic_write_text
 
 # What a resumed run may change: how long it trains and how often it reports, nothing it learns from.
 RESUMABLE_CHANGES = ("train.steps", "train.log_every", "train.ckpt_every", "train.sample_every",
-                     "train.keep_last", "train.progress", "train.n_samples", "train.compile",
-                     "train.diagnostics", "train.guard", "train.guard_every", "train.max_rollbacks",
-                     "train.max_grad_norm_factor")  # fmt: skip
+                     "train.keep_last", "train.progress", "train.progress_every_s", "train.n_samples",
+                     "train.compile", "train.diagnostics", "train.guard", "train.guard_every",
+                     "train.max_rollbacks", "train.max_grad_norm_factor")  # fmt: skip
 RUN_OUTPUTS = ("config.yaml", "checkpoints", "logs", "samples", "eval", "summary.json", "report.html")
 
 

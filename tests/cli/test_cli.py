@@ -6,7 +6,6 @@ Most tests call ``main([...])`` in-process (fast); one runs the installed consol
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -15,51 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from cli_helpers import assert_user_error, plain, snapshot
 from PIL import Image
-
-from ganforge.cli.main import main
-
-
-def plain(text: str) -> str:
-    """Text without ANSI colour codes (rich adds them when FORCE_COLOR is set, even into a pipe)."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
-@pytest.fixture
-def cli(capsys):
-    """``cli("train", ...)`` -> (exit status, stdout, stderr)."""
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, plain(out), plain(err)
-
-    return run
-
-
-@pytest.fixture
-def config_file(tmp_path, tiny_config) -> Path:
-    path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(tiny_config))
-    return path
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its bytes, to prove a refused command changed nothing."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def assert_user_error(rc: int, err: str, *fragments: str) -> None:
-    """Exit status 2 and one line on stderr, no traceback, containing every fragment."""
-    assert rc == 2
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
 
 # ------------------------------------------------------------------------------------------ entry point
 

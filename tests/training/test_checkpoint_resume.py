@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 from training_helpers import (
     PYTHON,
@@ -166,3 +167,8 @@ def test_resume_starts_from_the_checkpoint_latest_names(tmp_path):
     assert_tensors_equal(load_checkpoint(ckpt_dir / "step_000010.safetensors")[0], original)
     steps = [m["step"] for m in read_metrics(run.path)]
     assert steps == [5, 10]
+
+
+def test_every_checkpoint_records_the_versions(tiny_run):
+    _, meta = final_checkpoint(tiny_run.path)
+    assert meta["versions"] == {"ganforge": ganforge.__version__, "torch": torch.__version__}

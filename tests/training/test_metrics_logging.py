@@ -1,10 +1,13 @@
-"""``logs/metrics.jsonl`` and TensorBoard: every log line complete, finite, and written once."""
+"""``logs/metrics.jsonl`` and TensorBoard: every log line complete, finite, and written once; the
+sample grids in TensorBoard too."""
 
 from __future__ import annotations
 
+import io
 import math
 
 import pytest
+from PIL import Image
 from training_helpers import make_config, read_metrics
 
 import ganforge
@@ -70,3 +73,18 @@ def test_resume_does_not_duplicate_log_lines(tmp_path):
     logged = [(e.step, e.value) for e in acc.Scalars("loss_d")]
     assert [s for s, _ in logged] == [5, 10, 15, 20, 25]
     assert [v for _, v in logged] == pytest.approx([m["loss_d"] for m in lines], rel=1e-6)
+
+
+def test_tensorboard_gets_the_sample_grids(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    raw = make_config(train={"steps": 10, "sample_every": 5})
+    run = ganforge.train(raw, out=tmp_path / "run")
+    acc = EventAccumulator(str(run.path / "logs"))
+    acc.Reload()
+    assert "samples" in acc.Tags()["images"]
+    events = acc.Images("samples")
+    assert [e.step for e in events] == [5, 10]
+    logged = Image.open(io.BytesIO(events[-1].encoded_image_string))
+    with logged, Image.open(run.path / "samples" / "step_000010.png") as on_disk:
+        assert logged.size == on_disk.size  # the scatter plot on disk, as it is

@@ -1,16 +1,54 @@
-"""What every subcommand shares: the stderr console that messages and errors go to, the flags
-of every command that trains a run, and a subcommand's parser worded by its function's docstring."""
+"""What every subcommand shares: the stderr console that messages and errors go to, the log
+lines on stderr, ``--json``, the flags of every command that trains a run, and a subcommand's
+parser worded by its function's docstring."""
 
 from __future__ import annotations
 
 import argparse
 import inspect
+import json
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 
 console = Console(stderr=True, highlight=False)
+
+
+class StderrHandler(logging.Handler):
+    """Plain log lines on whatever ``sys.stderr`` is when a record comes (not the stream of when the
+    handler was made: tests and notebooks swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def configure_logging() -> None:
+    """Send ganforge's INFO log lines (training progress when stdout is no terminal:
+    ``training/callbacks.py``'s ``ProgressLog``) to stderr as they are. A library leaves logging to
+    its caller; the command is the caller, so it does this once (again: nothing more)."""
+    log = logging.getLogger("ganforge")
+    if not any(isinstance(h, StderrHandler) for h in log.handlers):
+        log.addHandler(StderrHandler(logging.INFO))
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+
+
+def add_json_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: ``what`` as one JSON object on stdout and nothing else there (messages stay on
+    stderr), so a script can pipe it."""
+    p.add_argument("--json", action="store_true", help=f"print {what} as one JSON object on stdout")
+
+
+def print_json(obj: Any) -> None:
+    """``obj`` as one line of JSON on stdout (the only thing a ``--json`` command prints there)."""
+    print(json.dumps(obj), flush=True)
 
 
 def add_run_flags(p: argparse.ArgumentParser, run_flag: str, example: str) -> None:

@@ -7,6 +7,7 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_run_flags, console
+from ganforge.cli.common import add_json_flag, add_run_flags, configure_logging, console, print_json
 from ganforge.errors import ConfigError, GanforgeError
 
 
@@ -26,6 +27,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = train(args.config, out=out, overrides=args.set, resume=args.resume, force=args.force)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
+    if args.json:  # summary.json's facts: step, kimg, last_metrics, latest_samples, warnings, ...
+        print_json({"run_dir": str(run.path), **run.summary})
+        return 0
     samples = run.latest_samples
     console.print(f"[green]done[/green]: run dir {escape(str(run.path))}", soft_wrap=True)
     if samples is not None:
@@ -33,38 +37,64 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_labels(handle: Any, label: int | None, n: int) -> Any:
+    """The labels ``--label`` asks for, checked against the model: None for an unconditional one,
+    one class for all, or classes 0..K-1 in turn when none is named."""
+    if label is not None and not handle.num_classes:
+        raise ConfigError(
+            f"--label {label}: this run's model is unconditional (its generator ignores labels)"
+        )
+    if label is not None and not 0 <= label < handle.num_classes:
+        raise ConfigError(
+            f"--label {label} is not a class of this run's model (classes 0-{handle.num_classes - 1})"
+        )
+    if label is None and handle.num_classes:
+        return [i % handle.num_classes for i in range(n)]
+    return label
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from ganforge.api import load
+    from ganforge.tasks.sample_folder import LABELS_FILE, is_folder_target, sample_paths
 
     if args.n < 1:
         raise ConfigError(f"-n must be a positive number of samples, got {args.n}")
     handle = load(args.run, ema=not args.no_ema, device=args.device)
-    labels = args.label
-    if labels is not None and not handle.num_classes:
-        raise ConfigError(
-            f"--label {labels}: this run's model is unconditional (its generator ignores labels)"
-        )
-    if labels is not None and not 0 <= labels < handle.num_classes:
-        raise ConfigError(
-            f"--label {labels} is not a class of this run's model (classes 0-{handle.num_classes - 1})"
-        )
-    if labels is None and handle.num_classes:
-        labels = [i % handle.num_classes for i in range(args.n)]
+    labels = sample_labels(handle, args.label, args.n)
     if not 0.0 <= args.truncation <= 1.0:
         raise ConfigError(f"--truncation must be in [0, 1], got {args.truncation}")
-    path = handle.save(args.output, args.n, seed=args.seed, labels=labels, truncation=args.truncation)
-    console.print(f"wrote {args.n} samples to {escape(str(path))}", soft_wrap=True)
+    folder = is_folder_target(args.output)
+    path = handle.save(
+        args.output, args.n, seed=args.seed, labels=labels, truncation=args.truncation, force=args.force
+    )
+    labels_csv = path / LABELS_FILE if folder and handle.num_classes else None
+    if args.json:
+        print_json(
+            {
+                "output": str(path),
+                "files": [str(p) for p in (sample_paths(path, args.n) if folder else [path])],
+                "labels_csv": str(labels_csv) if labels_csv else None,
+                "n": args.n,
+                "seed": args.seed,
+                "truncation": args.truncation,
+                "labels": [labels] * args.n if isinstance(labels, int) else labels,  # one each, or None
+                "checkpoint": str(handle.checkpoint),
+            }
+        )
+        return 0
+    each = f" (one PNG each{', and ' + LABELS_FILE if labels_csv else ''})" if folder else ""
+    console.print(f"wrote {args.n} samples to {escape(str(path))}{each}", soft_wrap=True)
     return 0
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def registry_tables() -> dict[str, Any]:
+    """What ``ganforge list`` lists: each registry by its plural name (``configs`` comes last)."""
     import ganforge.tasks  # noqa: F401  (registers the task kinds)
     from ganforge.augment import AUGMENTS
-    from ganforge.config import bundled_configs
     from ganforge.registry import DATASETS, EXTRACTORS, LOSSES, MODELS, OBJECTIVES, TASKS, _load_builtins
 
     _load_builtins()
-    tables = {
+    return {
         "models": MODELS,
         "losses": LOSSES,
         "datasets": DATASETS,
@@ -73,7 +103,38 @@ def cmd_list(args: argparse.Namespace) -> int:
         "extractors": EXTRACTORS,
         "tasks": TASKS,
     }
+
+
+def entry_record(entry: Any) -> dict[str, Any]:
+    """One registry entry for ``list --json``: name, description, aliases, then every metadata
+    value JSON can hold (a model's ``resolutions``, ``task``, ``variant_of``; a dataset's
+    ``channels``, ...); builders, classes and functions are left out."""
+    record: dict[str, Any] = {"name": entry.name, "description": entry.description}
+    record["aliases"] = list(entry.meta.get("aliases") or ())
+    for key, value in entry.meta.items():
+        if key not in record:
+            try:
+                record[key] = json.loads(json.dumps(value))
+            except (TypeError, ValueError):
+                continue
+    return record
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ganforge.config import bundled_configs
+
+    tables = registry_tables()
     kinds = [args.kind] if args.kind else [*tables, "configs"]
+    if args.json:
+        print_json(
+            {
+                kind: [{"name": n} for n in bundled_configs()]
+                if kind == "configs"
+                else [entry_record(e) for e in tables[kind].entries()]
+                for kind in kinds
+            }
+        )
+        return 0
     for kind in kinds:
         print(f"{kind}:")
         if kind == "configs":
@@ -94,6 +155,7 @@ def add_train_parser(sub: Any) -> None:
     p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     add_run_flags(p, "--out", "train.steps=200")
+    add_json_flag(p, "the run dir and its summary (step, kimg, last metrics, samples, warnings) at the end")
     p.set_defaults(func=cmd_train)
 
 
@@ -101,7 +163,13 @@ def add_sample_parser(sub: Any) -> None:
     p = sub.add_parser("sample", help="draw samples from a trained run")
     p.add_argument("run", help="run directory or one-file model (ganforge export)")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("-o", "--output", default="samples.png", help=".png grid or .npz arrays (x, y)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="samples.png",
+        help=".png grid, .npz arrays (x, y), or a folder (DIR/): 000000.png, ... one image per sample,"
+        " and labels.csv (file,label) for a conditional model",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, default=None, help="class label for conditional models")
     p.add_argument(
@@ -109,6 +177,8 @@ def add_sample_parser(sub: Any) -> None:
     )
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--force", action="store_true", help="replace the sample files already in the -o folder")
+    add_json_flag(p, "the files written, n, seed and labels")
     p.set_defaults(func=cmd_sample)
 
 
@@ -118,6 +188,7 @@ def add_list_parser(sub: Any) -> None:
     )
     kinds = ["models", "losses", "datasets", "objectives", "augments", "extractors", "tasks", "configs"]
     p.add_argument("kind", nargs="?", choices=kinds)
+    add_json_flag(p, "the lists ({kind: [{name, description, ...}]})")
     p.set_defaults(func=cmd_list)
 
 
@@ -129,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ganforge.cli.export import add_export_parser
     from ganforge.cli.fid import add_fid_parser
     from ganforge.cli.impute import add_impute_parser
+    from ganforge.cli.info import add_info_parser
     from ganforge.cli.latent import add_latent_parser
     from ganforge.cli.report import add_report_parser
     from ganforge.cli.serve import add_serve_parser
@@ -139,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
-        add_train_parser, add_sample_parser, add_list_parser, add_eval_parser, add_sweep_parser,
-        add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser, add_translate_parser,
-        add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
+        add_train_parser, add_sample_parser, add_list_parser, add_info_parser, add_eval_parser,
+        add_sweep_parser, add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser,
+        add_translate_parser, add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
         add_augment_parser,
     ):  # fmt: skip
         add(sub)
@@ -150,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return args.func(args)
     except GanforgeError as err:

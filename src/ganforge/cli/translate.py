@@ -105,10 +105,9 @@ def read_npz_images(path: Path, key: str = "x") -> torch.Tensor:
 
 
 def _picture(image: torch.Tensor) -> Image.Image:
-    from ganforge.utils.images import to_uint8
+    from ganforge.utils.images import picture, to_uint8
 
-    pixels = to_uint8(image[None])[0]
-    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels[..., :3])
+    return picture(to_uint8(image[None])[0])
 
 
 def plan_outputs(out: str | Path, names: list[str], force: bool) -> list[Path] | Path:

@@ -16,6 +16,7 @@ from ganforge.models.translation import TranslationGenerator
 from ganforge.registry import DATASETS, register_task
 from ganforge.tasks.base import Graph, Handle, Task
 from ganforge.tasks.graphs import sampler_graph
+from ganforge.tasks.sample_folder import check_sample_folder, is_folder_target, write_sample_folder
 from ganforge.tasks.views import (
     INTERP_ROWS,
     INTERP_STEPS,
@@ -41,6 +42,17 @@ class GeneratorHandle(Handle):
             return 0
         return int(getattr(self.generator, "num_classes", 0))
 
+    def labels_for(self, n: int, labels: Any = None) -> torch.Tensor | None:
+        """The ``n`` samples' labels: ``labels`` (one for all, or one each), or for a conditional
+        generator given none its classes 0..K-1 in turn; None for an unconditional one given none."""
+        if labels is None and self.num_classes:
+            return torch.arange(n) % self.num_classes
+        if labels is None:
+            return None
+        if np.ndim(labels) == 0:
+            return torch.as_tensor(labels, dtype=torch.long).expand(n)
+        return torch.as_tensor(labels)
+
     @torch.no_grad()
     def sample(
         self, n: int, seed: int = 0, labels: Any = None, batch_size: int = 256, truncation: float = 1.0
@@ -53,14 +65,7 @@ class GeneratorHandle(Handle):
         """
         if n <= 0:
             raise ValueError(f"n must be positive, got {n}")
-        if labels is None and self.num_classes:
-            labels = torch.arange(n) % self.num_classes
-        if labels is not None:
-            labels = (
-                torch.as_tensor(labels, dtype=torch.long).expand(n)
-                if np.ndim(labels) == 0
-                else torch.as_tensor(labels)
-            )
+        labels = self.labels_for(n, labels)
         gen = torch.Generator().manual_seed(seed)
         z = self.generator.sample_z(n, generator=gen)
         out = []
@@ -71,12 +76,30 @@ class GeneratorHandle(Handle):
         return torch.cat(out).contiguous()
 
     def save(
-        self, path: str | Path, n: int, seed: int = 0, labels: Any = None, truncation: float = 1.0
+        self,
+        path: str | Path,
+        n: int,
+        seed: int = 0,
+        labels: Any = None,
+        truncation: float = 1.0,
+        force: bool = False,
     ) -> Path:
-        """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``)."""
+        """``.png`` -> a grid (or scatter plot); ``.npz`` -> arrays ``x`` (and ``y``); a folder (a
+        trailing ``/``, an existing folder, a name without suffix) -> one PNG per sample and, for a
+        conditional generator, ``labels.csv`` (``tasks/sample_folder.py``; ``force`` replaces an
+        earlier draw there). Returns the file or folder written."""
+        if is_folder_target(path):
+            folder = Path(path)
+            check_sample_folder(folder, tuple(self.generator.out_shape), force)
+            x = self.sample(n, seed=seed, labels=labels, truncation=truncation)
+            write_sample_folder(folder, x, self.labels_for(n, labels) if self.num_classes else None)
+            return folder
         path = Path(path)
         if path.suffix.lower() not in (".png", ".npz"):
-            raise ConfigError(f"cannot write samples to '{path}': the name must end in .png or .npz")
+            raise ConfigError(
+                f"cannot write samples to '{path}': the name must end in .png or .npz, or name a folder"
+                " (end it with /)"
+            )
         x = self.sample(n, seed=seed, labels=labels, truncation=truncation)
         if path.suffix.lower() == ".npz":
             arrays = {"x": x.numpy()}

@@ -57,8 +57,6 @@ def grid_uri(images: torch.Tensor, nrow: int) -> str:
 
 def weights_of(handle: Any) -> str:
     """``"EMA"`` when the handle was built from EMA weights present in its checkpoint, else ``"raw"``."""
-    from safetensors import safe_open
+    from ganforge.training.checkpoint import has_ema
 
-    with safe_open(str(handle.checkpoint), framework="pt") as fh:
-        has_ema = any(k.startswith("ema.g.") for k in fh.keys())  # noqa: SIM118 (safe_open has no __iter__)
-    return "EMA" if has_ema else "raw"
+    return "EMA" if has_ema(handle.checkpoint) else "raw"

@@ -28,7 +28,7 @@ from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
 from ganforge.objectives.base import Context, Objective
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
 from ganforge.rundir import prepare_run_dir, write_config
-from ganforge.training.callbacks import Checkpointer, MetricsLogger, ProgressBar, SampleGrid, Summary
+from ganforge.training.callbacks import Checkpointer, MetricsLogger, SampleGrid, Summary, progress_display
 from ganforge.training.checkpoint import load_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.guard import DivergenceGuard
@@ -349,17 +349,19 @@ class RunCallbacks:
 def run_callbacks(
     cfg: Config, run_dir: Path, dataset: ArrayDataset, extra_callbacks: Sequence[CallbackFactory]
 ) -> RunCallbacks:
+    """What a run writes, in order (the progress display is None where ``train.progress`` is off)."""
     logger = MetricsLogger(run_dir, cfg.train.log_every)
     real = dataset.x[:2500] if not dataset.is_image else None
-    sampler = SampleGrid(run_dir, cfg.train.sample_every, cfg.train.n_samples, cfg.train.seed, real=real)
+    train = cfg.train
+    sampler = SampleGrid(run_dir, train.sample_every, train.n_samples, train.seed, real=real, board=logger)
     events = EventLog(run_dir)
     callbacks = [
         events,
         *diagnostics_callbacks(cfg, dataset, logger, events),
         sampler,
         *filter(None, (make(cfg, run_dir, dataset) for make in extra_callbacks)),
-        Checkpointer(run_dir, cfg.train.ckpt_every, cfg.train.keep_last),
-        ProgressBar(logger, enabled=cfg.train.progress),
+        Checkpointer(run_dir, train.ckpt_every, train.keep_last),
+        progress_display(logger, train.progress, train.progress_every_s),
         Summary(run_dir, logger, sampler, events),
     ]
-    return RunCallbacks(callbacks, sampler, events)
+    return RunCallbacks([cb for cb in callbacks if cb is not None], sampler, events)

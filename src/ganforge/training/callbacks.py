@@ -7,12 +7,16 @@ decides), so rank 0 alone writes to the run dir.
 from __future__ import annotations
 
 import json
+import logging
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,6 +33,8 @@ from ganforge.utils.io import atomic_write_json, truncate_jsonl_after
 
 # The metrics every log line shows first, in this order; everything else follows alphabetically.
 HEADLINE = ("step", "kimg", "loss_d", "loss_g", "d_real", "d_fake", "d_acc", "img_per_s")
+# Where training reports its progress when no terminal shows the bar (ProgressLog).
+LOG = logging.getLogger("ganforge.train")
 
 
 class MetricsLogger:
@@ -79,7 +85,7 @@ class MetricsLogger:
             for key, value in ordered.items():
                 if key not in ("step", "time"):
                     self.writer.add_scalar(key, value, step)
-        self.last = ordered
+        self.last = trainer.last_metrics = ordered
         self.clock.reset(trainer.state.images_seen)
 
     def on_train_end(self, trainer: Trainer) -> None:
@@ -91,14 +97,22 @@ class MetricsLogger:
 
 
 class SampleGrid:
-    """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable."""
+    """Fixed-seed samples every ``every`` steps: the same latents each time, so grids are comparable.
+    Each picture also goes to the ``board`` logger's TensorBoard writer (tag ``samples``), when it
+    has one, so the grids sit beside the loss curves."""
 
     def __init__(
-        self, run_dir: Path, every: int, n: int, seed: int, real: torch.Tensor | None = None
+        self,
+        run_dir: Path,
+        every: int,
+        n: int,
+        seed: int,
+        real: torch.Tensor | None = None,
+        board: MetricsLogger | None = None,
     ) -> None:
         self.dir = run_dir / "samples"
         self.every, self.n, self.seed = every, n, seed
-        self.real = real
+        self.real, self.board = real, board
         self.latest: Path | None = None
 
     def on_step_end(self, trainer: Trainer) -> None:
@@ -107,11 +121,19 @@ class SampleGrid:
             self.write(trainer)
 
     def write(self, trainer: Trainer) -> Path | None:
+        """Draw the step's picture into ``samples/step_N.png`` (and TensorBoard); None when there is
+        nothing to draw."""
+        path = self.draw(trainer, self.dir / f"{checkpoint_name(trainer.state.step)}.png")
+        if path is not None:
+            self.latest = path
+            self.to_tensorboard(path, trainer.state.step)
+        return path
+
+    def draw(self, trainer: Trainer, path: Path) -> Path | None:
         """Latent samples; or, where the objective previews (translation: ``Objective.preview``) and
         the stream has a ``fixed_batch``, its panels (input | output | target ...) of that batch, one
         cell each; nothing for a generator that draws no latents (a table's rows are not a picture)."""
         g = trainer.sampling_generator
-        path = self.dir / f"{checkpoint_name(trainer.state.step)}.png"
         fixed_batch = getattr(trainer.batches, "fixed_batch", None)
         panels = None
         if fixed_batch is not None:
@@ -119,13 +141,20 @@ class SampleGrid:
         if panels is not None:
             cells, per_cell = panels.shape[:2]
             nrow = per_cell * math.ceil(math.sqrt(cells))
-            self.latest = save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
-            return self.latest
+            return save_samples_picture(panels.flatten(0, 1), path, nrow=nrow)
         if getattr(g, "sample_z", None) is None:
             return None
-        samples = sample_fixed(g, self.n, self.seed, trainer.device)
-        self.latest = save_samples_picture(samples, path, self.real)
-        return self.latest
+        return save_samples_picture(sample_fixed(g, self.n, self.seed, trainer.device), path, self.real)
+
+    def to_tensorboard(self, path: Path, step: int) -> None:
+        """The PNG just written, as TensorBoard image ``samples`` at ``step`` (read back from the file,
+        so TensorBoard shows exactly the picture on disk, grid or scatter plot)."""
+        writer = self.board.writer if self.board is not None else None
+        if writer is None:
+            return
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        writer.add_image("samples", pixels, step, dataformats="HWC")
 
 
 @torch.no_grad()
@@ -231,6 +260,65 @@ class ProgressBar:
 
     def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
         self.on_train_end(trainer)  # give the terminal back before the error is printed
+
+
+class ProgressLog:
+    """Progress where no terminal shows a bar (stdout a pipe or a file: cluster logs, CI): one plain
+    line every ``every_s`` seconds and at the last step, through ``logging`` (logger
+    ``ganforge.train``, level INFO), so it lands wherever the program sends its logs::
+
+        step 1200/3000 kimg 76.8 loss_d 0.61 loss_g 1.02 img/s 41.3 eta 00:02:31
+
+    The losses are the newest log line's (``train.log_every``); img/s is measured since the previous
+    line, the ETA from this process's pace since it started (a resumed run: since the resume).
+    """
+
+    def __init__(self, logger: MetricsLogger, every_s: float) -> None:
+        self.logger, self.every_s = logger, every_s
+        self.since_line, self.since_start = Stopwatch(), Stopwatch()
+        self.first_step = 0
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self.since_line.reset(trainer.state.images_seen)
+        self.since_start.reset(trainer.state.images_seen)
+        self.first_step = trainer.state.step
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        if trainer.state.step == trainer.steps or self.since_line.elapsed() >= self.every_s:
+            LOG.info(self.line(trainer))
+            self.since_line.reset(trainer.state.images_seen)
+
+    def line(self, trainer: Trainer) -> str:
+        step, last = trainer.state.step, self.logger.last
+        parts = [f"step {step}/{trainer.steps}", f"kimg {trainer.state.images_seen / 1000:.1f}"]
+        parts += [f"{key} {last[key]:.3g}" for key in ("loss_d", "loss_g") if key in last]
+        parts.append(f"img/s {self.since_line.rate(trainer.state.images_seen):.1f}")
+        done = step - self.first_step
+        left = self.since_start.elapsed() / done * (trainer.steps - step) if done > 0 else 0.0
+        return " ".join([*parts, f"eta {clock(left)}"])
+
+
+def clock(seconds: float) -> str:
+    """``hh:mm:ss`` (hours past 99 keep their digits)."""
+    whole = round(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout shows a live bar: a terminal, or a notebook (rich draws its bar there too)."""
+    from rich.console import Console
+
+    return sys.stdout.isatty() or Console().is_jupyter
+
+
+def progress_display(
+    logger: MetricsLogger, enabled: bool, every_s: float
+) -> ProgressBar | ProgressLog | None:
+    """``train.progress``'s display: the rich bar on a terminal, plain ``logging`` lines every
+    ``every_s`` seconds elsewhere (a bar redrawn into a file is noise), none when disabled."""
+    if not enabled:
+        return None
+    return ProgressBar(logger) if stdout_is_terminal() else ProgressLog(logger, every_s)
 
 
 class Summary:

@@ -3,8 +3,9 @@
 ``checkpoints/step_000123.safetensors`` holds network weights (``nets.<name>.*``), EMA weights
 (``ema.<name>.*``), optimiser tensors (``optim.<name>.<param index>.<key>``) and RNG states
 (``rng.*``); ``step_000123.json`` holds the step, the data stream position, optimiser
-hyper-parameters and any scalars callbacks add (e.g. ADA's p). No pickle anywhere: loading a
-checkpoint cannot run code. Writes are atomic and ``checkpoints/latest`` names the newest one.
+hyper-parameters, any scalars callbacks add (e.g. ADA's p) and the ganforge and torch versions that
+wrote it (``versions``). No pickle anywhere: loading a checkpoint cannot run code. Writes are atomic
+and ``checkpoints/latest`` names the newest one.
 """
 
 from __future__ import annotations
@@ -89,6 +90,14 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def software_versions() -> dict[str, str]:
+    """The ganforge and torch versions of this process, as every checkpoint records them: what a
+    user needs to know when a checkpoint behaves differently elsewhere (never read back to resume)."""
+    from ganforge import __version__
+
+    return {"ganforge": __version__, "torch": torch.__version__}
+
+
 def save_checkpoint(
     directory: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> Path:
@@ -102,10 +111,11 @@ def save_checkpoint(
 def save_named_checkpoint(
     directory: Path, name: str, step: int, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
 ) -> Path:
-    """``name.safetensors`` + ``name.json`` (e.g. ``best``), atomically; ``latest`` is left alone."""
+    """``name.safetensors`` + ``name.json`` (e.g. ``best``), atomically; ``latest`` is left alone.
+    The sidecar also gets ``versions`` (``software_versions``); the tensors are exactly ``tensors``."""
     weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(weights, str(tmp)))
-    atomic_write_json(directory / f"{name}.json", {"step": step, **meta})
+    atomic_write_json(directory / f"{name}.json", {"step": step, **meta, "versions": software_versions()})
     return directory / f"{name}.safetensors"
 
 
@@ -131,6 +141,14 @@ def prune_checkpoints(directory: Path, keep_last: int) -> None:
     for _, path in list_checkpoints(directory)[:-keep_last] if keep_last > 0 else []:
         path.unlink(missing_ok=True)
         path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def has_ema(path: Path) -> bool:
+    """Whether checkpoint ``path`` holds EMA generator weights (``ema.g.*``), from its header alone."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return any(k.startswith("ema.g.") for k in fh.keys())  # noqa: SIM118 (safe_open has no __iter__)
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

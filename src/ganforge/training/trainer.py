@@ -13,12 +13,13 @@ import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
 
 from ganforge.config import OptimizerConfig
+from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Objective, Phase
 from ganforge.training.checkpoint import (
     capture_rng,
@@ -33,14 +34,45 @@ from ganforge.training.schedules import LrSchedule
 from ganforge.utils.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 
 
-class Callback(Protocol):
-    """Hooks by event name (minGPT style); every method is optional. ``on_train_abort`` replaces
-    ``on_train_end`` when training raises (divergence, Ctrl-C): stop bars, close writers."""
+class Callback:
+    """Hooks the Trainer calls by event name (minGPT style): the built-in logging, samples and
+    checkpoints, and users' own (``ganforge.train(..., callbacks=[...])``). Subclass it and override
+    what you need (each method here does nothing); any object with some of these methods works too,
+    since the Trainer looks each one up by name.
 
-    def on_train_start(self, trainer: Trainer) -> None: ...
-    def on_step_end(self, trainer: Trainer) -> None: ...
-    def on_train_end(self, trainer: Trainer) -> None: ...
-    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None: ...
+    A hook reads the run from ``trainer``: ``trainer.state.step`` (steps done), ``trainer.steps``
+    (the last step), ``trainer.last_metrics`` (the newest log line) and ``trainer.request_stop(reason)``
+    ends training after the next step as a normal end.
+    """
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        """Before the first step (a resumed run: with the checkpoint's state restored)."""
+
+    def on_step_end(self, trainer: Trainer) -> None:
+        """After each step; ``trainer.state.step == trainer.steps`` on the last one."""
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        """Once training ends normally. Users' callbacks come after the built-in ones, so the final
+        checkpoint, samples and ``summary.json`` are on disk by then."""
+
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
+        """Instead of ``on_train_end`` when training raises (divergence, Ctrl-C): stop bars, close files."""
+
+
+HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
+
+
+def check_callbacks(callbacks: Sequence[Any]) -> list[Any]:
+    """``callbacks`` as a list, each checked to be an object with at least one hook (a function or
+    a class passed by mistake would otherwise be skipped or misused silently)."""
+    for cb in callbacks:
+        if isinstance(cb, type):  # its hooks would be called with the trainer as ``self``
+            raise ConfigError(f"callback {cb.__name__} is a class: pass an instance, {cb.__name__}()")
+        if not any(callable(getattr(cb, hook, None)) for hook in HOOKS):
+            raise ConfigError(
+                f"callback {cb!r} has none of the hooks {', '.join(HOOKS)}: subclass ganforge.Callback"
+            )
+    return list(callbacks)
 
 
 def fused_supported(params: list[torch.Tensor]) -> bool:
@@ -148,6 +180,7 @@ class Trainer:
         self.window_counts: dict[str, int] = {}
         self.scalars: dict[str, Any] = {}  # extra state callbacks want checkpointed (e.g. ADA's p)
         self.info = dict(info or {})  # facts about the run a loader needs (e.g. the data's shape)
+        self.last_metrics: dict[str, float] = {}  # the newest log line (MetricsLogger), for hooks to read
         self.guard = guard  # NaN/inf and exploding-gradient rollback (guard.py)
         # Modules whose behaviour follows training progress (``set_progress(step / steps)``, called
         # before every step, so a resumed run sets the same values an uninterrupted one does).
@@ -357,6 +390,9 @@ class Stopwatch:
     def reset(self, images: int) -> None:
         self.t0, self.images0 = time.perf_counter(), images
 
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
     def rate(self, images: int) -> float:
-        elapsed = time.perf_counter() - self.t0
+        elapsed = self.elapsed()
         return (images - self.images0) / elapsed if elapsed > 0 else 0.0

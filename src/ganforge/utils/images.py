@@ -18,6 +18,11 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
+def picture(pixels: np.ndarray) -> Image.Image:
+    """(H, W, C) uint8 as a picture: grey for one channel, RGB from the first three otherwise."""
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels[..., :3])
+
+
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, scale: int = 1) -> Image.Image:
     """Tile (N, C, H, W) images in [-1, 1] into one picture (grey if C == 1, RGB if C == 3)."""
     n, c, h, w = images.shape
@@ -29,7 +34,7 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, s
         r, col = divmod(i, nrow)
         top, left = padding + r * (h + padding), padding + col * (w + padding)
         canvas[top : top + h, left : left + w] = pixels[i]
-    mode_image = Image.fromarray(canvas[..., 0] if c == 1 else canvas[..., :3])
+    mode_image = picture(canvas)
     if scale > 1:
         mode_image = mode_image.resize((mode_image.width * scale, mode_image.height * scale), Image.NEAREST)
     return mode_image
