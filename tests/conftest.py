@@ -47,6 +47,21 @@ def _restored_global_rng_and_flags():
 
 
 @pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """``cli("train", ...)`` -> (exit status, stdout, stderr), colour codes removed."""
+    from ganforge.cli.main import main
+    from ganforge.testing import plain
+
+    def run(*argv: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        rc = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return rc, plain(out), plain(err)
+
+    return run
+
+
+@pytest.fixture
 def tiny_config() -> dict[str, Any]:
     """The config of ``tiny_run`` as a fresh dict (safe to modify)."""
     return copy.deepcopy(TINY_CONFIG)

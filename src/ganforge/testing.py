@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ import torch
 
 from ganforge.config import load_config
 from ganforge.registry import DATASETS, MODELS, _load_builtins
+
+
+def plain(text: str) -> str:
+    """Text without ANSI colour codes (rich adds them when FORCE_COLOR is set, even into a pipe)."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def tiny_overrides(name: str, steps: int = 2) -> list[str]:

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-
-def plain(text: str) -> str:
-    """Text without ANSI colour codes (rich adds them when FORCE_COLOR is set, even into a pipe)."""
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+from ganforge.testing import plain  # noqa: F401  (re-exported for the CLI tests)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

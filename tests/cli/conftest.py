@@ -6,22 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_helpers import plain
-
-from ganforge.cli.main import main
-
-
-@pytest.fixture
-def cli(capsys):
-    """``cli("train", ...)`` -> (exit status, stdout, stderr)."""
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, plain(out), plain(err)
-
-    return run
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
 from pathlib import Path
 
@@ -24,13 +23,10 @@ from ganforge.data import mixture_spec
 from ganforge.errors import ConfigError, EvalError
 from ganforge.evaluation import METRICS, evaluate
 from ganforge.metrics import mode_coverage
+from ganforge.testing import plain
 
 KEYS = {"modes_covered", "modes_total", "hq_fraction", "reverse_kl"}
 RING = {"name": "toy2d", "kind": "ring", "modes": 8, "radius": 2.0, "std": 0.05, "batch_size": 16}
-
-
-def plain(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +48,6 @@ def collapse_ema_generator(run: Path, point: torch.Tensor) -> None:
     tensors[f"ema.g.net.{last}.weight"].zero_()
     tensors[f"ema.g.net.{last}.bias"].copy_(point)
     save_file(tensors, str(ckpt))
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, plain(out), plain(err)
-
-    return run
 
 
 def test_json_prints_exactly_the_four_keys_of_a_known_collapse(ring_run, tmp_path, cli):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,24 +11,6 @@ import torch
 from PIL import Image
 
 import ganforge
-from ganforge.cli.main import main
-
-
-def plain(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
-@pytest.fixture
-def cli(capsys):
-    """``cli("latent", ...)`` -> (exit status, stdout, stderr)."""
-
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, plain(out), plain(err)
-
-    return run
 
 
 @pytest.fixture

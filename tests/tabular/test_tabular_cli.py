@@ -4,7 +4,6 @@ bad-input contract (one line on stderr, exit status 2, no traceback)."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,21 +11,6 @@ import pytest
 from tabular_helpers import correlated_table
 
 from ganforge.cli.main import main
-
-
-def plain(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
-@pytest.fixture
-def cli(capsys):
-    def run(*argv: object) -> tuple[int, str, str]:
-        capsys.readouterr()
-        rc = main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return rc, plain(out), plain(err)
-
-    return run
 
 
 def assert_user_error(rc: int, err: str, *fragments: str) -> None:

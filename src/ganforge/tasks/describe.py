@@ -45,16 +45,7 @@ def describe_run(run_dir: str | Path) -> dict[str, Any]:
     return {
         "kind": "run",
         "path": str(run_dir),
-        "task": task_of(cfg).name,
-        "model": model_facts(cfg),
-        "objective": objective_facts(cfg),
-        "dataset": {
-            "name": cfg.data.name,
-            "shape": info.get("data_shape"),
-            "num_classes": info.get("num_classes"),
-            "resolution": cfg.data.resolution,
-            "params": dict(cfg.data.params),
-        },
+        **config_facts(cfg, info),
         "steps": {"trained": int(meta.get("step", 0)), "planned": cfg.train.steps},
         "kimg": meta.get("images_seen", 0) / 1000,
         "checkpoint": (
@@ -66,6 +57,23 @@ def describe_run(run_dir: str | Path) -> dict[str, Any]:
         "summary": summary,
         "versions": meta.get("versions", {}),
         "config": cfg.to_dict(),
+    }
+
+
+def config_facts(cfg: Config, info: dict[str, Any]) -> dict[str, Any]:
+    """What a run's config and its checkpoint's ``info`` say a model is: task, model, objective, data
+    (shared by the descriptions of runs and of one-file models)."""
+    return {
+        "task": task_of(cfg).name,
+        "model": model_facts(cfg),
+        "objective": objective_facts(cfg),
+        "dataset": {
+            "name": cfg.data.name,
+            "shape": info.get("data_shape"),
+            "num_classes": info.get("num_classes"),
+            "resolution": cfg.data.resolution,
+            "params": dict(cfg.data.params),
+        },
     }
 
 

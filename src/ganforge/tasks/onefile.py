@@ -146,7 +146,7 @@ def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any]
 def describe_file(path: str | Path) -> dict[str, Any]:
     """What a one-file model is, in ``describe_run``'s shape (``ganforge info`` prints either): task,
     model, objective, data, steps, parameters, the run's last metrics, labels, versions."""
-    from ganforge.tasks.describe import model_facts, objective_facts
+    from ganforge.tasks.describe import config_facts
 
     cfg, g, info, meta = read_model_file(path)
     source = meta.get("source", {})
@@ -154,14 +154,7 @@ def describe_file(path: str | Path) -> dict[str, Any]:
     return {
         "kind": "model file",
         "path": str(path),
-        "task": meta.get("task"),
-        "model": model_facts(cfg),
-        "objective": objective_facts(cfg),
-        "dataset": {
-            "name": cfg.data.name,
-            "shape": info.get("data_shape"),
-            "num_classes": info.get("num_classes"),
-        },
+        **config_facts(cfg, info),
         "steps": {"trained": int(source.get("step") or 0), "planned": cfg.train.steps},
         "checkpoint": {"path": str(path), "step": source.get("step"), "ema": bool(source.get("ema"))},
         "parameters": {"g": sum(p.numel() for p in g.parameters() if p.requires_grad)},
