@@ -17,10 +17,9 @@ import json
 import math
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ganforge.config import Config, load_config, read_yaml, resolve_config_path
 from ganforge.errors import ConfigError
@@ -35,7 +34,13 @@ from ganforge.tabular.gain_objective import GainObjective, GainOptions
 from ganforge.tasks import open_run, task_of
 from ganforge.training.build import Session, build_session, resolve_device
 from ganforge.utils.distributed import shutdown
+from ganforge.utils.optional import lazy_pandas
 from ganforge.utils.rng import callers_random_state
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 DEFAULT_ITERATIONS = 2000
 PRESET = "tabular/gain"  # the bundled preset: GAIN's defaults, which Imputer and `ganforge impute` start from

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -35,7 +34,13 @@ from ganforge.tasks import open_run
 from ganforge.training.build import build_networks, resolve_device
 from ganforge.training.checkpoint import load_module_state
 from ganforge.utils.io import atomic_write, atomic_write_json, read_jsonl
+from ganforge.utils.optional import lazy_pandas
 from ganforge.utils.rng import callers_random_state
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 PRESET = "tabular/ctgan"  # the bundled preset a fit starts from (cadences, optimiser betas)
 FORMAT = "ganforge.tabular/1"
