@@ -157,7 +157,10 @@ def test_a_broken_install_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, t
 def test_features_without_their_extra_say_which(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import numpy as np
 
+    import ganforge.evaluation  # noqa: F401  (registers the metrics)
+    from ganforge.config import load_config
     from ganforge.data import embedded
+    from ganforge.evaluation.core import get_metric
     from ganforge.metrics.fid import frechet_distance
     from ganforge.report import render_report
     from ganforge.utils.optional import lazy_pandas
@@ -165,10 +168,11 @@ def test_features_without_their_extra_say_which(monkeypatch: pytest.MonkeyPatch,
     block(monkeypatch, "matplotlib", "scipy", "pandas", "mlxtend")
     with pytest.raises(MissingExtraError, match=r"^ganforge report needs the 'report' extra"):
         render_report(tmp_path)  # checked before the run is read
-    with pytest.raises(
-        MissingExtraError, match=r"^FID needs the 'eval' extra: pip install 'ganforge\[eval\]'$"
-    ):
+    eval_extra = r"^FID needs the 'eval' extra: pip install 'ganforge\[eval\]'$"
+    with pytest.raises(MissingExtraError, match=eval_extra):
         frechet_distance(np.zeros(2), np.eye(2), np.ones(2), np.eye(2))
+    with pytest.raises(MissingExtraError, match=eval_extra):  # before sampling or training starts
+        get_metric("fid").check(load_config("quickstart"))
     with pytest.raises(MissingExtraError, match=r"needs the 'tabular' extra"):
         lazy_pandas().DataFrame  # noqa: B018
     with pytest.raises(MissingExtraError, match=r"^dataset 'mnist' .* needs the 'examples' extra"):
