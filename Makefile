@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test test-slow lint format bench clean browser inception
 
+# .[dev] is every extra but `inception` (README, Install) plus `data`, pytest and ruff.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip >/dev/null 2>&1 || true

@@ -38,3 +38,7 @@ class EvalError(GanforgeError):
 
 class TrainingDivergedError(GanforgeError):
     """Training kept producing non-finite or exploding values after every rollback the guard allows."""
+
+
+class MissingExtraError(GanforgeError):
+    """A feature needs an optional dependency (a ``ganforge[extra]``) that is not installed."""

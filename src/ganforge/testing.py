@@ -91,15 +91,17 @@ def sample_photo_folder(n: int = 16) -> Path:
     import tempfile
 
     import numpy as np
-    import skimage.data
     from PIL import Image
+
+    from ganforge.utils.optional import require
 
     root = Path(tempfile.gettempdir()) / f"ganforge-sample-photos-{n}-v1"
     if root.is_dir():
         return root
+    skimage_data = require("skimage.data", "examples", "the sample photo folder (scikit-image's photos)")
     work = Path(tempfile.mkdtemp(prefix=f"{root.name}.", dir=root.parent))
     for i in range(n):
-        photo = np.asarray(getattr(skimage.data, SAMPLE_PHOTOS[i % len(SAMPLE_PHOTOS)])())
+        photo = np.asarray(getattr(skimage_data, SAMPLE_PHOTOS[i % len(SAMPLE_PHOTOS)])())
         h, w = photo.shape[:2]
         side = min(h, w) * (4 + i % 3) // 6  # 2/3, 5/6 or all of the shorter side
         top, left = (h - side) * (i % 4) // 3, (w - side) * ((i // 2) % 4) // 3

@@ -19,12 +19,16 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ganforge.cli.common import add_command, add_run_flags
 from ganforge.errors import ConfigError, DataError
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 FORMATS = (".csv", ".parquet", ".pq")
 

@@ -16,7 +16,14 @@ from typing import Any
 
 from rich.markup import escape
 
-from ganforge.cli.common import add_json_flag, add_run_flags, configure_logging, console, print_json
+from ganforge.cli.common import (
+    add_command,
+    add_json_flag,
+    add_run_flags,
+    configure_logging,
+    console,
+    print_json,
+)
 from ganforge.errors import ConfigError, GanforgeError
 
 
@@ -150,6 +157,21 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """print a shell completion script (bash, zsh or fish)
+
+    Print a completion script for ganforge's subcommands and flags, generated from its own parser.
+    Install it once (generating it takes a second, too long for every new shell): bash: ganforge
+    completion bash > ~/.local/share/bash-completion/completions/ganforge; zsh: ganforge completion
+    zsh > ~/.zfunc/ganforge.zsh, sourced from ~/.zshrc; fish: ganforge completion fish >
+    ~/.config/fish/completions/ganforge.fish.
+    """
+    from ganforge.cli.completion import completion_script
+
+    print(completion_script(args.shell, build_parser()), end="")
+    return 0
+
+
 def add_train_parser(sub: Any) -> None:
     p = sub.add_parser("train", help="train from a YAML config (a path or a bundled preset name)")
     p.add_argument("config", help="YAML file, or a preset from `ganforge list configs` (e.g. quickstart)")
@@ -192,6 +214,13 @@ def add_list_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_list)
 
 
+def add_completion_parser(sub: Any) -> None:
+    from ganforge.cli.completion import SHELLS
+
+    p = add_command(sub, "completion", cmd_completion)
+    p.add_argument("shell", choices=SHELLS, help="the shell to complete in")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganforge import __version__
     from ganforge.cli.augment_set import add_augment_parser
@@ -214,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_parser, add_sample_parser, add_list_parser, add_info_parser, add_eval_parser,
         add_sweep_parser, add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser,
         add_translate_parser, add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
-        add_augment_parser,
+        add_augment_parser, add_completion_parser,
     ):  # fmt: skip
         add(sub)
     return parser

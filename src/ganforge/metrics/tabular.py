@@ -43,13 +43,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy.stats import ks_2samp
 
 from ganforge.errors import DataError
+from ganforge.utils.optional import lazy, lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.stats as stats
+else:
+    pd = lazy_pandas()
+    stats = lazy("scipy.stats", "tabular", "the tabular metrics (KS statistic)")
 
 N_BINS = 10  # quantile bins of a continuous column in a mixed pair
 MISSING = "<missing>"  # the category a missing discrete cell counts as
@@ -129,7 +135,7 @@ def ks_score(real: pd.Series, synthetic: pd.Series) -> float:
     r, s = real.dropna().to_numpy(float), synthetic.dropna().to_numpy(float)
     if len(s) == 0:
         return 0.0
-    return 1.0 - float(ks_2samp(r, s).statistic)
+    return 1.0 - float(stats.ks_2samp(r, s).statistic)
 
 
 def tvd_score(real: pd.Series, synthetic: pd.Series) -> float:

@@ -14,10 +14,15 @@ from ganforge.report.build import build_page
 from ganforge.report.html import render
 from ganforge.report.rundata import read_run
 from ganforge.utils.io import atomic_write_text
+from ganforge.utils.optional import require
 
 
 def render_report(run_dir: str | Path) -> str:
-    """The report page of ``run_dir`` as an HTML string (``RunDirError`` if it holds no run)."""
+    """The report page of ``run_dir`` as an HTML string (``RunDirError`` if it holds no run).
+
+    The page's curves are matplotlib figures: without the ``report`` extra this says so before any
+    work is done, instead of failing at the first plot."""
+    require("matplotlib", "report", "ganforge report")
     return render(build_page(read_run(run_dir)))
 
 

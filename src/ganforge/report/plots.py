@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
-
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from ganforge.report.rundata import EvalPoint, is_number, series
-from ganforge.utils.figures import DPI, figure_data_uri
+from ganforge.utils.figures import DPI, figure_data_uri, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 WIDTH_IN = 10.8  # inches at DPI: 1,080 px, the page's content width
 MARKERS_BELOW = 60  # draw point markers on series shorter than this: a few points read better as dots
 
 
 def _figure(nrows: int, ncols: int, row_height: float) -> tuple[Figure, list[Axes]]:
-    fig = Figure(figsize=(WIDTH_IN, row_height * nrows), dpi=DPI, layout="constrained")
+    fig = new_figure("ganforge report", figsize=(WIDTH_IN, row_height * nrows), dpi=DPI, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
     for ax in axes:
         ax.grid(True, alpha=0.3, linewidth=0.6)

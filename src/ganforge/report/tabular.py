@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
 
 import ganforge.report.html as h
 from ganforge.metrics.tabular import category_shares
-from ganforge.utils.figures import figure_data_uri
+from ganforge.utils.figures import figure_data_uri, new_figure
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEATURE = "the tabular report's figures"
 
 
 def _bars_figure(shapes: dict[str, Any]) -> str:
     items = sorted(shapes["columns"].items(), key=lambda kv: kv[1]["score"])
-    fig = Figure(figsize=(7.0, 0.9 + 0.24 * len(items)), dpi=100, layout="constrained")
+    fig = new_figure(FEATURE, figsize=(7.0, 0.9 + 0.24 * len(items)), dpi=100, layout="constrained")
     ax = fig.subplots()
     colors = ["C0" if v["metric"] == "ks" else "C1" for _, v in items]
     ax.barh([k for k, _ in items], [v["score"] for _, v in items], color=colors)
@@ -26,7 +29,7 @@ def _bars_figure(shapes: dict[str, Any]) -> str:
 
 
 def marginals_figure(real: pd.DataFrame, synthetic: pd.DataFrame, cols: list[Any], discrete: set) -> str:
-    fig = Figure(figsize=(3.4 * len(cols), 2.6), dpi=100, layout="constrained")
+    fig = new_figure(FEATURE, figsize=(3.4 * len(cols), 2.6), dpi=100, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(cols)))
     for ax, col in zip(axes, cols, strict=True):
         if col in discrete:

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ganforge.config import Config
@@ -32,6 +31,12 @@ from ganforge.registry import register_dataset
 from ganforge.tabular.io import read_table
 from ganforge.tabular.sampler import ConditionSampler, TrainingBySampling
 from ganforge.tabular.transformer import DiscreteColumn, TableTransformer, is_auto_discrete
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 TABLE_FORMAT = "ganforge.table/1"  # the layout of ``info["table"]``
 

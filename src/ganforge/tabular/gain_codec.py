@@ -16,12 +16,17 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ganforge.errors import CheckpointError, DataError
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 CODEC_FORMAT = "ganforge.gain_codec/1"  # the layout of ``state_dict()``
 

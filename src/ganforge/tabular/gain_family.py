@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -35,6 +34,12 @@ from ganforge.tabular.dataset import read_source
 from ganforge.tabular.gain_codec import TableCodec
 from ganforge.tabular.gain_objective import GainGenerator, gain_networks, impute_rows
 from ganforge.tasks.base import Handle, Task
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 CHUNK_ROWS = 65536  # rows per generator call when imputing: bounded memory on big tables
 NO_SAMPLE_METRIC = (

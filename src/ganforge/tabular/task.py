@@ -15,10 +15,9 @@ checkpoint is the model to use.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ganforge.errors import CheckpointError, ConfigError, DataError
@@ -33,6 +32,12 @@ from ganforge.tabular.sampler import ConditionSampler
 from ganforge.tabular.transformer import ContinuousColumn, DiscreteColumn, TableTransformer
 from ganforge.tasks.base import Handle, Task
 from ganforge.tasks.views import GeneratedView
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 SAMPLE_CHUNK = 50_000  # rows generated per forward pass when sampling
 MAX_REJECTION_ROUNDS = 50  # conditional sampling gives up after this many batches without enough matches

@@ -31,13 +31,18 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ganforge.errors import DataError
 from ganforge.tabular.networks import SOFTMAX, TANH, Span
+from ganforge.utils.optional import lazy_pandas
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_pandas()
 
 _UNITS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)  # day ... ns
 _MAX_DECIMALS = 9

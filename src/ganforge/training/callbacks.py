@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -30,6 +31,7 @@ from ganforge.training.checkpoint import checkpoint_name, prune_checkpoints, sav
 from ganforge.training.trainer import Stopwatch, Trainer
 from ganforge.utils.images import save_samples_picture
 from ganforge.utils.io import atomic_write_json, truncate_jsonl_after
+from ganforge.utils.optional import optional
 
 # The metrics every log line shows first, in this order; everything else follows alphabetically.
 HEADLINE = ("step", "kimg", "loss_d", "loss_g", "d_real", "d_fake", "d_acc", "img_per_s")
@@ -37,8 +39,32 @@ HEADLINE = ("step", "kimg", "loss_d", "loss_g", "d_real", "d_fake", "d_acc", "im
 LOG = logging.getLogger("ganforge.train")
 
 
+_tensorboard_noted = False  # the "no tensorboard" note is said once per process, not once per run
+
+
+def summary_writer() -> Any:
+    """torch's ``SummaryWriter`` class, or None without the ``tensorboard`` extra. Every run mirrors
+    its metrics to TensorBoard by default, so a core install must not fail on it: the run logs to
+    ``logs/metrics.jsonl`` alone (which ``report`` and ``Run.metrics`` read) and says so once."""
+    global _tensorboard_noted
+    if optional("tensorboard") is not None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter
+    if not _tensorboard_noted:
+        _tensorboard_noted = True
+        Console(stderr=True, highlight=False).print(
+            "note: tensorboard is not installed, so metrics go to logs/metrics.jsonl only"
+            " (for TensorBoard event files: pip install 'ganforge[tensorboard]')",
+            soft_wrap=True,
+            markup=False,  # the brackets of ganforge[tensorboard] are text, not rich markup
+        )
+    return None
+
+
 class MetricsLogger:
-    """One JSON object per log step in ``logs/metrics.jsonl``, mirrored to TensorBoard.
+    """One JSON object per log step in ``logs/metrics.jsonl``, mirrored to TensorBoard when it is
+    installed (the ``tensorboard`` extra).
 
     Every line has ``step``, ``kimg``, the window means of the objective's stats (losses, ``d_real``,
     ``d_fake``, ...), gradient norms, learning rates, and ``img_per_s``: real images consumed per
@@ -56,12 +82,11 @@ class MetricsLogger:
     def on_train_start(self, trainer: Trainer) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         truncate_jsonl_after(self.path, trainer.state.step)  # resume: no duplicate steps
-        if self.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
+        writer_class = summary_writer() if self.tensorboard else None
+        if writer_class is not None:
             # On resume, TensorBoard drops the events the crashed run logged after the checkpoint.
             purge = trainer.state.step + 1 if trainer.state.step else None
-            self.writer = SummaryWriter(log_dir=str(self.path.parent), purge_step=purge)
+            self.writer = writer_class(log_dir=str(self.path.parent), purge_step=purge)
         self.clock.reset(trainer.state.images_seen)
 
     def on_step_end(self, trainer: Trainer) -> None:

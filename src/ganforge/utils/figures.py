@@ -1,16 +1,23 @@
 """Pictures as self-contained ``data:`` URIs (PNG), for pages that load nothing else: images, figures
-and the 2-D scatter of generated points over a mixture's centres."""
+and the 2-D scatter of generated points over a mixture's centres.
+
+Images need only pillow; figures need matplotlib, the ``report`` extra, imported when one is drawn so
+that a core install still trains, samples and shows image grids.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from PIL import Image
+
+from ganforge.utils.optional import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 
@@ -25,7 +32,15 @@ def image_data_uri(image: Image.Image) -> str:
     return png_data_uri(buf.getvalue())
 
 
+def new_figure(feature: str, **kwargs: Any) -> Figure:
+    """A matplotlib ``Figure`` (no pyplot, no global state), or the error naming the ``report`` extra
+    that ``feature`` needs."""
+    return require("matplotlib.figure", "report", feature).Figure(**kwargs)
+
+
 def figure_data_uri(fig: Figure) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # a Figure exists: matplotlib does too
+
     canvas = FigureCanvasAgg(fig)
     buf = io.BytesIO()
     canvas.print_png(buf)
@@ -35,7 +50,7 @@ def figure_data_uri(fig: Figure) -> str:
 def scatter_figure(samples: np.ndarray, centres: np.ndarray | None = None, std: float | None = None) -> str:
     """2,500 generated points over the mixture's centres (with a 3-std circle: the "high quality"
     radius of the mode-coverage metric), on equal axes so a ring looks like a ring."""
-    fig = Figure(figsize=(5.4, 5.4), dpi=DPI, layout="constrained")
+    fig = new_figure("the scatter plot of 2-D samples", figsize=(5.4, 5.4), dpi=DPI, layout="constrained")
     ax = fig.subplots()
     ax.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.35, color="C0", linewidths=0, label="generated")
     if centres is not None and len(centres):
