@@ -30,6 +30,7 @@ from ganforge.tasks import open_run, task_of
 from ganforge.tasks.base import Graph
 from ganforge.tasks.onefile import describe_file, is_model_file, versions, write_model_file
 from ganforge.utils.io import atomic_write
+from ganforge.utils.optional import require
 
 FORMATS = ("safetensors", "onnx", "torchscript")
 SUFFIXES = {".safetensors": "safetensors", ".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript"}
@@ -121,12 +122,8 @@ def _check(graph: Graph, run: Any) -> float:
 
 
 def _onnx_modules() -> Any:
-    try:
-        import onnx
-        import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
-    except ImportError:
-        raise ConfigError("ONNX export needs the 'export' extra: pip install 'ganforge[export]'") from None
-    return onnx
+    require("onnxscript", "export", "ONNX export")  # torch.onnx's exporter needs it
+    return require("onnx", "export", "ONNX export")
 
 
 def _write_onnx(graph: Graph, path: Path, facts: str) -> None:
@@ -152,12 +149,7 @@ def _write_onnx(graph: Graph, path: Path, facts: str) -> None:
 
 
 def _run_onnx(path: Path, graph: Graph, inputs: tuple[torch.Tensor, ...]) -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConfigError(
-            "checking an ONNX export needs onnxruntime: pip install 'ganforge[export]'"
-        ) from None
+    onnxruntime = require("onnxruntime", "export", "checking an ONNX export")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     feed = {name: x.numpy() for name, x in zip(graph.inputs, inputs, strict=True)}
     return session.run(None, feed)[0]

@@ -10,17 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ganforge.errors import ConfigError
+from ganforge.utils.optional import require
 
 LOCALHOST = "127.0.0.1"
 
 
 def _require_serve_extra() -> None:
-    try:
-        import fastapi  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError:
-        raise ConfigError("the studio needs the 'serve' extra: pip install 'ganforge[serve]'") from None
+    for module in ("fastapi", "uvicorn"):
+        require(module, "serve", "the studio")
 
 
 def load_models(sources: list[str | Path], device: str = "cpu") -> dict[str, Any]:
