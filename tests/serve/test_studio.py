@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -213,3 +214,26 @@ def test_the_studio_png_coder_gives_the_bytes_pil_reads_back() -> None:
         for uri, expected in zip(png_uris(x), to_uint8(x), strict=True):
             pixels = np.asarray(decoded(uri))
             assert np.array_equal(pixels.reshape(expected.shape), expected)
+
+
+def test_seeds_hosts_and_chunked_bodies_are_bounded(studio_url: str) -> None:
+    import http.client
+
+    status, answer = call(studio_url + "/api/sample", {"model": "run", "seed": 2**70})
+    assert status == 422 and "seed" in answer["error"]
+    host, port = studio_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port))
+    connection.request("GET", "/api/models", headers={"Host": "evil.example"})  # DNS rebinding
+    assert connection.getresponse().status == 400
+    connection = http.client.HTTPConnection(host, int(port))
+    chunks = iter([b"x" * 300_000] * 3)  # no Content-Length: counted as it arrives
+    connection.request("POST", "/api/sample", body=chunks, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    assert response.status == 413 and "limited to" in json.loads(response.read())["error"]
+
+
+def test_limits_must_be_positive() -> None:
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="max_images must be positive"):
+        Limits(max_images=0)

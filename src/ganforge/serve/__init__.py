@@ -37,11 +37,14 @@ def load_models(sources: list[str | Path], device: str = "cpu") -> dict[str, Any
     return models
 
 
-def create_app(models: dict[str, Any], limits: Any = None) -> Any:
+def create_app(models: dict[str, Any], limits: Any = None, host: str = LOCALHOST) -> Any:
+    """The studio's app; requests must name ``host`` (or localhost) unless it binds every address."""
     _require_serve_extra()
+    from ganforge.serve.app import LOCAL_HOSTS
     from ganforge.serve.app import create_app as build
 
-    return build(models, limits)
+    hosts = ("*",) if host in ("0.0.0.0", "::") else (*LOCAL_HOSTS, host)
+    return build(models, limits, hosts)
 
 
 def serve(
@@ -55,7 +58,7 @@ def serve(
     _require_serve_extra()
     import uvicorn
 
-    app = create_app(load_models(sources, device), limits)
+    app = create_app(load_models(sources, device), limits, host)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5)
 
 

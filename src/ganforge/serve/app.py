@@ -16,12 +16,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ganforge.errors import GanforgeError
 from ganforge.serve.core import ApiError, Limits, Studio, describe
 from ganforge.serve.routes import add_generation_routes, add_translation_routes
 
 log = logging.getLogger("ganforge.serve")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 # The page's own inline script and styles, images from data: and blob: URIs, requests to this server only.
 CSP = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:;"
@@ -30,8 +32,8 @@ CSP = (
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over ``limit`` bytes is cut off with 413 before it is read
-    in full (Content-Length checked first; a chunked body counted as it arrives)."""
+    """ASGI middleware: a request body over ``limit`` bytes is answered 413 before the app reads it:
+    by its Content-Length, or, for a chunked body, by reading it (at most ``limit`` + 1 bytes) first."""
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -42,25 +44,39 @@ class BodyLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             return await _too_large(self.limit)(scope, receive, send)
-        seen = 0
-
-        async def counted() -> dict:
-            nonlocal seen
+        if declared is not None:  # a declared length within the limit: the server holds it to it
+            return await self.app(scope, receive, send)
+        body, more = b"", True  # chunked: read (at most limit + 1 bytes) before the app sees any
+        while more and len(body) <= self.limit:
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise ApiError(413, f"request bodies are limited to {self.limit} bytes")
-            return message
+            if message["type"] != "http.request":
+                return None  # the client went away
+            body, more = body + message.get("body", b""), message.get("more_body", False)
+        if len(body) > self.limit:
+            return await _too_large(self.limit)(scope, receive, send)
+        replayed = False
 
-        return await self.app(scope, counted, send)
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
 
 
 def _too_large(limit: int) -> JSONResponse:
     return JSONResponse({"error": f"request bodies are limited to {limit} bytes"}, status_code=413)
 
 
-def create_app(models: dict[str, Any], limits: Limits | None = None) -> FastAPI:
-    """The studio over ``models`` (name -> a task handle from ``open_run`` / ``from_pretrained``)."""
+def create_app(
+    models: dict[str, Any], limits: Limits | None = None, hosts: tuple[str, ...] = LOCAL_HOSTS
+) -> FastAPI:
+    """The studio over ``models`` (name -> a task handle from ``open_run`` / ``from_pretrained``).
+
+    Only requests naming one of ``hosts`` in their Host header are served: a page elsewhere that
+    rebinds its own domain name to 127.0.0.1 (DNS rebinding) is refused."""
     studio = Studio(models, limits or Limits())
     app = FastAPI(title="ganforge studio", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.studio = studio
@@ -68,7 +84,9 @@ def create_app(models: dict[str, Any], limits: Limits | None = None) -> FastAPI:
     _add_page_routes(app, studio)
     add_generation_routes(app, studio)
     add_translation_routes(app, studio)
-    app.add_middleware(BodyLimit, limit=studio.limits.max_upload_bytes + 64 * 1024)  # + form overhead
+    # an image and a mask, each up to the upload limit, plus the form's own bytes
+    app.add_middleware(BodyLimit, limit=2 * studio.limits.max_upload_bytes + 64 * 1024)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))
     return app
 
 

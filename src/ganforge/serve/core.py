@@ -30,6 +30,7 @@ from fastapi import UploadFile
 from PIL import Image, ImageOps
 from pydantic import BaseModel, Field
 
+from ganforge.errors import ConfigError
 from ganforge.tasks.generation import GeneratorHandle
 from ganforge.tasks.translation import TranslatorHandle
 
@@ -47,6 +48,11 @@ class Limits:
     max_pixels: int = 2048 * 2048
     timeout_s: float = 60.0
 
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ConfigError(f"the studio's {name} must be positive, got {value}")
+
 
 class ApiError(Exception):
     """A request the server refuses: ``status`` and one sentence for the client."""
@@ -54,6 +60,9 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed's range
 
 
 class ModelRequest(BaseModel):
@@ -70,13 +79,13 @@ class ImageRequest(ModelRequest):
 
 class SampleRequest(ImageRequest):
     n: int = Field(4, ge=1)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     label: int | None = Field(None, ge=0)
 
 
 class InterpolateRequest(ImageRequest):
-    seed_a: int = Field(0, ge=0)
-    seed_b: int = Field(1, ge=0)
+    seed_a: int = Field(0, ge=0, le=MAX_SEED)
+    seed_b: int = Field(1, ge=0, le=MAX_SEED)
     steps: int = Field(8, ge=2)
     label: int | None = Field(None, ge=0)
 
@@ -85,12 +94,12 @@ class ClassesRequest(ImageRequest):
     start: int = Field(0, ge=0)
     end: int = Field(1, ge=0)
     steps: int = Field(8, ge=2)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 class RowsRequest(ModelRequest):
     n: int = Field(100, ge=1)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -153,7 +162,7 @@ class Studio:
         if not models:
             raise ValueError("the studio needs at least one model")
         self.models, self.limits = models, limits
-        self.gate = anyio.Semaphore(1)
+        self.gate = asyncio.Semaphore(1)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ganforge-studio")
 
     def handle(self, name: str | None, kind: type | None = None, what: str = "") -> Any:
@@ -170,17 +179,28 @@ class Studio:
         return handle
 
     async def run(self, compute: Any) -> Any:
-        """``compute()`` on the studio's thread, one at a time, within the time limit."""
+        """``compute()`` on the studio's thread, one at a time, answered within the time limit.
+
+        A time-out answers 503 but cannot stop a computation under way (a thread cannot be killed),
+        so the gate stays closed until that computation really ends: later requests wait for it,
+        within their own time limits, instead of piling work behind it."""
+        loop = asyncio.get_running_loop()
         try:
             with anyio.fail_after(self.limits.timeout_s):
-                async with self.gate:
-                    return await asyncio.wrap_future(self.worker.submit(compute))
+                await self.gate.acquire()
+                future = self.worker.submit(compute)
+                future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.gate.release))
+                return await asyncio.wrap_future(future)
         except TimeoutError:
-            raise ApiError(503, f"the request took longer than {self.limits.timeout_s:g} s") from None
+            raise ApiError(503, f"the studio is busy: no answer within {self.limits.timeout_s:g} s") from None
 
     def at_most(self, value: int, limit: int, what: str) -> None:
         if value > limit:
             raise ApiError(400, f"at most {limit} {what} per request, got {value}")
+
+
+# Raster formats only: Pillow hands some others (EPS) to external programs.
+UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
 
 def decode_upload(data: bytes, limits: Limits, channels: int) -> torch.Tensor:
@@ -188,7 +208,7 @@ def decode_upload(data: bytes, limits: Limits, channels: int) -> torch.Tensor:
     if not data:
         raise ApiError(400, "the uploaded file is empty")
     try:
-        with Image.open(io.BytesIO(data)) as picture:
+        with Image.open(io.BytesIO(data), formats=UPLOAD_FORMATS) as picture:
             width, height = picture.size
             if width * height > limits.max_pixels:
                 pixels = f"{width}x{height} pixels"
@@ -197,7 +217,8 @@ def decode_upload(data: bytes, limits: Limits, channels: int) -> torch.Tensor:
     except ApiError:
         raise
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError):
-        raise ApiError(415, "the uploaded file is not an image PIL can read (PNG, JPEG, WebP, ...)") from None
+        formats = ", ".join(UPLOAD_FORMATS)
+        raise ApiError(415, f"the uploaded file is not an image in a format taken here ({formats})") from None
     from ganforge.data.decode import rgb_to_unit
 
     return rgb_to_unit(rgb[None], channels)[0]

@@ -113,21 +113,37 @@ def add_translation_routes(app: FastAPI, studio: Studio) -> None:
         if direction not in handle.directions:
             can = " and ".join(handle.directions)
             raise ApiError(400, f"this model translates {can} only, not {direction!r}")
-        x = decode_upload(await read_upload(image, limits), limits, handle.input_shape(direction)[0])
-        conditions = await _conditions(handle, x, mask, attr, studio)
-        y = await studio.run(lambda: handle.translate_any(x, direction=direction, **conditions))
-        return {"image": png_uris(y[None])[0], "width": int(y.shape[-1]), "height": int(y.shape[-2])}
+        picture = await read_upload(image, limits)
+        hole = await read_upload(mask, limits) if mask is not None else None
+
+        def work() -> dict[str, Any]:  # decoding and coding too run on the studio's thread, timed
+            x = decode_upload(picture, limits, handle.input_shape(direction)[0])
+            conditions = _conditions(handle, x, hole, attr, limits)
+            _check_result_size(handle, x, direction, limits)
+            y = handle.translate_any(x, direction=direction, **conditions)
+            return {"image": png_uris(y[None])[0], "width": int(y.shape[-1]), "height": int(y.shape[-2])}
+
+        return await studio.run(work)
 
 
-async def _conditions(
-    handle: TranslatorHandle, x: torch.Tensor, mask: UploadFile | None, attr: str | None, studio: Studio
+def _check_result_size(handle: TranslatorHandle, x: torch.Tensor, direction: str, limits: Any) -> None:
+    """A 4x super-resolution of a large upload is 16 times its pixels: bound the result too."""
+    g = handle.generator
+    scale = g.out_shape[-1] / g.in_shape[-1] if direction == "AtoB" else g.in_shape[-1] / g.out_shape[-1]
+    pixels = int(x.shape[-1] * x.shape[-2] * scale * scale)
+    if pixels > limits.max_pixels:
+        raise ApiError(413, f"the result would have {pixels} pixels; the limit is {limits.max_pixels}")
+
+
+def _conditions(
+    handle: TranslatorHandle, x: torch.Tensor, mask: bytes | None, attr: str | None, limits: Any
 ) -> dict[str, Any]:
     """The ``mask`` (a black-and-white image: white = missing) or ``attr`` the model needs."""
     need = handle.conditions
     if "mask" in need:
         if mask is None:
             raise ApiError(400, "this model inpaints: upload a mask image too (white = pixels to fill)")
-        m = decode_upload(await read_upload(mask, studio.limits), studio.limits, 1)
+        m = decode_upload(mask, limits, 1)
         if m.shape[-2:] != x.shape[-2:]:
             sizes = f"{m.shape[-1]}x{m.shape[-2]}, the image {x.shape[-1]}x{x.shape[-2]}"
             raise ApiError(400, f"the mask must have the image's size: the mask is {sizes}")
