@@ -61,8 +61,19 @@ def test_bad_requests_are_refused(
         augment(conditional_run, tmp_path / "x.csv", per_class=1)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.png").write_bytes(b"")
-    with pytest.raises(ConfigError, match="exists; pass --force"):
+    with pytest.raises(ConfigError, match="not empty; pass --force"):
         augment(conditional_run, tmp_path / "full", per_class=1)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ConfigError, match=r"write the set to a \.npz file"):
+        augment(conditional_run, tmp_path / "a_file", per_class=1, force=True)
+
+
+def test_force_replaces_a_folder_whole(conditional_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "set.v2"  # a folder whose name has a dot
+    out.mkdir()
+    augment(conditional_run, out, per_class=3, synthetic_only=True, force=True)
+    augment(conditional_run, out, per_class=1, synthetic_only=True, force=True)
+    assert len(list(out.glob("*.png"))) == 10 and len(pd.read_csv(out / "labels.csv")) == 10
 
 
 def test_a_table_is_balanced_by_conditional_sampling(tmp_path: Path) -> None:

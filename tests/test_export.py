@@ -194,3 +194,16 @@ def test_tables_have_a_one_file_model_but_no_graph(tmp_path: Path) -> None:
     assert list(rows.columns) == list(ganforge.open_run(tmp_path / "iris").sample(5, seed=0).columns)
     with pytest.raises(ConfigError, match="tabular models have no ONNX/TorchScript export"):
         export(tmp_path / "iris", tmp_path / "iris.onnx")
+
+
+def test_an_export_that_fails_its_check_replaces_nothing(
+    tiny_image_run: ganforge.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ganforge.export as export_module
+
+    out = tmp_path / "g.pt"
+    out.write_bytes(b"the good file")
+    monkeypatch.setattr(export_module, "TOLERANCE", -1.0)  # no export can pass
+    with pytest.raises(ConfigError, match="differs from the PyTorch network"):
+        export(tiny_image_run.path, out, force=True)
+    assert out.read_bytes() == b"the good file" and list(tmp_path.iterdir()) == [out]

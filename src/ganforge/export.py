@@ -79,13 +79,20 @@ def export(
     facts = json.dumps({"inputs": list(graph.inputs), "outputs": list(graph.outputs), "doc": graph.doc,
                         "versions": versions()})  # fmt: skip
     out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "onnx":
-        atomic_write(out, lambda tmp: _write_onnx(graph, tmp, facts))
-        error = _check(graph, lambda *xs: _run_onnx(out, graph, xs))
-    else:
-        atomic_write(out, lambda tmp: _write_torchscript(graph, tmp, facts))
-        loaded = torch.jit.load(str(out))
-        error = _check(graph, lambda *xs: loaded(*xs))
+    checked: list[float] = []
+
+    def write_and_check(tmp: Path) -> None:
+        """Written to the temporary file and checked there: a graph that differs never replaces ``out``."""
+        if fmt == "onnx":
+            _write_onnx(graph, tmp, facts)
+            checked.append(_check(graph, lambda *xs: _run_onnx(tmp, graph, xs)))
+        else:
+            _write_torchscript(graph, tmp, facts)
+            loaded = torch.jit.load(str(tmp))
+            checked.append(_check(graph, lambda *xs: loaded(*xs)))
+
+    atomic_write(out, write_and_check)
+    error = checked[0]
     return {"format": fmt, "path": str(out), "inputs": list(graph.inputs), "outputs": list(graph.outputs),
             "doc": graph.doc, "max_abs_diff": error}  # fmt: skip
 

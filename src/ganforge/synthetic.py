@@ -13,6 +13,7 @@ the bundled cases (``benchmarks/augmentation.py``, docs/augmentation.md): often 
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,27 @@ from ganforge.utils.io import atomic_write, atomic_write_text
 
 
 def _check_output(out: Path, suffixes: tuple[str, ...], force: bool) -> None:
-    if out.suffix.lower() not in suffixes:
-        raise ConfigError(f"write the set to {' or '.join(suffixes)}, got '{out}'")
-    if out.exists() and not force and (out.is_file() or any(out.iterdir())):
+    """``out`` names a file of one of ``suffixes``; nothing there, or ``force`` to replace it."""
+    if out.is_dir() or out.suffix.lower() not in suffixes:
+        raise ConfigError(f"write the set to a {' or '.join(suffixes)} file, got '{out}'")
+    if out.exists() and not force:
         raise ConfigError(f"'{out}' exists; pass --force to replace it")
+
+
+def _is_folder(out: Path) -> bool:
+    """An existing folder, or a path without a suffix: where images go one file each."""
+    return out.is_dir() or (not out.exists() and out.suffix == "")
+
+
+def _check_folder(out: Path, force: bool) -> None:
+    """``out`` is a folder to write into: empty, or replaced whole with ``force`` (its old files
+    removed, so no earlier set's images mix with the new one)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"'{out}' is a file, not a folder; write the set elsewhere")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise ConfigError(f"'{out}' is not empty; pass --force to replace what is in it")
+        shutil.rmtree(out)
 
 
 def real_images(handle: GeneratorHandle) -> tuple[torch.Tensor, torch.Tensor]:
@@ -56,17 +74,26 @@ def augment_images(
         raise ConfigError("augment needs a class-conditional generator: this one ignores labels")
     if len(handle.generator.out_shape) != 3:
         raise ConfigError("augment writes images; this generator makes vectors")
-    _check_output(out, ("", ".npz"), force)
+    folder = _is_folder(out)
+    if folder:
+        _check_folder(out, force)
+    else:
+        _check_output(out, (".npz",), force)
+    real = None if synthetic_only else real_images(handle)  # before sampling: fail fast
     labels = torch.arange(handle.num_classes).repeat_interleave(per_class)
     fake = handle.sample(len(labels), seed=seed, labels=labels)
     xs, ys, flags = [fake], [labels], [torch.ones(len(labels), dtype=torch.bool)]
-    if not synthetic_only:
-        x, y = real_images(handle)
-        xs.insert(0, x.float())
-        ys.insert(0, y.long())
-        flags.insert(0, torch.zeros(len(y), dtype=torch.bool))
+    if real is not None:
+        if tuple(real[0].shape[1:]) != tuple(fake.shape[1:]):
+            shapes = f"{tuple(real[0].shape[1:])} against {tuple(fake.shape[1:])}"
+            raise DataError(
+                f"the run's data and its samples differ in shape ({shapes}); use --synthetic-only"
+            )
+        xs.insert(0, real[0].float())
+        ys.insert(0, real[1].long())
+        flags.insert(0, torch.zeros(len(real[1]), dtype=torch.bool))
     x, y, synthetic = torch.cat(xs), torch.cat(ys), torch.cat(flags)
-    if out.suffix.lower() == ".npz":
+    if not folder:
         arrays = {"x": x.numpy(), "y": y.numpy(), "synthetic": synthetic.numpy()}
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, lambda tmp: _savez(tmp, arrays))
