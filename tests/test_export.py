@@ -207,3 +207,14 @@ def test_an_export_that_fails_its_check_replaces_nothing(
     with pytest.raises(ConfigError, match="differs from the PyTorch network"):
         export(tiny_image_run.path, out, force=True)
     assert out.read_bytes() == b"the good file" and list(tmp_path.iterdir()) == [out]
+
+
+def test_corrupt_metadata_is_one_checkpoint_error(model_file: Path, tmp_path: Path) -> None:
+    with safe_open(str(model_file), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    cases = {"format_version": "1.0", "info": json.dumps({"data_shape": [1, 32, 32], "num_classes": "ten"}),
+             "source": json.dumps([1, 2])}  # fmt: skip
+    for key, value in cases.items():
+        save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**meta, key: value})
+        with pytest.raises(CheckpointError, match=r"model file .* (corrupt|cannot be built)"):
+            ganforge.from_pretrained(tmp_path / "bad.safetensors")

@@ -114,14 +114,21 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"'{path}' is a safetensors file but not a ganforge model (write one with `ganforge export`)"
         )
-    if int(raw.get("format_version", "0")) > FORMAT_VERSION:
+    version = raw.get("format_version", "")
+    if not version.isdigit():
+        raise CheckpointError(f"model file '{path}' has a corrupt format_version ({version!r})")
+    if int(version) > FORMAT_VERSION:
         raise CheckpointError(
-            f"'{path}' was written by a newer ganforge (format {raw['format_version']}); upgrade ganforge"
+            f"'{path}' was written by a newer ganforge (format {version}); upgrade ganforge"
         )
     try:
-        return {**raw, **{k: json.loads(raw[k]) for k in JSON_KEYS if k in raw}}
+        fields = {k: json.loads(raw[k]) for k in JSON_KEYS if k in raw}
     except json.JSONDecodeError as err:
         raise CheckpointError(f"model file '{path}' has corrupt metadata ({err})") from None
+    wrong = [k for k, v in fields.items() if not isinstance(v, list if k == "labels" else dict)]
+    if wrong:
+        raise CheckpointError(f"model file '{path}' has corrupt metadata ({', '.join(wrong)})")
+    return {**raw, **fields}
 
 
 def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any], dict[str, Any]]:
@@ -133,7 +140,12 @@ def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any]
     except KeyError:
         raise CheckpointError(f"model file '{path}' records no config") from None
     info = meta.get("info", {})
-    g = generator_of(cfg, info, path)
+    try:
+        g = generator_of(cfg, info, path)
+    except (ValueError, TypeError, KeyError) as err:  # data facts a network cannot be built from
+        raise CheckpointError(
+            f"model file '{path}' records data the model cannot be built for ({err})"
+        ) from None
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
