@@ -18,13 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.tasks.generation import GeneratorHandle
-from ganforge.utils.images import to_uint8
-from ganforge.utils.io import atomic_write, atomic_write_text
+from ganforge.tasks.sample_folder import write_sample_folder
+from ganforge.utils.io import atomic_write, atomic_write_npz, atomic_write_text
 
 
 def _check_output(out: Path, suffixes: tuple[str, ...], force: bool) -> None:
@@ -96,31 +95,12 @@ def augment_images(
     if not folder:
         arrays = {"x": x.numpy(), "y": y.numpy(), "synthetic": synthetic.numpy()}
         out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, lambda tmp: _savez(tmp, arrays))
+        atomic_write_npz(out, arrays)
     else:
-        _write_folder(out, x, y, synthetic)
+        out.mkdir(parents=True, exist_ok=True)
+        write_sample_folder(out, x, y, {"synthetic": synthetic.int()})
     return {"path": str(out), "real": int((~synthetic).sum()), "synthetic": int(synthetic.sum()),
             "classes": handle.num_classes, "per_class": per_class}  # fmt: skip
-
-
-def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def _write_folder(out: Path, x: torch.Tensor, y: torch.Tensor, synthetic: torch.Tensor) -> None:
-    """``out/000000.png`` ... and ``out/labels.csv`` (written last: a folder with it is complete)."""
-    from PIL import Image
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows = ["file,label,synthetic"]
-    for start in range(0, len(x), 256):
-        for offset, pixels in enumerate(to_uint8(x[start : start + 256])):
-            i = start + offset
-            name = f"{i:06d}.png"
-            Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(out / name)
-            rows.append(f"{name},{int(y[i])},{int(synthetic[i])}")
-    atomic_write_text(out / "labels.csv", "\n".join(rows) + "\n")
 
 
 def class_values(handle: Any, label_column: str | None) -> list[Any]:

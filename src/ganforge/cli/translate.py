@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 
 from ganforge.cli.common import add_command
 from ganforge.errors import ConfigError, DataError
-from ganforge.utils.io import atomic_write
+from ganforge.utils.io import atomic_write, atomic_write_npz
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")
 SIZES_HELP = (
@@ -149,15 +149,10 @@ def write_outputs(target: list[Path] | Path, ys: list[torch.Tensor]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix.lower() == ".npz":
         arrays = {"x": torch.stack(ys).numpy().astype(np.float32)}
-        atomic_write(target, lambda tmp: _savez(tmp, arrays))
+        atomic_write_npz(target, arrays)
     else:
         fmt = Image.registered_extensions()[target.suffix.lower()]
         atomic_write(target, lambda tmp: _picture(ys[0]).save(tmp, format=fmt))
-
-
-def _savez(tmp: Path, arrays: dict[str, np.ndarray]) -> None:
-    with Path(tmp).open("wb") as fh:  # a file object: np.savez would append ".npz" to a path
-        np.savez(fh, **arrays)
 
 
 def read_mask(path: str | Path, side: int | None = None) -> torch.Tensor:
@@ -179,17 +174,6 @@ def read_mask(path: str | Path, side: int | None = None) -> torch.Tensor:
     except (OSError, ValueError, Image.DecompressionBombError) as err:
         raise DataError(f"could not read mask '{path}': {err}") from None
     return torch.from_numpy((np.asarray(grey) > 127).astype(np.float32))[None, None]
-
-
-def parse_attr(text: str) -> torch.Tensor:
-    """``"2.5"`` or ``"1,0.5"`` -> a (1, K) target attribute row."""
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"--attr must be numbers separated by commas, got {text!r}") from None
-    if not values or not all(np.isfinite(values)):
-        raise ConfigError(f"--attr must be finite numbers, got {text!r}")
-    return torch.tensor([values], dtype=torch.float32)
 
 
 def run_translator(
@@ -339,6 +323,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     comma-separated. Image files are edited at their own size, whole or in overlapping tiles with
     --tile.
     """
+    from ganforge.models.translation import parse_attr
+
     attr = parse_attr(args.attr)
     return run_translator(args, verb="edited", check=_requires("attr", "edit"), attr=lambda side: attr)
 

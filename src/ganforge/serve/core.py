@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 from ganforge.errors import ConfigError
 from ganforge.tasks.generation import GeneratorHandle
 from ganforge.tasks.translation import TranslatorHandle
+from ganforge.utils.images import to_uint8
 
 log = logging.getLogger("ganforge.serve")
 
@@ -126,11 +127,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def png_uris(images: torch.Tensor) -> list[str]:
-    """(N, C, H, W) images in [-1, 1] as ``data:image/png;base64,...`` URIs (bytes as ``to_uint8``:
-    clamped, rounded half to even)."""
-    x = images.detach().float().cpu().numpy()
-    pixels = np.rint((np.clip(x, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
-    return ["data:image/png;base64," + base64.b64encode(png_bytes(p)).decode("ascii") for p in pixels]
+    """(N, C, H, W) images in [-1, 1] as ``data:image/png;base64,...`` URIs of ``to_uint8``'s bytes."""
+    encoded = (base64.b64encode(png_bytes(pixels)).decode("ascii") for pixels in to_uint8(images))
+    return ["data:image/png;base64," + text for text in encoded]
 
 
 def describe(name: str, handle: Any) -> dict[str, Any]:

@@ -10,7 +10,6 @@ asks gets a 400 saying so.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ from fastapi import FastAPI, File, Form, UploadFile
 from fastapi.responses import Response
 
 from ganforge.latent.interpolate import slerp
+from ganforge.models.translation import parse_attr
 from ganforge.serve.core import (
     ApiError,
     ClassesRequest,
@@ -149,11 +149,7 @@ def _conditions(
             raise ApiError(400, f"the mask must have the image's size: the mask is {sizes}")
         return {"mask": (m > 0).float()}
     if "attr" in need:
-        try:
-            values = [float(v) for v in (attr or "").split(",") if v.strip()]
-        except ValueError:
-            values = []
-        if not values or not all(map(math.isfinite, values)):
+        if not (attr or "").strip():
             raise ApiError(400, "this model edits an attribute: give its target value(s) in 'attr', e.g. 4.5")
-        return {"attr": torch.tensor([values])}
+        return {"attr": parse_attr(attr, "'attr'")}  # its ConfigError is a 400 too
     return {}

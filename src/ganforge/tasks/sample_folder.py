@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,16 +65,22 @@ def check_sample_folder(folder: Path, sample_shape: tuple[int, ...], force: bool
         )
 
 
-def write_sample_folder(folder: Path, images: torch.Tensor, labels: torch.Tensor | None) -> list[Path]:
+def write_sample_folder(
+    folder: Path, images: torch.Tensor, labels: torch.Tensor | None, extra: dict[str, Any] | None = None
+) -> list[Path]:
     """``images`` (N, C, H, W) in [-1, 1] (``check_sample_folder`` passed) as one PNG each at their
-    own size, an earlier draw's files removed first, then ``labels.csv`` when ``labels`` are given;
-    returns the images' paths."""
+    own size, an earlier draw's files removed first, then ``labels.csv`` when ``labels`` are given
+    (``file,label`` and a column per ``extra`` entry, e.g. ``augment``'s ``synthetic``); returns the
+    images' paths."""
     for stale in earlier_samples(folder):
         stale.unlink()
     paths = sample_paths(folder, len(images))
     for path, pixels in zip(paths, to_uint8(images), strict=True):
         save_image(picture(pixels), path)
     if labels is not None:
-        rows = "".join(f"{p.name},{int(y)}\n" for p, y in zip(paths, np.asarray(labels), strict=True))
-        atomic_write_text(folder / LABELS_FILE, "file,label\n" + rows)
+        columns = [np.asarray(labels), *(np.asarray(v) for v in (extra or {}).values())]
+        rows = "".join(
+            ",".join([p.name, *(str(int(c[i])) for c in columns)]) + "\n" for i, p in enumerate(paths)
+        )
+        atomic_write_text(folder / LABELS_FILE, ",".join(["file", "label", *(extra or {})]) + "\n" + rows)
     return paths

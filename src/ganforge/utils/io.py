@@ -60,6 +60,18 @@ def cache_dir() -> Path:
     return Path(root)
 
 
+def atomic_write_npz(path: str | Path, arrays: dict[str, Any]) -> Path:
+    """``arrays`` as an ``.npz`` at ``path``, atomically; written through a file object, because
+    ``np.savez`` given a path would append ``.npz`` to the temporary file's name."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    return atomic_write(path, write)
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text))
 
