@@ -92,8 +92,6 @@ class AttrEditObjective(TwoPlayerObjective):
 
     def setup(self, options: AttrEditOptions) -> None:
         self.loss = get_loss(options.loss)
-        self.lambda_attr, self.lambda_rec = options.lambda_attr, options.lambda_rec
-        self.lambda_id, self.r1_gamma = options.lambda_id, options.r1_gamma
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         self.gen = torch.Generator().manual_seed((torch.initial_seed() + 7919 * self.ctx.rank + 17) % 2**63)
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # the D phase's (G(x, t), t)
@@ -113,16 +111,16 @@ class AttrEditObjective(TwoPlayerObjective):
         t = self.targets(attr)
         fake = self.g(x, attr=t)
         self._pending = (fake, t)
-        real = x.detach().requires_grad_(self.r1_gamma > 0)
+        real = x.detach().requires_grad_(self.options.r1_gamma > 0)
         real_logits, real_attr = self.d(real)
         fake_logits, _ = self.d(fake.detach())
         adversarial = self.loss.d_loss(real_logits.float(), fake_logits.float())
         attr_error = (real_attr.float() - attr).square().mean()
-        loss = adversarial + self.lambda_attr * attr_error
+        loss = adversarial + self.options.lambda_attr * attr_error
         stats = {}
-        if self.r1_gamma > 0:
+        if self.options.r1_gamma > 0:
             r1 = mean_squared_gradient(real_logits, real)  # reuses D(x): no second forward
-            loss = loss + 0.5 * self.r1_gamma * r1
+            loss = loss + 0.5 * self.options.r1_gamma * r1
             stats["r1"] = r1.detach()
         accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
         return {
@@ -150,11 +148,11 @@ class AttrEditObjective(TwoPlayerObjective):
         adversarial = self.loss.g_loss(fake_logits.float(), real_logits)
         attr_error = (fake_attr.float() - t).square().mean()
         rec = (self.g(fake, attr=attr).float() - x.float()).abs().mean()
-        loss = adversarial + self.lambda_attr * attr_error + self.lambda_rec * rec
+        loss = adversarial + self.options.lambda_attr * attr_error + self.options.lambda_rec * rec
         stats = {"loss_g": adversarial.detach(), "attr_fake": attr_error.detach(), "rec": rec.detach()}
-        if self.lambda_id > 0:
+        if self.options.lambda_id > 0:
             identity = (self.g(x, attr=attr).float() - x.float()).abs().mean()
-            loss = loss + self.lambda_id * identity
+            loss = loss + self.options.lambda_id * identity
             stats["identity"] = identity.detach()
         return {"loss": loss, **stats}
 

@@ -128,6 +128,7 @@ class TwoPlayerObjective(Objective):
 
     g: nn.Module
     d: nn.Module
+    options: Any  # an instance of ``Options``
     # The model family whose networks it trains: ``register_objective`` sets the objective's own
     # name (objective pix2pix trains model pix2pix or pix2pix_tiny) unless the class sets it; None:
     # any ``g`` and ``d`` of the annotated classes (the ``gan`` objective).
@@ -141,7 +142,10 @@ class TwoPlayerObjective(Objective):
                 f" (model.name: {self.model} or {self.model}_tiny)"
             )
         self.g, self.d, self.ctx = g, d, ctx  # type: ignore[assignment]
-        self.setup(self.Options() if options is None else options)
+        # Kept whole and read where used (``self.options.lambda_l1``): copying each key into an
+        # attribute of its own would declare it a second time.
+        self.options = self.Options() if options is None else options
+        self.setup(self.options)
 
     @classmethod
     def fits(cls, g: Any, d: Any) -> bool:

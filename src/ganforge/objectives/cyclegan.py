@@ -65,7 +65,6 @@ class CycleGANObjective(TwoPlayerObjective):
 
     def setup(self, options: CycleGANOptions) -> None:
         self.loss = get_loss(options.loss)
-        self.lambda_cyc, self.identity = options.lambda_cyc, options.identity
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         seed = (torch.initial_seed() + 1_000_003 * self.ctx.rank) % 2**63
         self.pool_b, self.pool_a = ImagePool(options.pool_size, seed), ImagePool(options.pool_size, seed + 1)
@@ -89,11 +88,11 @@ class CycleGANObjective(TwoPlayerObjective):
         fake_b, fake_a = self.g(a, "AtoB"), self.g(b, "BtoA")
         adversarial = self._adversarial(fake_b, b, "B") + self._adversarial(fake_a, a, "A")
         cycle = _l1(self.g(fake_b, "BtoA"), a) + _l1(self.g(fake_a, "AtoB"), b)
-        loss = adversarial + self.lambda_cyc * cycle
+        loss = adversarial + self.options.lambda_cyc * cycle
         stats = {"loss_g": adversarial.detach(), "cycle": cycle.detach()}
-        if self.identity > 0:
+        if self.options.identity > 0:
             idt = _l1(self.g(b, "AtoB"), b) + _l1(self.g(a, "BtoA"), a)
-            loss = loss + self.identity * self.lambda_cyc * idt
+            loss = loss + self.options.identity * self.options.lambda_cyc * idt
             stats["identity"] = idt.detach()
         self._fakes = (fake_b.detach(), fake_a.detach())
         return {"loss": loss, **stats}

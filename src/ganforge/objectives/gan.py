@@ -69,7 +69,6 @@ class AdversarialObjective(TwoPlayerObjective):
     g: Generator
 
     def setup(self, options: GANOptions) -> None:
-        self.options = options
         self.loss = get_loss(options.loss)
         self.n_critic = options.n_critic
         self.reuse_fakes = options.reuse_fakes

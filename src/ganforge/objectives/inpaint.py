@@ -120,12 +120,8 @@ class InpaintObjective(TwoPlayerObjective):
                 f"'objective.hole' must be between 1 and the image side {self.side}, got {hole!r}"
             )
         self.net = net
-        self.lambda_class = options.lambda_class
-        self.augment_rotate, self.augment_scale = options.augment_rotate, options.augment_scale
         self.loss = get_loss(options.loss)
-        self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
-        self.valid_weight = options.valid_weight
-        self.masks, self.hole = options.masks, hole
+        self.hole = hole
         self.perceptual = options.feature_loss(self.g.out_shape, self.ctx.device)
         # Seeded from the run's seed (set just before the objective is built); one stream per rank.
         rank = self.ctx.rank
@@ -133,7 +129,7 @@ class InpaintObjective(TwoPlayerObjective):
         self._pending: Completion | None = None  # the D phase's forward, reused by the G phase
 
     def phases(self) -> list[Phase]:
-        if self.lambda_adv == 0:  # L1 only: nothing reads D, so do not train it
+        if self.options.lambda_adv == 0:  # L1 only: nothing reads D, so do not train it
             return [Phase("G", trains="g", step=self.g_step)]
         return [
             Phase("D", trains="d", step=self.d_step, keep_graph=("g",)),
@@ -146,7 +142,7 @@ class InpaintObjective(TwoPlayerObjective):
         x = batch["x"]
         if x.ndim != 4 or x.shape[-1] != self.side or x.shape[-2] != self.side:
             raise DataError(f"inpainting needs (N, C, {self.side}, {self.side}) images, got {tuple(x.shape)}")
-        if self.masks == "data":
+        if self.options.masks == "data":
             if "mask" not in batch:
                 raise DataError(
                     "objective.masks: data needs batches with a 'mask' key (data.name: masked);"
@@ -156,13 +152,17 @@ class InpaintObjective(TwoPlayerObjective):
             if mask.shape != (len(x), 1, *x.shape[-2:]):
                 raise DataError(f"batch masks must be (N, 1, H, W) like x, got {tuple(mask.shape)}")
             return (mask > 0.5).to(x.dtype)
-        return draw_masks(self.masks, len(x), self.side, self.hole, gen=self.gen).to(x.device, x.dtype)
+        return draw_masks(self.options.masks, len(x), self.side, self.hole, gen=self.gen).to(
+            x.device, x.dtype
+        )
 
     def _generate(self, batch: Batch) -> Completion:
         mask = self.batch_masks(batch)
         x = batch["x"]
-        if self.augment_rotate > 0 or self.augment_scale > 0:
-            x = random_affine(x, self.gen, self.augment_rotate, self.augment_scale, background=None)
+        if self.options.augment_rotate > 0 or self.options.augment_scale > 0:
+            x = random_affine(
+                x, self.gen, self.options.augment_rotate, self.options.augment_scale, background=None
+            )
         a = masked_input(x, mask)
         raw, logits = self.net.predict_with_logits(a, mask)
         return Completion(x, a, mask, raw, self.net.complete(a, mask, raw), logits)
@@ -183,18 +183,18 @@ class InpaintObjective(TwoPlayerObjective):
         m = mask.float().expand_as(err)
         l1_hole = (err * m).sum() / m.sum().clamp_min(1.0)
         l1_valid = (err * (1 - m)).sum() / (1 - m).sum().clamp_min(1.0)
-        loss = self.lambda_l1 * (l1_hole + self.valid_weight * l1_valid)
+        loss = self.options.lambda_l1 * (l1_hole + self.options.valid_weight * l1_valid)
         stats = {"l1_hole": l1_hole.detach(), "l1_valid": l1_valid.detach()}
         loss = add_perceptual(self.perceptual, loss, stats, fake, x)
-        if self.lambda_class > 0:
-            loss = loss + self.lambda_class * self._class_term(batch, logits, stats)
-        if self.lambda_adv > 0:
+        if self.options.lambda_class > 0:
+            loss = loss + self.options.lambda_class * self._class_term(batch, logits, stats)
+        if self.options.lambda_adv > 0:
             real_logits = None
             if self.loss.needs_real_in_g:
                 with torch.no_grad():
                     real_logits = self.d(x, mask).float()
             adversarial = self.loss.g_loss(self.d(fake, mask).float(), real_logits)
-            loss = loss + self.lambda_adv * adversarial
+            loss = loss + self.options.lambda_adv * adversarial
             stats["loss_g"] = adversarial.detach()
         return {"loss": loss, **stats}
 
@@ -214,10 +214,10 @@ class InpaintObjective(TwoPlayerObjective):
         """masked input | output | target per sample: (N, 3, C, H, W), with fixed masks (the batch's
         own for ``data``, else ``masks`` drawn from a fixed seed) so grids are comparable."""
         x = batch["x"].float()
-        if self.masks == "data" and "mask" in batch:
+        if self.options.masks == "data" and "mask" in batch:
             mask = (batch["mask"] > 0.5).float()
         else:
-            mode = "center" if self.masks == "data" else self.masks
+            mode = "center" if self.options.masks == "data" else self.options.masks
             mask = draw_masks(mode, len(x), self.side, self.hole, seed=PREVIEW_SEED).to(x.device)
         a = masked_input(x, mask)
         return torch.stack([a, g(a, mask=mask).float(), x], dim=1)

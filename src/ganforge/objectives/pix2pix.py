@@ -53,13 +53,12 @@ class Pix2PixObjective(TwoPlayerObjective):
 
     def setup(self, options: Pix2PixOptions) -> None:
         self.loss = get_loss(options.loss)
-        self.lambda_l1, self.lambda_adv = options.lambda_l1, options.lambda_adv
         self._pending: torch.Tensor | None = None  # the D phase's G(A), with G's graph
 
     def phases(self) -> list[Phase]:
         """D then G; with ``lambda_adv`` 0 (the L1-only ablation: a plain regression U-Net) G only."""
-        g_phase = Phase("G", trains="g", step=self.g_step, fresh_batch=self.lambda_adv == 0)
-        if not self.lambda_adv:
+        g_phase = Phase("G", trains="g", step=self.g_step, fresh_batch=self.options.lambda_adv == 0)
+        if not self.options.lambda_adv:
             return [g_phase]
         return [Phase("D", trains="d", step=self.d_step, keep_graph=("g",)), g_phase]
 
@@ -76,15 +75,15 @@ class Pix2PixObjective(TwoPlayerObjective):
         if fake is None or not fake.requires_grad:
             fake = self.g(a)
         l1 = (fake.float() - b.float()).abs().mean()
-        if not self.lambda_adv:
-            return {"loss": self.lambda_l1 * l1, "l1": l1.detach()}
+        if not self.options.lambda_adv:
+            return {"loss": self.options.lambda_l1 * l1, "l1": l1.detach()}
         real_logits = None
         if self.loss.needs_real_in_g:
             with torch.no_grad():
                 real_logits = self.d(b, a).float()
         adversarial = self.loss.g_loss(self.d(fake, a).float(), real_logits)
         return {
-            "loss": self.lambda_adv * adversarial + self.lambda_l1 * l1,
+            "loss": self.options.lambda_adv * adversarial + self.options.lambda_l1 * l1,
             "loss_g": adversarial.detach(),
             "l1": l1.detach(),
         }

@@ -100,16 +100,14 @@ class SRGANObjective(TwoPlayerObjective):
 
     def setup(self, options: SRGANOptions) -> None:
         self.loss = get_loss(options.loss)
-        self.content, self.pretrain_steps = options.content, options.pretrain_steps
-        self.lambda_content, self.lambda_adv = options.lambda_content, options.lambda_adv
         self.perceptual = options.feature_loss(self.g.out_shape, self.ctx.device)
         self._pending: torch.Tensor | None = None  # the D phase's G(a), with G's graph
 
     def phases(self) -> list[Phase]:
         pretrain = Phase("Gpre", trains="g", step=self.pretrain_step)
-        if self.lambda_adv == 0:  # the L1/MSE-only ablation: SRResNet for the whole run
+        if self.options.lambda_adv == 0:  # the L1/MSE-only ablation: SRResNet for the whole run
             return [pretrain]
-        start = self.pretrain_steps
+        start = self.options.pretrain_steps
         return [
             dataclasses.replace(pretrain, stop=start),
             Phase("D", trains="d", step=self.d_step, keep_graph=("g",), start=start),
@@ -119,9 +117,9 @@ class SRGANObjective(TwoPlayerObjective):
     def pretrain_step(self, batch: Batch) -> Stats:
         a, b = inputs_of(batch, "srgan")
         fake = self.g(a)
-        content = content_loss(self.content, fake, b)
+        content = content_loss(self.options.content, fake, b)
         out = {"content": content.detach()}
-        loss = add_perceptual(self.perceptual, (self.lambda_content or 1.0) * content, out, fake, b)
+        loss = add_perceptual(self.perceptual, (self.options.lambda_content or 1.0) * content, out, fake, b)
         return {"loss": loss, **out}
 
     def d_step(self, batch: Batch) -> Stats:
@@ -141,8 +139,8 @@ class SRGANObjective(TwoPlayerObjective):
             with torch.no_grad():
                 real_logits = self.d(b).float()
         adversarial = self.loss.g_loss(self.d(fake).float(), real_logits)
-        content = content_loss(self.content, fake, b)
-        loss = self.lambda_content * content + self.lambda_adv * adversarial
+        content = content_loss(self.options.content, fake, b)
+        loss = self.options.lambda_content * content + self.options.lambda_adv * adversarial
         out = {"loss_g": adversarial.detach(), "content": content.detach()}
         loss = add_perceptual(self.perceptual, loss, out, fake, b)
         return {"loss": loss, **out}

@@ -106,21 +106,21 @@ class StyleGAN2Objective(TwoPlayerObjective):
                 " use model stylegan2 / stylegan2_tiny, or objective 'gan' for other models"
             )
         self.loss = get_loss(options.loss)
-        self.r1_gamma, self.r1_every = options.r1_gamma, options.r1_every
-        self.pl_weight, self.pl_every = options.pl_weight, options.pl_every
-        self.pl_batch_shrink, self.pl_decay = options.pl_batch_shrink, options.pl_decay
-        self.style_mixing = options.style_mixing
         self.augment = options.build_augment()
         self.pl_mean = torch.zeros((), device=self.ctx.device)  # a in Eq. 4: running mean of ‖J_wᵀy‖
 
     def phases(self) -> list[Phase]:
         """Gmain draws the step's batch (its labels condition the fakes); the others reuse it."""
         phases = [Phase("Gmain", trains="g", step=self.gmain)]
-        if self.pl_weight > 0:
-            phases.append(Phase("Greg", trains="g", step=self.greg, every=self.pl_every, fresh_batch=False))
+        if self.options.pl_weight > 0:
+            phases.append(
+                Phase("Greg", trains="g", step=self.greg, every=self.options.pl_every, fresh_batch=False)
+            )
         phases.append(Phase("Dmain", trains="d", step=self.dmain, fresh_batch=False))
-        if self.r1_gamma > 0:
-            phases.append(Phase("Dreg", trains="d", step=self.dreg, every=self.r1_every, fresh_batch=False))
+        if self.options.r1_gamma > 0:
+            phases.append(
+                Phase("Dreg", trains="d", step=self.dreg, every=self.options.r1_every, fresh_batch=False)
+            )
         return phases
 
     # ------------------------------------------------------------------ helpers
@@ -128,11 +128,11 @@ class StyleGAN2Objective(TwoPlayerObjective):
         """ws (n, num_ws, w_dim) for fresh latents, style-mixed with probability ``style_mixing``."""
         g = self.g
         w = g.mapping(self.ctx.randn(n, g.z_dim), labels, update_w_avg=update_w_avg)
-        if self.style_mixing <= 0:
+        if self.options.style_mixing <= 0:
             return w[:, None].expand(-1, g.num_ws, -1)
         w2 = g.mapping(self.ctx.randn(n, g.z_dim), labels, update_w_avg=False)
         u = torch.special.ndtr(self.ctx.randn(n, 2))  # N(0, 1) -> U(0, 1), through the shared noise
-        return mix_styles(w, w2, g.num_ws, self.style_mixing, u)
+        return mix_styles(w, w2, g.num_ws, self.options.style_mixing, u)
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """D's fp32 logits after augmentation (DiffAugment/ADA), which R1 differentiates through."""
@@ -156,7 +156,7 @@ class StyleGAN2Objective(TwoPlayerObjective):
         gradient is summed over w_dim and averaged over the num_ws layers, as in the paper's code.
         """
         real, labels = batch["x"], batch.get("y")
-        n = max(1, len(real) // self.pl_batch_shrink)
+        n = max(1, len(real) // self.options.pl_batch_shrink)
         ws = self.styles(n, labels[:n] if labels is not None else None)
         img = self.g.synthesis(ws)
         h, w = img.shape[-2:]
@@ -164,9 +164,9 @@ class StyleGAN2Objective(TwoPlayerObjective):
         (grad,) = torch.autograd.grad((img.float() * y).sum(), ws, create_graph=True)
         lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
         (batch_mean,) = mean_across_ranks([lengths.detach().mean()], self.ctx.world_size)
-        self.pl_mean = self.pl_mean.lerp(batch_mean, self.pl_decay)
+        self.pl_mean = self.pl_mean.lerp(batch_mean, self.options.pl_decay)
         penalty = (lengths - self.pl_mean).square().mean()
-        loss = penalty * (self.pl_weight * self.pl_every)
+        loss = penalty * (self.options.pl_weight * self.options.pl_every)
         return {"loss": loss, "pl_penalty": penalty.detach(), "pl_mean": self.pl_mean.detach()}
 
     def dmain(self, batch: Batch) -> Stats:
@@ -181,7 +181,7 @@ class StyleGAN2Objective(TwoPlayerObjective):
 
     def dreg(self, batch: Batch) -> Stats:
         r1 = zero_centered_penalty(self.critic, batch["x"], batch.get("y"))
-        return {"loss": r1 * (0.5 * self.r1_gamma * self.r1_every), "r1": r1.detach()}
+        return {"loss": r1 * (0.5 * self.options.r1_gamma * self.options.r1_every), "r1": r1.detach()}
 
     # ------------------------------------------------------------------ checkpointed state
     def state_dict(self) -> dict[str, Any]:

@@ -60,20 +60,19 @@ class CTGANObjective(TwoPlayerObjective):
     signed_logits = False  # a Wasserstein critic: its scores have no fixed zero
 
     def setup(self, options: CTGANOptions) -> None:
-        self.pac, self.gp_lambda, self.tau = self.d.pac, options.gp_lambda, options.tau
-        self.n_critic = options.n_critic
+        self.pac = self.d.pac
         self._pending: tuple[torch.Tensor, torch.Tensor] | None = None  # (raw, rows) with G's graph
 
     def phases(self) -> list[Phase]:
         return [
-            Phase("D", trains="d", step=self.d_step, repeats=self.n_critic, keep_graph=("g",)),
+            Phase("D", trains="d", step=self.d_step, repeats=self.options.n_critic, keep_graph=("g",)),
             Phase("G", trains="g", step=self.g_step, fresh_batch=False),
         ]
 
     def generate(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(raw logits, soft rows) for one conditional vector per row."""
         raw = self.g(self.ctx.randn(len(cond), self.g.z_dim), cond)
-        return raw, self.g.layout.activate(raw, self.tau)
+        return raw, self.g.layout.activate(raw, self.options.tau)
 
     def check_batch_size(self, batch_size: int) -> None:
         if batch_size % self.pac:
@@ -97,9 +96,9 @@ class CTGANObjective(TwoPlayerObjective):
         loss = -distance
         stats = {"loss_d": (-distance).detach(), "d_real": real_logits.detach().mean(),
                  "d_fake": fake_logits.detach().mean()}  # fmt: skip
-        if self.gp_lambda > 0:
+        if self.options.gp_lambda > 0:
             gp = gradient_penalty(self.d, real_x, fake_x)
-            loss = loss + self.gp_lambda * gp
+            loss = loss + self.options.gp_lambda * gp
             stats["gp"] = gp.detach()
         return {"loss": loss, **stats}
 
