@@ -218,27 +218,30 @@ def test_mixture_latent_is_uniform_over_fixed_islands() -> None:
 
 
 def test_mixture_latent_anneals_from_one_blob_to_narrow_islands() -> None:
-    from ganforge.models.mlp import MixtureLatent
+    from ganforge.models.mlp import MixtureLatent, MixtureLatentOptions
 
-    latent = MixtureLatent(5, 16, scale=0.04, anneal=0.5)
+    def islands(**keys: float) -> MixtureLatentOptions:
+        return MixtureLatentOptions(latent_components=16, latent_scale=0.04, **keys)
+
+    latent = MixtureLatent(5, islands(latent_anneal=0.5))
     widths = []
     for fraction in (0.0, 0.25, 0.5, 0.9):
         latent.set_progress(fraction)
         widths.append(float(latent.width))
     assert widths == pytest.approx([1.0, 0.2, 0.04, 0.04])
-    fixed = MixtureLatent(5, 16, scale=0.04)
+    fixed = MixtureLatent(5, islands())
     fixed.set_progress(0.0)
     assert float(fixed.width) == pytest.approx(0.04)
-    late = MixtureLatent(5, 16, scale=0.04, anneal=0.25, anneal_start=0.5)
+    late = MixtureLatent(5, islands(latent_anneal=0.25, latent_anneal_start=0.5))
     late_widths = []
     for fraction in (0.0, 0.5, 0.625, 0.75, 1.0):
         late.set_progress(fraction)
         late_widths.append(float(late.width))
     assert late_widths == pytest.approx([1.0, 1.0, 0.2, 0.04, 0.04])
     with pytest.raises(ConfigError, match="latent_anneal"):
-        MixtureLatent(5, 16, scale=0.04, anneal=1.5)
+        islands(latent_anneal=1.5)
     with pytest.raises(ConfigError, match="latent_anneal_start"):
-        MixtureLatent(5, 16, scale=0.04, anneal=0.5, anneal_start=-0.1)
+        islands(latent_anneal=0.5, latent_anneal_start=-0.1)
 
 
 def test_learnt_island_weights_start_uniform_and_decide_the_draws() -> None:

@@ -48,20 +48,12 @@ class MLPGenerator(Generator):
         hidden: int,
         depth: int,
         num_classes: int = 0,
-        latent_components: int = 0,
-        latent_scale: float = 0.1,
-        latent_anneal: float = 0.0,
-        latent_anneal_start: float = 0.0,
-        latent_learn_weights: bool = False,
+        latent: MixtureLatentOptions | None = None,
     ) -> None:
         super().__init__()
         self.z_dim, self.num_classes, self.out_shape = z_dim, num_classes, tuple(out_shape)
-        if latent_learn_weights and not latent_components:
-            raise ConfigError("'model.latent_learn_weights' needs islands: set 'model.latent_components'")
-        self.latent = None
-        if latent_components:
-            anneal = (latent_anneal, latent_anneal_start)
-            self.latent = MixtureLatent(z_dim, latent_components, latent_scale, *anneal, latent_learn_weights)
+        islands = latent is not None and latent.latent_components > 0
+        self.latent = MixtureLatent(z_dim, latent) if islands else None
         width = z_dim - 1 if self.latent is not None else z_dim
         self.net = mlp_stack([width, *[hidden] * depth, math.prod(out_shape)], nn.ReLU)
         self.out = nn.Tanh() if len(out_shape) == 3 else nn.Identity()
@@ -100,34 +92,18 @@ class MixtureLatent(nn.Module):
 
     SEED = 0
 
-    def __init__(
-        self,
-        z_dim: int,
-        components: int,
-        scale: float,
-        anneal: float = 0.0,
-        anneal_start: float = 0.0,
-        learn_weights: bool = False,
-    ) -> None:
+    def __init__(self, z_dim: int, options: MixtureLatentOptions) -> None:
         super().__init__()
         if z_dim < 2:
             raise ConfigError(f"a mixture latent needs model.z_dim >= 2 (1 picks the component), got {z_dim}")
-        if components < 2:
-            raise ConfigError(f"'model.latent_components' must be 0 (off) or at least 2, got {components}")
-        if not scale > 0:
-            raise ConfigError(f"'model.latent_scale' must be > 0, got {scale}")
-        if not 0.0 <= anneal <= 1.0:
-            raise ConfigError(f"'model.latent_anneal' must be a fraction of training in [0, 1], got {anneal}")
-        if not 0.0 <= anneal_start <= 1.0:
-            raise ConfigError(
-                f"'model.latent_anneal_start' must be a fraction of training in [0, 1], got {anneal_start}"
-            )
+        components, scale = options.latent_components, options.latent_scale  # checked by the options
+        anneal, anneal_start = options.latent_anneal, options.latent_anneal_start
         gen = torch.Generator().manual_seed(self.SEED)
         self.register_buffer("centres", torch.randn(components, z_dim - 1, generator=gen))
         self.scale, self.anneal, self.anneal_start = float(scale), float(anneal), float(anneal_start)
         # The width in use: a buffer, so checkpoints and the EMA copy carry it.
         self.register_buffer("width", torch.tensor(self.scale if anneal == 0 else 1.0))
-        self.weight_logits = nn.Parameter(torch.zeros(components)) if learn_weights else None
+        self.weight_logits = nn.Parameter(torch.zeros(components)) if options.latent_learn_weights else None
         self.draw_log_prob: torch.Tensor | None = None
 
     def set_progress(self, fraction: float) -> None:
@@ -166,24 +142,14 @@ class MLPDiscriminator(nn.Module):
 
 
 @dataclass(frozen=True)
-class MLPOptions(ModelOptions):
-    """``depth`` hidden layers of ``hidden`` units in both networks.
+class MixtureLatentOptions:
+    """The ``latent_*`` keys of a generator whose input is ``MixtureLatent``'s islands:
+    ``latent_components`` > 0 draws G's input from a mixture of that many narrow Gaussians (width
+    ``latent_scale``, reached after the ``latent_anneal`` fraction of training that begins at
+    ``latent_anneal_start``) instead of one; ``latent_learn_weights`` lets G learn the islands'
+    weights (trained by the ``gan`` objective). Declared once here: a family's ``Options`` inherits
+    them and ``MixtureLatent`` is built from them."""
 
-    Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
-    ``g_depth`` (None: ``depth``) deepens the generator alone: a ReLU network's steepest possible
-    transition grows with depth, and a generator of a connected latent needs steep ones to jump
-    between separated modes without samples in the gaps. ``latent_components`` > 0 draws G's input
-    from a mixture of that many narrow Gaussians (``MixtureLatent``, width ``latent_scale``, reached
-    after the ``latent_anneal`` fraction of training that begins at ``latent_anneal_start``) instead
-    of one; ``latent_learn_weights`` lets G learn the islands' weights (trained by the ``gan``
-    objective). The ``latent_*`` values are checked by the modules that use them (``MLPGenerator``,
-    ``MixtureLatent``), so that a module built directly, without options, is checked too.
-    """
-
-    z_dim: int = 64
-    hidden: int = 256
-    depth: int = 3
-    g_depth: int | None = None
     latent_components: int = 0
     latent_scale: float = 0.1
     latent_anneal: float = 0.0
@@ -191,6 +157,41 @@ class MLPOptions(ModelOptions):
     latent_learn_weights: bool = False
 
     def __post_init__(self) -> None:
+        if self.latent_components == 0:  # off: the other keys are unused, except to ask for islands
+            if self.latent_learn_weights:
+                raise ConfigError("'model.latent_learn_weights' needs islands: set 'model.latent_components'")
+            return
+        if self.latent_components < 2:
+            raise ConfigError(
+                f"'model.latent_components' must be 0 (off) or at least 2, got {self.latent_components}"
+            )
+        if not self.latent_scale > 0:
+            raise ConfigError(f"'model.latent_scale' must be > 0, got {self.latent_scale}")
+        for key in ("latent_anneal", "latent_anneal_start"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(
+                    f"'model.{key}' must be a fraction of training in [0, 1], got {getattr(self, key)}"
+                )
+
+
+@dataclass(frozen=True)
+class MLPOptions(ModelOptions, MixtureLatentOptions):
+    """``depth`` hidden layers of ``hidden`` units in both networks, and the islands latent's keys
+    (``MixtureLatentOptions``, off by default).
+
+    Defaults sit in the range of the toy-mixture literature (z 2-256, 128-400 units x 3-4 layers).
+    ``g_depth`` (None: ``depth``) deepens the generator alone: a ReLU network's steepest possible
+    transition grows with depth, and a generator of a connected latent needs steep ones to jump
+    between separated modes without samples in the gaps.
+    """
+
+    z_dim: int = 64
+    hidden: int = 256
+    depth: int = 3
+    g_depth: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         check_at_least(self, 1, "z_dim", "hidden", "depth")
         if self.g_depth is not None:  # None is ``depth``, checked above
             check_at_least(self, 1, "g_depth")
@@ -211,18 +212,7 @@ def mlp(
         raise ConfigError(f"mlp needs (D,) vectors or (C, H, W) images, got samples of shape {tuple(shape)}")
     g_depth = o.depth if o.g_depth is None else o.g_depth
     return {
-        "g": MLPGenerator(
-            o.z_dim,
-            shape,
-            o.hidden,
-            g_depth,
-            num_classes,
-            o.latent_components,
-            o.latent_scale,
-            o.latent_anneal,
-            o.latent_anneal_start,
-            o.latent_learn_weights,
-        ),
+        "g": MLPGenerator(o.z_dim, shape, o.hidden, g_depth, num_classes, latent=o),
         "d": MLPDiscriminator(shape, o.hidden, o.depth, num_classes),
     }
 
