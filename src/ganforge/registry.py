@@ -151,7 +151,8 @@ class Registry:
         if entry.options is None:  # a plain builder: the same function with other keyword defaults
             builder = functools.partial(entry.builder, **defaults)
         else:  # the same options class with other defaults
-            hints = entry.annotations()
+            # With their ``Annotated`` extras: a variant keeps the bounds its base declares.
+            hints = typing.get_type_hints(entry.options, include_extras=True)
             frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
             changed = [(k, hints.get(k, Any), field(default=v)) for k, v in frozen.items()]
             meta["options"] = dataclasses.make_dataclass(

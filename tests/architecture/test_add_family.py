@@ -19,7 +19,7 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator, ModelOptions
 from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, Options, PositiveInt
 from ganforge.registry import MODELS, register_model, register_objective, register_variant
 from ganforge.regularizers.gradient import mean_squared_gradient
 from ganforge.testing import final_checkpoint, read_metrics, state_digest
@@ -57,12 +57,9 @@ class ResidualCritic(nn.Module):
 
 @dataclass(frozen=True)
 class ToyResOptions(ModelOptions):
-    z_dim: int = 8
-    width: int = 128
-    blocks: int = 2
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "z_dim", "width", "blocks")
+    z_dim: PositiveInt = 8
+    width: PositiveInt = 128
+    blocks: PositiveInt = 2
 
 
 @register_model(
@@ -86,13 +83,10 @@ register_variant("toyres_tiny", base="toyres", width=32, blocks=1)
 
 # ---------------------------------------------------------------------------- the objective file
 @dataclass(frozen=True)
-class CentredOptions:
+class CentredOptions(Options):
     loss: str = "ns"
-    gamma: float = 0.05  # R1 on the reals (Mescheder et al. 2018)
-    centre_weight: float = 0.01  # pulls D's logits toward 0 (a toy stabiliser)
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 0, "gamma", "centre_weight")
+    gamma: NonNegativeFloat = 0.05  # R1 on the reals (Mescheder et al. 2018)
+    centre_weight: NonNegativeFloat = 0.01  # pulls D's logits toward 0 (a toy stabiliser)
 
 
 @register_objective("toy_centred", description="two-player GAN with R1 and D logits kept near 0")

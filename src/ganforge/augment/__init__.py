@@ -39,6 +39,7 @@ import torch
 from ganforge.augment.ada import AdaAugment, AdaController, AdaPipeline
 from ganforge.augment.diffaugment import DiffAugment
 from ganforge.augment.stateless import StatelessAugment
+from ganforge.options import Options
 from ganforge.registry import Registry
 
 
@@ -113,7 +114,7 @@ SETTINGS = {"policy", "p", "target", "ada_kimg", "interval"}
 
 
 @dataclass(frozen=True)
-class AugmentOptions:
+class AugmentOptions(Options):
     """The augmentation keys of every objective that augments D's inputs (its ``Options`` inherit
     these): ``objective.augment`` is the kind, the others its settings (see ``build_augment``)."""
 

@@ -38,7 +38,7 @@ from ganforge.errors import ConfigError, DataError
 from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.cyclegan import ResnetBlock, downsample, reflect_conv, upsample
 from ganforge.models.translation import TranslationGenerator, check_translation_shape, init_normal, norm_layer
-from ganforge.options import check_integers
+from ganforge.options import NonNegativeInt, PositiveInt
 from ganforge.registry import register_variant
 
 
@@ -72,20 +72,16 @@ class FiLM(nn.Module):
 class AttrEditGenerator(nn.Module):
     """(N, C, H, W) in [-1, 1] and (N, K) target attributes -> (N, C, H, W) in [-1, 1]."""
 
-    def __init__(
-        self,
-        channels: int,
-        attr_dim: int = 1,
-        ngf: int = 64,
-        n_blocks: int = 6,
-        downsamplings: int = 2,
-        embed_dim: int = 64,
-        attr_center: float = THICKNESS_CENTER,
-        attr_scale: float = THICKNESS_SCALE,
-        norm: str = "instance",
-    ) -> None:
+    def __init__(self, channels: int, o: AttrEditOptions) -> None:
         super().__init__()
-        self.attr_dim, self.attr_center, self.attr_scale = attr_dim, attr_center, attr_scale
+        self.attr_dim, self.attr_center, self.attr_scale = o.attr_dim, o.attr_center, o.attr_scale
+        attr_dim, ngf, embed_dim, downsamplings, norm = (
+            o.attr_dim,
+            o.ngf,
+            o.embed_dim,
+            o.downsamplings,
+            o.norm,
+        )
         make_norm, bias = norm_layer(norm), norm != "batch"
         self.embed = nn.Sequential(
             nn.Linear(attr_dim, embed_dim), nn.ReLU(True), nn.Linear(embed_dim, embed_dim)
@@ -95,7 +91,7 @@ class AttrEditGenerator(nn.Module):
         for _ in range(downsamplings):
             layers += [*downsample(width, make_norm, bias), FiLM(2 * width, embed_dim), nn.ReLU(True)]
             width *= 2
-        for _ in range(n_blocks):
+        for _ in range(o.n_blocks):
             layers += [ResnetBlock(width, norm), FiLM(width, embed_dim)]
         for _ in range(downsamplings):
             layers += [*upsample(width, make_norm, bias), FiLM(width // 2, embed_dim), nn.ReLU(True)]
@@ -117,26 +113,18 @@ class AttrDiscriminator(nn.Module):
     """``forward(x) -> (adv, attr)``: (N, 1, h, w) real/fake patch logits and (N, K) attributes in the
     data's units (StarGAN's D_src and D_cls on one shared trunk)."""
 
-    def __init__(
-        self,
-        channels: int,
-        attr_dim: int = 1,
-        ndf: int = 64,
-        layers: int = 2,
-        attr_center: float = THICKNESS_CENTER,
-        attr_scale: float = THICKNESS_SCALE,
-    ) -> None:
+    def __init__(self, channels: int, o: AttrEditOptions) -> None:
         super().__init__()
-        self.attr_dim, self.attr_center, self.attr_scale = attr_dim, attr_center, attr_scale
+        self.attr_dim, self.attr_center, self.attr_scale = o.attr_dim, o.attr_center, o.attr_scale
         trunk: list[nn.Module] = []
-        width_in, width = channels, ndf
-        for i in range(layers):
-            width = ndf * min(2**i, 8)
+        width_in, width = channels, o.ndf
+        for i in range(o.d_layers):
+            width = o.ndf * min(2**i, 8)
             trunk += [nn.Conv2d(width_in, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
             width_in = width
         self.trunk = nn.Sequential(*trunk)
         self.adv = nn.Conv2d(width, 1, 3, 1, 1)
-        self.attr = nn.Conv2d(width, 2 * attr_dim, 3, 1, 1)  # per patch: a value and a pooling weight
+        self.attr = nn.Conv2d(width, 2 * o.attr_dim, 3, 1, 1)  # per patch: a value and a pooling weight
         self.apply(init_normal)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,20 +146,19 @@ class AttrEditOptions(ModelOptions):
     every caller speaks the data's units.
     """
 
-    attr_dim: int = 1
-    ngf: int = 64
-    ndf: int = 64
-    n_blocks: int = 6
-    downsamplings: int = 2
-    d_layers: int = 3
-    embed_dim: int = 64
+    attr_dim: PositiveInt = 1
+    ngf: PositiveInt = 64
+    ndf: PositiveInt = 64
+    n_blocks: NonNegativeInt = 6
+    downsamplings: NonNegativeInt = 2
+    d_layers: PositiveInt = 3
+    embed_dim: PositiveInt = 64
     attr_center: float = THICKNESS_CENTER
     attr_scale: float = THICKNESS_SCALE
     norm: str = "instance"
 
     def __post_init__(self) -> None:
-        check_integers(self, 1, "attr_dim", "ngf", "ndf", "d_layers", "embed_dim")
-        check_integers(self, 0, "n_blocks", "downsamplings")
+        super().__post_init__()
         if not self.attr_scale > 0:
             raise ConfigError(f"'model.attr_scale' must be positive, got {self.attr_scale}")
 
@@ -189,10 +176,7 @@ def attr_edit(shape: tuple[int, ...], num_classes: int, o: AttrEditOptions) -> N
     c, side = check_translation_shape("attr_edit", shape, 2**o.downsamplings)
     if side < 2**o.d_layers:
         raise ConfigError(f"'model.d_layers' ({o.d_layers}) halves a {side}-pixel image below one pixel")
-    g = AttrEditGenerator(
-        c, o.attr_dim, o.ngf, o.n_blocks, o.downsamplings, o.embed_dim, o.attr_center, o.attr_scale, o.norm
-    )
-    d = AttrDiscriminator(c, o.attr_dim, o.ndf, o.d_layers, o.attr_center, o.attr_scale)
+    g, d = AttrEditGenerator(c, o), AttrDiscriminator(c, o)
     return {"g": TranslationGenerator(g, None, shape, shape, conditions=("attr",)), "d": d}
 
 

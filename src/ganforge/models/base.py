@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.options import Options
 from ganforge.registry import register_model
 
 # The sizes the image families' stage layouts are written for: every power of two from 32 to 1024.
@@ -76,7 +77,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
 
 
 @dataclass(frozen=True)
-class ModelOptions:
+class ModelOptions(Options):
     """Base of every model's ``Options``: its fields are the ``model.*`` config keys."""
 
     SECTION: ClassVar[str] = "model"

@@ -51,7 +51,7 @@ from ganforge.nn.attention import SelfAttention2d
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.resblocks import DownBlock, UpBlock
 from ganforge.nn.spectral import apply_spectral_norm
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 BOTTOM = 4  # G's first feature map is BOTTOM x BOTTOM
@@ -238,17 +238,11 @@ class BigGANOptions(ImageModelOptions):
     """
 
     z_dim: int = 120
-    ch: int = 32
-    d_ch: int | None = None
-    shared_dim: int = 128
+    ch: PositiveInt = 32
+    d_ch: PositiveInt | None = None
+    shared_dim: PositiveInt = 128
     attention_resolution: int | None = None
     conditional: bool = True
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "ch")
-        if self.d_ch is not None:  # None is ``ch``, checked above
-            check_at_least(self, 1, "d_ch")
-        check_at_least(self, 1, "shared_dim")
 
 
 @register_image_model(

@@ -41,7 +41,7 @@ from ganforge.models.base import (
 )
 from ganforge.models.dcgan import stage_multipliers
 from ganforge.nn import ConditionalBatchNorm2d, embed_labels, require_labels
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 RESOLUTIONS = IMAGE_RESOLUTIONS  # 32 to 1024 px, DCGAN's stages (``dcgan.stage_multipliers``)
@@ -234,14 +234,11 @@ class ConditionalOptions(ImageModelOptions):
     drops D's inner BatchNorms, so that spectral normalisation can bound D (see ``down_stages``).
     """
 
-    z_dim: int = 100
-    ngf: int = 48
-    ndf: int = 48
-    embed_dim: int = 16
+    z_dim: PositiveInt = 100
+    ngf: PositiveInt = 48
+    ndf: PositiveInt = 48
+    embed_dim: PositiveInt = 16
     d_batchnorm: bool = True
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "z_dim", "ngf", "ndf", "embed_dim")
 
 
 @dataclass(frozen=True)
@@ -249,7 +246,7 @@ class ProjectionGANOptions(ConditionalOptions):
     """``embed_dim`` sizes G's shared class embedding, the input of every conditional BatchNorm; D's
     projection embedding is as wide as its features and takes no key."""
 
-    embed_dim: int = 32
+    embed_dim: PositiveInt = 32
 
 
 DiscriminatorFn = Callable[[int, int, ConditionalOptions, int], nn.Module]

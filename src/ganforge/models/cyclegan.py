@@ -29,7 +29,7 @@ from ganforge.models.translation import (
     init_normal,
     norm_layer,
 )
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeInt
 from ganforge.registry import register_variant
 
 
@@ -75,25 +75,16 @@ class ResnetBlock(nn.Module):
 class ResnetGenerator(nn.Module):
     """(N, in_channels, H, W) -> (N, out_channels, H, W) in [-1, 1]; H, W divisible by 2^downsamplings."""
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        ngf: int = 64,
-        n_blocks: int = 6,
-        downsamplings: int = 2,
-        norm: str = "instance",
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, o: CycleGANOptions) -> None:
         super().__init__()
-        make_norm, bias = norm_layer(norm), norm != "batch"
-        layers = [*reflect_conv(in_channels, ngf, 7, make_norm, bias), nn.ReLU(True)]
-        width = ngf
-        for _ in range(downsamplings):
+        make_norm, bias = norm_layer(o.norm), o.norm != "batch"
+        layers = [*reflect_conv(in_channels, o.ngf, 7, make_norm, bias), nn.ReLU(True)]
+        width = o.ngf
+        for _ in range(o.downsamplings):
             layers += [*downsample(width, make_norm, bias), nn.ReLU(True)]
             width *= 2
-        layers += [ResnetBlock(width, norm, dropout) for _ in range(n_blocks)]
-        for _ in range(downsamplings):
+        layers += [ResnetBlock(width, o.norm, o.dropout) for _ in range(o.n_blocks)]
+        for _ in range(o.downsamplings):
             layers += [*upsample(width, make_norm, bias), nn.ReLU(True)]
             width //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
@@ -114,14 +105,10 @@ class CycleGANOptions(TranslationOptions):
     inside each residual block, off by default as in the paper.
     """
 
-    n_blocks: int = 6
-    downsamplings: int = 2
+    n_blocks: NonNegativeInt = 6
+    downsamplings: NonNegativeInt = 2
     norm: str = "instance"
     dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_at_least(self, 0, "n_blocks", "downsamplings")
 
 
 @register_translation_model(
@@ -139,7 +126,7 @@ def cyclegan(shape: tuple[int, ...], num_classes: int, o: CycleGANOptions) -> Ne
     layers = o.patch_layers(side)
 
     def generator() -> ResnetGenerator:
-        return ResnetGenerator(c, c, o.ngf, o.n_blocks, o.downsamplings, o.norm, o.dropout)
+        return ResnetGenerator(c, c, o)
 
     def discriminator() -> PatchDiscriminator:
         return PatchDiscriminator(c, o.ndf, layers, o.norm)

@@ -29,7 +29,7 @@ from ganforge.models.base import (
     init_dcgan_weights,
     register_image_model,
 )
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 MAX_DOUBLINGS = 4  # the widest stage is 16x the narrowest, as DCGAN's 128 px layout
@@ -102,12 +102,9 @@ class DCGANDiscriminator(nn.Module):
 class DCGANOptions(ImageModelOptions):
     """``ngf``/``ndf``: the widths of the narrowest (highest-resolution) stage of G and D."""
 
-    z_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "z_dim", "ngf", "ndf")
+    z_dim: PositiveInt = 100
+    ngf: PositiveInt = 64
+    ndf: PositiveInt = 64
 
 
 @register_image_model("dcgan", DCGANOptions, "DCGAN (Radford et al. 2015)")

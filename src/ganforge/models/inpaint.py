@@ -48,7 +48,7 @@ from ganforge.errors import ConfigError
 from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.translation import TranslationGenerator, check_translation_shape
 from ganforge.nn.spectral import apply_spectral_norm
-from ganforge.options import check_integers
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 FEATURE_GAIN = 2.0
@@ -285,18 +285,18 @@ class InpaintOptions(ModelOptions):
     decoder.
     """
 
-    ngf: int = 32
-    ndf: int = 32
-    depth: int = 2
+    ngf: PositiveInt = 32
+    ndf: PositiveInt = 32
+    depth: PositiveInt = 2
     dilations: list[int] | tuple[int, ...] | None = None
     local: int | None = None
-    d_features: int = 256
+    d_features: PositiveInt = 256
     d_spectral_norm: bool = True
     skips: bool = False
     class_head: str = "none"
 
     def __post_init__(self) -> None:
-        check_integers(self, 1, "ngf", "ndf", "d_features", "depth")
+        super().__post_init__()
         if self.dilations is not None:
             rates = tuple(self.dilations)
             if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):

@@ -14,13 +14,14 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.base import Generator, ModelOptions
-from ganforge.options import check_at_least
+from ganforge.options import Options, PositiveInt
 from ganforge.registry import register_model, register_variant
 
 
@@ -142,13 +143,15 @@ class MLPDiscriminator(nn.Module):
 
 
 @dataclass(frozen=True)
-class MixtureLatentOptions:
+class MixtureLatentOptions(Options):
     """The ``latent_*`` keys of a generator whose input is ``MixtureLatent``'s islands:
     ``latent_components`` > 0 draws G's input from a mixture of that many narrow Gaussians (width
     ``latent_scale``, reached after the ``latent_anneal`` fraction of training that begins at
     ``latent_anneal_start``) instead of one; ``latent_learn_weights`` lets G learn the islands'
     weights (trained by the ``gan`` objective). Declared once here: a family's ``Options`` inherits
     them and ``MixtureLatent`` is built from them."""
+
+    SECTION: ClassVar[str] = "model"
 
     latent_components: int = 0
     latent_scale: float = 0.1
@@ -157,6 +160,7 @@ class MixtureLatentOptions:
     latent_learn_weights: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.latent_components == 0:  # off: the other keys are unused, except to ask for islands
             if self.latent_learn_weights:
                 raise ConfigError("'model.latent_learn_weights' needs islands: set 'model.latent_components'")
@@ -185,16 +189,10 @@ class MLPOptions(ModelOptions, MixtureLatentOptions):
     between separated modes without samples in the gaps.
     """
 
-    z_dim: int = 64
-    hidden: int = 256
-    depth: int = 3
-    g_depth: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_at_least(self, 1, "z_dim", "hidden", "depth")
-        if self.g_depth is not None:  # None is ``depth``, checked above
-            check_at_least(self, 1, "g_depth")
+    z_dim: PositiveInt = 64
+    hidden: PositiveInt = 256
+    depth: PositiveInt = 3
+    g_depth: PositiveInt | None = None
 
 
 @register_model(

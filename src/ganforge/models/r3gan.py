@@ -42,7 +42,7 @@ from ganforge.errors import ConfigError
 from ganforge.models.base import Generator, ImageModelOptions, Networks, register_image_model
 from ganforge.nn.conditioning import embed_labels, require_labels
 from ganforge.nn.output import bounded_output
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 NEGATIVE_SLOPE = 0.2
@@ -263,20 +263,18 @@ class R3GANOptions(ImageModelOptions):
     ``conditional`` is false; ``embed_dim`` is G's class-embedding size.
     """
 
-    z_dim: int = 64
-    width: int = 64
-    max_width: int = 256
-    blocks_per_stage: int = 2
-    expansion: int = 2
-    group_size: int = 16
+    z_dim: PositiveInt = 64
+    width: PositiveInt = 64
+    max_width: PositiveInt = 256
+    blocks_per_stage: PositiveInt = 2
+    expansion: PositiveInt = 2
+    group_size: PositiveInt = 16
     kernel_size: int = 3
-    embed_dim: int = 32
+    embed_dim: PositiveInt = 32
     conditional: bool = True
 
     def __post_init__(self) -> None:
-        check_at_least(
-            self, 1, "z_dim", "width", "max_width", "blocks_per_stage", "expansion", "group_size", "embed_dim"
-        )
+        super().__post_init__()
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:  # odd: "same" padding is kernel_size // 2
             raise ConfigError(f"'model.kernel_size' must be an odd positive number, got {self.kernel_size}")
 

@@ -39,7 +39,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.models.base import ModelOptions, Networks, register_translation_model
 from ganforge.models.translation import TranslationGenerator, norm_layer
-from ganforge.options import check_integers
+from ganforge.options import NonNegativeInt, PositiveInt
 from ganforge.registry import register_variant
 
 BLOCKS = ("srresnet", "rrdb")
@@ -154,17 +154,9 @@ class SRResNet(nn.Module):
     beating it; with it there is no tanh (the residual is signed and small).
     """
 
-    def __init__(
-        self,
-        channels: int,
-        scale: int = 4,
-        width: int = 64,
-        n_blocks: int = 16,
-        block: str = "srresnet",
-        growth: int = 32,
-        bicubic_residual: bool = False,
-    ) -> None:
+    def __init__(self, channels: int, o: SRGANOptions) -> None:
         super().__init__()
+        scale, width, n_blocks, block, growth = o.scale, o.ngf, o.n_blocks, o.block, o.growth
         if block not in BLOCKS:
             raise ConfigError(f"'model.block' must be one of {', '.join(BLOCKS)}, got {block!r}")
         self.scale, self.block = check_scale(scale), block
@@ -189,7 +181,7 @@ class SRResNet(nn.Module):
             self.tail = nn.Sequential(
                 nn.Conv2d(width, width, 3, 1, 1), nn.LeakyReLU(0.2, True), nn.Conv2d(width, channels, 3, 1, 1)
             )
-        self.bicubic_residual = bool(bicubic_residual)
+        self.bicubic_residual = bool(o.bicubic_residual)
         if self.bicubic_residual:  # start exactly at bicubic: the correction is zero
             last = [m for m in self.tail.modules() if isinstance(m, nn.Conv2d)][-1]
             nn.init.zeros_(last.weight)
@@ -255,19 +247,18 @@ class SRGANOptions(ModelOptions):
 
     scale: int = 4
     block: str = "srresnet"
-    ngf: int = 64
-    n_blocks: int = 16
-    growth: int = 32
-    ndf: int = 64
+    ngf: PositiveInt = 64
+    n_blocks: NonNegativeInt = 16
+    growth: PositiveInt = 32
+    ndf: PositiveInt = 64
     d_stages: int | None = None
     d_norm: str = "batch"
-    dense: int = 1024
+    dense: PositiveInt = 1024
     bicubic_residual: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_scale(self.scale)
-        check_integers(self, 1, "ngf", "ndf", "growth", "dense")
-        check_integers(self, 0, "n_blocks")
 
 
 @register_translation_model(
@@ -285,7 +276,7 @@ def srgan(shape: tuple[int, ...], num_classes: int, o: SRGANOptions) -> Networks
     stages = d_stages_for(min(h, w)) if o.d_stages is None else o.d_stages
     if not 1 <= stages <= int(math.log2(min(h, w))):
         raise ConfigError(f"'model.d_stages' must be between 1 and log2 of the image side, got {stages}")
-    g = SRResNet(c, o.scale, o.ngf, o.n_blocks, o.block, o.growth, o.bicubic_residual)
+    g = SRResNet(c, o)
     return {
         "g": TranslationGenerator(g, None, in_shape=(c, h // o.scale, w // o.scale), out_shape=(c, h, w)),
         "d": SRDiscriminator(c, o.ndf, stages, o.d_norm, o.dense),

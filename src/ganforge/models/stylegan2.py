@@ -55,7 +55,7 @@ from ganforge.nn.modulated import (
     upsample2d,
 )
 from ganforge.nn.output import bounded_output
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
 
 NOISE_MODES = ("auto", "random", "const", "none")
@@ -326,19 +326,17 @@ class StyleGAN2Options(ImageModelOptions):
     ``mapping_lr_mul``: the mapping network's learning-rate multiplier (1/100 in the paper).
     """
 
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
+    z_dim: PositiveInt = 512
+    w_dim: PositiveInt = 512
+    mapping_layers: PositiveInt = 8
     mapping_lr_mul: float = 0.01
-    channel_base: int = 16384
-    channel_max: int = 256
-    mbstd_group: int = 4
+    channel_base: PositiveInt = 16384
+    channel_max: PositiveInt = 256
+    mbstd_group: PositiveInt = 4
     conditional: bool = True
 
     def __post_init__(self) -> None:
-        check_at_least(
-            self, 1, "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group"
-        )
+        super().__post_init__()
         if not self.mapping_lr_mul > 0:  # EqualLinear stores weights divided by it
             raise ConfigError(f"'model.mapping_lr_mul' must be positive, got {self.mapping_lr_mul}")
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.base import ModelOptions
-from ganforge.options import check_at_least
+from ganforge.options import PositiveInt
 
 DIRECTIONS = ("AtoB", "BtoA")
 
@@ -230,14 +230,9 @@ class TranslationOptions(ModelOptions):
     do at 256 px.
     """
 
-    ngf: int = 64
-    ndf: int = 64
-    d_layers: int | None = None
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 1, "ngf", "ndf")
-        if self.d_layers is not None:
-            check_at_least(self, 1, "d_layers")
+    ngf: PositiveInt = 64
+    ndf: PositiveInt = 64
+    d_layers: PositiveInt | None = None
 
     def patch_layers(self, side: int) -> int:
         """``d_layers``, or where it is None the default for images of ``side``."""

@@ -30,7 +30,7 @@ from torch import nn
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
 from ganforge.objectives.gan import AdversarialObjective, GANOptions
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat
 from ganforge.registry import register_objective
 
 
@@ -65,11 +65,7 @@ def class_loss(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tor
 class ACGANOptions(GANOptions):
     """``aux_weight`` scales the class loss; every other key is the ``gan`` objective's."""
 
-    aux_weight: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_at_least(self, 0, "aux_weight")
+    aux_weight: NonNegativeFloat = 1.0
 
 
 @register_objective("acgan")

@@ -43,7 +43,7 @@ from ganforge.losses import get_loss
 from ganforge.models.attr_edit import AttrDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, Options
 from ganforge.registry import register_objective
 from ganforge.regularizers.gradient import mean_squared_gradient
 
@@ -65,18 +65,15 @@ def attr_batch(batch: Batch, objective: str = "attr_edit") -> tuple[torch.Tensor
 
 
 @dataclass(frozen=True)
-class AttrEditOptions:
+class AttrEditOptions(Options):
     """``loss``, weights ``lambda_attr``, ``lambda_rec`` and ``lambda_id`` (0: StarGAN's objective
     as published), optional R1 ``r1_gamma`` on D's adversarial head."""
 
     loss: str = "lsgan"
-    lambda_attr: float = 1.0
-    lambda_rec: float = 10.0
-    lambda_id: float = 10.0
-    r1_gamma: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 0, "lambda_attr", "lambda_rec", "lambda_id", "r1_gamma")
+    lambda_attr: NonNegativeFloat = 1.0
+    lambda_rec: NonNegativeFloat = 10.0
+    lambda_id: NonNegativeFloat = 10.0
+    r1_gamma: NonNegativeFloat = 0.0
 
 
 @register_objective("attr_edit")

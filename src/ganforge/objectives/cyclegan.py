@@ -25,11 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.translation import DiscriminatorPair, TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms, prefixed
 from ganforge.objectives.translation import ImagePool, inputs_of
+from ganforge.options import NonNegativeFloat, NonNegativeInt, Options
 from ganforge.registry import register_objective
 
 
@@ -38,18 +38,14 @@ def _l1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class CycleGANOptions:
+class CycleGANOptions(Options):
     """``loss`` (presets use ``lsgan``), the cycle weight ``lambda_cyc``, the identity weight
     ``identity`` × ``lambda_cyc`` (0 turns it off) and the history ``pool_size`` (0: none)."""
 
     loss: str = "lsgan"
-    lambda_cyc: float = 10.0
-    identity: float = 0.5
-    pool_size: int = 50
-
-    def __post_init__(self) -> None:
-        if self.lambda_cyc < 0 or self.identity < 0:
-            raise ConfigError("'objective.lambda_cyc' and 'objective.identity' must be >= 0")
+    lambda_cyc: NonNegativeFloat = 10.0
+    identity: NonNegativeFloat = 0.5
+    pool_size: NonNegativeInt = 50
 
 
 @register_objective("cyclegan")

@@ -13,7 +13,6 @@ from typing import Any
 import torch
 
 from ganforge.augment import AugmentOptions
-from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.base import Generator
 from ganforge.objectives.base import (
@@ -26,6 +25,7 @@ from ganforge.objectives.base import (
     prefixed,
 )
 from ganforge.objectives.penalties import Stabilizers, gradient_penalties, pack
+from ganforge.options import PositiveInt
 from ganforge.registry import register_objective
 from ganforge.regularizers import LeCam, clip_weights, orthogonal_penalty
 from ganforge.utils.distributed import mean_across_ranks
@@ -39,12 +39,11 @@ class GANOptions(Stabilizers, AugmentOptions):
     ``none``, ``diffaug``, ``ada`` or ``ada_fixed``, applied to every D input, real and fake alike)."""
 
     loss: str = "ns"
-    n_critic: int = 1
+    n_critic: PositiveInt = 1
     reuse_fakes: bool = True
 
     def __post_init__(self) -> None:
-        if self.n_critic < 1:
-            raise ConfigError(f"'objective.n_critic' must be at least 1, got {self.n_critic}")
+        super().__post_init__()
         self.check(get_loss(self.loss))
 
 

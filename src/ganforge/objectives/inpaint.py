@@ -47,7 +47,7 @@ from ganforge.models.inpaint import GatedInpaintGenerator, GlobalLocalDiscrimina
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import PerceptualOptions, add_perceptual
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat
 from ganforge.registry import register_objective
 
 PREVIEW_SEED = 0  # free-form masks of the preview grid: fixed, and drawn without touching the RNG
@@ -76,20 +76,17 @@ class InpaintOptions(PerceptualOptions):
     (fraction): a random warp of each training image about its centre before the mask is cut (0 = off)."""
 
     loss: str = "hinge"
-    lambda_l1: float = 10.0
-    lambda_adv: float = 1.0
-    valid_weight: float = 0.1
+    lambda_l1: NonNegativeFloat = 10.0
+    lambda_adv: NonNegativeFloat = 1.0
+    valid_weight: NonNegativeFloat = 0.1
     masks: str = "mixed"
     hole: int | None = None
-    lambda_class: float = 0.0
-    augment_rotate: float = 0.0
-    augment_scale: float = 0.0
+    lambda_class: NonNegativeFloat = 0.0
+    augment_rotate: NonNegativeFloat = 0.0
+    augment_scale: NonNegativeFloat = 0.0
 
     def __post_init__(self) -> None:
-        check_at_least(
-            self, 0, "lambda_l1", "lambda_adv", "valid_weight", "lambda_perceptual", "lambda_class",
-            "augment_rotate", "augment_scale",
-        )  # fmt: skip
+        super().__post_init__()
         if self.masks not in MASK_MODES:
             raise ConfigError(f"'objective.masks' must be one of {', '.join(MASK_MODES)}, got {self.masks!r}")
         if self.augment_scale >= 1:

@@ -8,44 +8,38 @@ packing and the weighting of the gradient penalties.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
 from ganforge.errors import ConfigError
 from ganforge.losses import AdversarialLoss
+from ganforge.options import NonNegativeFloat, Options, PositiveInt
 from ganforge.regularizers import gradient_penalty, mean_squared_gradient, zero_centered_penalty
 
 Critic = Callable[..., torch.Tensor]
 
 
 @dataclass(frozen=True)
-class Stabilizers:
+class Stabilizers(Options):
     """Weights and switches, ``objective.<field>``: the ``gan`` objective's options inherit them."""
 
-    gp_lambda: float = 0.0  # WGAN-GP, Gulrajani et al. 2017 (λ = 10 in the paper)
-    r1_gamma: float = 0.0  # R1 on real data, Mescheder et al. 2018
-    r2_gamma: float = 0.0  # R2 on fakes (R3GAN uses R1 + R2 with the same γ)
-    reg_every: int = 1  # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1)
-    lecam_lambda: float = 0.0  # Tseng et al. 2021
-    ortho_lambda: float = 0.0  # BigGAN's orthogonal regularisation on G (1e-4 in the paper)
-    clip_value: float = 0.0  # WGAN weight clipping (0.01 in the paper)
-    label_smoothing: float = 0.0  # one-sided, Salimans et al. 2016
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0
-    instance_noise_steps: int = 2000  # training steps over which that std falls linearly to 0
-    pac: int = 1  # PacGAN, Lin et al. 2018
+    gp_lambda: NonNegativeFloat = 0.0  # WGAN-GP, Gulrajani et al. 2017 (λ = 10 in the paper)
+    r1_gamma: NonNegativeFloat = 0.0  # R1 on real data, Mescheder et al. 2018
+    r2_gamma: NonNegativeFloat = 0.0  # R2 on fakes (R3GAN uses R1 + R2 with the same γ)
+    reg_every: PositiveInt = 1  # lazy regularisation (Karras et al. 2020, StyleGAN2 Sec. 3.1)
+    lecam_lambda: NonNegativeFloat = 0.0  # Tseng et al. 2021
+    ortho_lambda: NonNegativeFloat = 0.0  # BigGAN's orthogonal regularisation on G (1e-4 in the paper)
+    clip_value: NonNegativeFloat = 0.0  # WGAN weight clipping (0.01 in the paper)
+    label_smoothing: NonNegativeFloat = 0.0  # one-sided, Salimans et al. 2016
+    instance_noise: NonNegativeFloat = 0.0  # std of Gaussian noise on D's inputs, annealed to 0
+    instance_noise_steps: PositiveInt = 2000  # training steps over which that std falls linearly to 0
+    pac: PositiveInt = 1  # PacGAN, Lin et al. 2018
 
     def check(self, loss: AdversarialLoss) -> None:
-        """Raise a ConfigError naming the first bad ``objective.<key>``."""
-        for f in fields(Stabilizers):  # not a subclass's fields (strings, flags)
-            value = getattr(self, f.name)
-            if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"'objective.{f.name}' must be a finite number >= 0, got {value}")
-        for key in ("reg_every", "instance_noise_steps", "pac"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"'objective.{key}' must be at least 1, got {getattr(self, key)}")
+        """Raise a ConfigError naming the first bad ``objective.<key>`` that its bounds, declared
+        with the fields and checked on construction, do not cover: the rules that need ``loss``."""
         if self.label_smoothing >= 1:
             raise ConfigError(f"'objective.label_smoothing' must be below 1, got {self.label_smoothing}")
         if self.label_smoothing > 0 and not loss.bce:

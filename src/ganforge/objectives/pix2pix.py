@@ -23,21 +23,18 @@ from ganforge.losses import get_loss
 from ganforge.models.translation import PatchDiscriminator, TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import inputs_of
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, Options
 from ganforge.registry import register_objective
 
 
 @dataclass(frozen=True)
-class Pix2PixOptions:
+class Pix2PixOptions(Options):
     """``lambda_adv`` · ``loss`` + ``lambda_l1`` · L1; ``lambda_adv: 0`` is the L1-only ablation
     (no D phase at all)."""
 
     loss: str = "ns"
-    lambda_l1: float = 100.0
-    lambda_adv: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_at_least(self, 0, "lambda_l1", "lambda_adv")
+    lambda_l1: NonNegativeFloat = 100.0
+    lambda_adv: NonNegativeFloat = 1.0
 
 
 @register_objective("pix2pix")

@@ -46,7 +46,7 @@ from ganforge.models.srgan import SRDiscriminator
 from ganforge.models.translation import TranslationGenerator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
 from ganforge.objectives.translation import PerceptualOptions, add_perceptual, inputs_of
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, NonNegativeInt
 from ganforge.registry import register_objective
 
 CONTENT = ("l1", "mse")
@@ -70,19 +70,16 @@ class SRGANOptions(PerceptualOptions):
 
     loss: str = "ns"
     content: str = "l1"
-    pretrain_steps: int = 1000
-    lambda_content: float = 1e-2
-    lambda_adv: float = 5e-3
+    pretrain_steps: NonNegativeInt = 1000
+    lambda_content: NonNegativeFloat = 1e-2
+    lambda_adv: NonNegativeFloat = 5e-3
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.content not in CONTENT:
             raise ConfigError(
                 f"'objective.content' must be one of {', '.join(CONTENT)}, got {self.content!r}"
             )
-        steps = self.pretrain_steps
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-            raise ConfigError(f"'objective.pretrain_steps' must be an integer >= 0, got {steps!r}")
-        check_at_least(self, 0, "lambda_content", "lambda_adv", "lambda_perceptual")
         if self.lambda_content == 0 and self.lambda_adv == 0:
             raise ConfigError("'objective.lambda_content' and 'objective.lambda_adv' cannot both be 0")
 

@@ -36,7 +36,7 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms, prefixed
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, PositiveInt
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
 from ganforge.utils.distributed import mean_across_ranks
@@ -69,19 +69,16 @@ class StyleGAN2Options(AugmentOptions):
     """
 
     loss: str = "ns"
-    r1_gamma: float = 10.0
-    r1_every: int = 16
-    pl_weight: float = 2.0
-    pl_every: int = 4
-    pl_batch_shrink: int = 2
+    r1_gamma: NonNegativeFloat = 10.0
+    r1_every: PositiveInt = 16
+    pl_weight: NonNegativeFloat = 2.0
+    pl_every: PositiveInt = 4
+    pl_batch_shrink: PositiveInt = 2
     pl_decay: float = 0.01
     style_mixing: float = 0.9
 
     def __post_init__(self) -> None:
-        check_at_least(self, 0, "r1_gamma", "pl_weight")
-        for key in ("r1_every", "pl_every", "pl_batch_shrink"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"'objective.{key}' must be at least 1, got {getattr(self, key)}")
+        super().__post_init__()
         if not 0 <= self.style_mixing <= 1:
             raise ConfigError(f"'objective.style_mixing' is a probability in [0, 1], got {self.style_mixing}")
         if not 0 < self.pl_decay <= 1:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from ganforge.errors import ConfigError, DataError
 from ganforge.objectives.base import Batch
+from ganforge.options import NonNegativeFloat, Options
 
 
 def inputs_of(batch: Batch, objective: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,13 +61,13 @@ class FeatureLoss:
 
 
 @dataclass(frozen=True)
-class PerceptualOptions:
+class PerceptualOptions(Options):
     """The perceptual-loss keys of the restoration objectives (their ``Options`` inherit these):
     ``perceptual`` an extractor name, or ``none`` (the default) for no such term; its weight
     ``lambda_perceptual``."""
 
     perceptual: str = "none"
-    lambda_perceptual: float = 1.0
+    lambda_perceptual: NonNegativeFloat = 1.0
 
     def feature_loss(self, out_shape: tuple[int, ...], device: torch.device) -> FeatureLoss | None:
         if self.perceptual in ("none", ""):

@@ -22,7 +22,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from ganforge.errors import CheckpointError, ConfigError, DataError, InputError
+from ganforge.rundir import holds_run
 from ganforge.utils.io import atomic_write, atomic_write_json
 
 WEIGHTS = "generator.safetensors"
@@ -53,6 +54,29 @@ class FittedRun:
     def handle(self) -> Any:
         """``handle_``, or None before fitting."""
         return getattr(self, "handle_", None)
+
+    # What ``save`` writes beside the weights: the file's name and its format tag.
+    SAVED_META: ClassVar[str]
+    SAVED_FORMAT: ClassVar[str]
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> Any:
+        """A saved estimator (or the folder of the run that fitted it), ready on ``device``: the
+        same seed gives the same output bit for bit. A missing, foreign or damaged save is one
+        CheckpointError naming it."""
+        path = Path(path)
+        if not (path / cls.SAVED_META).exists() and holds_run(path):
+            return cls.from_run(path, device=device)  # type: ignore[attr-defined]
+        meta, tensors, weights = read_saved(path, cls.SAVED_META, cls.SAVED_FORMAT, cls.__name__)
+        with damage_is_checkpoint_error(path):
+            return cls.restore(meta, {**meta["params"], "device": device}, tensors, weights)
+
+    @classmethod
+    def restore(cls, meta: dict[str, Any], params: dict[str, Any], tensors: dict[str, torch.Tensor],
+                weights: Path) -> Any:  # fmt: skip
+        """The estimator ``save`` wrote ``meta`` and ``tensors`` for, built from its ``params``
+        (``device`` included); a key missing from ``meta`` may raise, ``load`` words it."""
+        raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------- array input

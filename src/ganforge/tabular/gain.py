@@ -27,14 +27,11 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
 from ganforge.config import Config, load_config, read_yaml, resolve_config_path
 from ganforge.errors import ConfigError
-from ganforge.rundir import holds_run
 from ganforge.tabular.estimator import (
     FittedRun,
     NotFittedError,
     array_columns,
     as_frame,
-    damage_is_checkpoint_error,
-    read_saved,
     record_features,
     save_generator,
 )
@@ -159,6 +156,8 @@ class Imputer(FittedRun, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     frames); ``handle``, ``codec``, ``objective`` and ``history`` are the same, under the names
     they had before, and None (``[]``) before fitting.
     """
+
+    SAVED_META, SAVED_FORMAT = IMPUTER_META, IMPUTER_FORMAT
 
     def __init__(
         self,
@@ -311,24 +310,18 @@ class Imputer(FittedRun, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return {**params, "device": str(params["device"])}
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> Imputer:
-        """A saved imputer (or an imputation run's folder), ready to impute on ``device``: the same
-        seed gives the same imputations bit for bit. Damage is one CheckpointError."""
-        path = Path(path)
-        if not (path / IMPUTER_META).exists() and holds_run(path):
-            return cls.from_run(path, device=device)
-        meta, tensors, weights = read_saved(path, IMPUTER_META, IMPUTER_FORMAT, "Imputer")
-        with damage_is_checkpoint_error(path):
-            params = {**meta["params"], "device": device}
-            if params["discrete_columns"] is not None:
-                params["discrete_columns"] = [from_json(c) for c in params["discrete_columns"]]
-            imputer = cls(**params)
-            cfg, info = load_config(meta["config"]), meta["info"]
-            g = generator_of(cfg, info, weights)
-            load_module_state(g, "g", tensors, weights)
-            dev = resolve_device(device)
-            handle = ImputerHandle(g.to(dev), cfg, weights, dev, info)
-            imputer._keep(handle, meta["history"], named=bool(meta["named"]))
+    def restore(cls, meta: dict[str, Any], params: dict[str, Any], tensors: dict[str, torch.Tensor],
+                weights: Path) -> Imputer:  # fmt: skip
+        if params["discrete_columns"] is not None:
+            params["discrete_columns"] = [from_json(c) for c in params["discrete_columns"]]
+        imputer = cls(**params)
+        cfg, info = load_config(meta["config"]), meta["info"]
+        g = generator_of(cfg, info, weights)
+        load_module_state(g, "g", tensors, weights)
+        dev = resolve_device(params["device"])
+        imputer._keep(
+            ImputerHandle(g.to(dev), cfg, weights, dev, info), meta["history"], named=bool(meta["named"])
+        )
         return imputer
 
 

@@ -28,7 +28,7 @@ from torch import nn
 from ganforge.data.base import ArrayDataset
 from ganforge.errors import CheckpointError, ConfigError, DataError, EvalError
 from ganforge.models.base import ModelOptions
-from ganforge.options import check_integers
+from ganforge.options import PositiveInt
 from ganforge.registry import register_dataset, register_model, register_task, register_variant
 from ganforge.tabular.dataset import read_source
 from ganforge.tabular.gain_codec import TableCodec
@@ -93,11 +93,7 @@ class GainModelOptions(ModelOptions):
     """``hidden``: the width of both three-layer MLPs; None = the encoded data width (the paper's
     code), at least 8."""
 
-    hidden: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.hidden is not None:
-            check_integers(self, 1, "hidden")
+    hidden: PositiveInt | None = None
 
 
 @register_model(

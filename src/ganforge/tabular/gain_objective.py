@@ -38,7 +38,7 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, Options
 from ganforge.registry import register_objective
 
 NOISE_SCALE = 0.01  # z ~ U(0, 0.01) fills the holes of G's input
@@ -114,17 +114,17 @@ def hint(mask: torch.Tensor, hint_rate: float) -> tuple[torch.Tensor, torch.Tens
 
 
 @dataclass(frozen=True)
-class GainOptions:
+class GainOptions(Options):
     """``hint_rate``: share of mask cells revealed to D; ``alpha``: weight of the reconstruction
     loss on observed cells."""
 
     hint_rate: float = 0.9
-    alpha: float = 100.0
+    alpha: NonNegativeFloat = 100.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 0.0 <= self.hint_rate <= 1.0:
             raise ConfigError(f"'objective.hint_rate' must be in [0, 1], got {self.hint_rate}")
-        check_at_least(self, 0.0, "alpha")
 
 
 @register_objective("gain")

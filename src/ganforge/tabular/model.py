@@ -31,15 +31,12 @@ from sklearn.base import BaseEstimator
 from ganforge.api import train
 from ganforge.config import load_config, read_yaml, resolve_config_path
 from ganforge.errors import ConfigError
-from ganforge.rundir import holds_run
 from ganforge.tabular.dataset import TABLE_FORMAT, TableOptions, layout_inputs, table_dataset
 from ganforge.tabular.estimator import (
     FittedRun,
     NotFittedError,
     array_columns,
     as_frame,
-    damage_is_checkpoint_error,
-    read_saved,
     record_features,
     save_generator,
 )
@@ -72,6 +69,8 @@ class TabularGAN(FittedRun, BaseEstimator):
     ``device``), ``array_dtype_`` (the dtype ``sample`` returns arrays in; None after a frame),
     ``n_features_in_`` and ``feature_names_in_`` (string-named frames).
     """
+
+    SAVED_META, SAVED_FORMAT = META, FORMAT
 
     def __init__(
         self,
@@ -287,28 +286,20 @@ class TabularGAN(FittedRun, BaseEstimator):
         return save_generator(path, handle.generator, META, meta)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> TabularGAN:
-        """A saved model (or a table run's folder, its best evaluation's generator), ready to sample
-        on ``device``; damage is one CheckpointError."""
-        path = Path(path)
-        if not (path / META).exists() and holds_run(path):
-            return cls.from_run(path, device=device)
-        meta, tensors, weights_path = read_saved(path, META, FORMAT, "TabularGAN")
-        with damage_is_checkpoint_error(path):
-            params = {**meta["params"], "device": device}
-            params["generator_dims"] = tuple(params["generator_dims"])
-            params["discriminator_dims"] = tuple(params["discriminator_dims"])
-            model = cls(**params)
-            transformer = TableTransformer.from_state(meta["transformer"])
-            cfg = load_config(meta.get("config") or model.config())  # older saves: their params
-            g = build_networks(cfg, (transformer.width,), 0, layout_inputs(transformer))["g"]
-            load_module_state(g, "g", tensors, weights_path)
-            training = meta.get("training", {})
-            info = {"table": {"format": TABLE_FORMAT, "transformer": meta["transformer"], **_rows(training)}}
-            dev = resolve_device(device)
-            model._keep(
-                TabularHandle(g.to(dev), cfg, weights_path, dev, info), training, meta.get("array_dtype")
-            )
+    def restore(cls, meta: dict[str, Any], params: dict[str, Any], tensors: dict[str, torch.Tensor],
+                weights: Path) -> TabularGAN:  # fmt: skip
+        """(``load`` of a table run's folder takes its best evaluation's generator.)"""
+        params["generator_dims"] = tuple(params["generator_dims"])
+        params["discriminator_dims"] = tuple(params["discriminator_dims"])
+        model = cls(**params)
+        transformer = TableTransformer.from_state(meta["transformer"])
+        cfg = load_config(meta.get("config") or model.config())  # older saves: their params
+        g = build_networks(cfg, (transformer.width,), 0, layout_inputs(transformer))["g"]
+        load_module_state(g, "g", tensors, weights)
+        training = meta.get("training", {})
+        info = {"table": {"format": TABLE_FORMAT, "transformer": meta["transformer"], **_rows(training)}}
+        dev = resolve_device(params["device"])
+        model._keep(TabularHandle(g.to(dev), cfg, weights, dev, info), training, meta.get("array_dtype"))
         return model
 
 

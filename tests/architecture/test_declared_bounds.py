@@ -1,0 +1,87 @@
+"""Every registered model, objective and dataset declares its options on ``options.Options``, and
+every bound it declares in an annotation (``ngf: PositiveInt``) is enforced: a value one below the
+bound is a ConfigError naming the key. A subclass that overrode ``__post_init__`` without calling
+``super().__post_init__()`` would silently drop its bounds; this walk catches it."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from ganforge.errors import ConfigError
+from ganforge.options import Options, declared_bounds
+from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
+
+
+def _options_classes() -> dict[str, type]:
+    _load_builtins()
+    found = {}
+    for registry in (MODELS, OBJECTIVES, DATASETS):
+        for entry in registry.entries():
+            if entry.options is not None:
+                found.setdefault(entry.options.__qualname__, entry.options)
+    return found
+
+
+OPTIONS = _options_classes()
+BOUNDED = {name: cls for name, cls in OPTIONS.items() if declared_bounds(cls)}
+
+
+def test_the_walk_finds_bounded_options_of_models_and_objectives() -> None:
+    section = {getattr(cls, "SECTION", None) for cls in BOUNDED.values()}
+    assert {"model", "objective"} <= section
+    assert len(BOUNDED) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(BOUNDED))
+def test_every_declared_bound_is_enforced(name: str) -> None:
+    cls = BOUNDED[name]
+    assert issubclass(cls, Options)
+    cls()  # the defaults satisfy their own bounds
+    for key, is_int, minimum in declared_bounds(cls):
+        below = int(minimum) - 1 if is_int else minimum - 0.5
+        with pytest.raises(ConfigError, match=rf"'{cls.SECTION}\.{key}' must be"):
+            cls(**{key: below})
+        if is_int:  # a float where a layer size belongs fails here, not inside nn.Conv2d
+            with pytest.raises(ConfigError, match=rf"'{cls.SECTION}\.{key}' must be an integer"):
+                cls(**{key: minimum + 0.5})
+        else:
+            with pytest.raises(ConfigError, match=rf"'{cls.SECTION}\.{key}' must be a finite number"):
+                cls(**{key: math.nan})
+
+
+def test_variants_keep_the_bounds_of_their_base() -> None:
+    _load_builtins()
+    variants = [e for e in MODELS.entries() if e.meta.get("variant_of") and e.options is not None]
+    assert len(variants) >= 10
+    for entry in variants:
+        base = MODELS.get(entry.meta["variant_of"]).options
+        assert declared_bounds(entry.options) == declared_bounds(base), entry.name
+    with pytest.raises(ConfigError, match="'model.ch' must be at least 1"):
+        MODELS.build("biggan_tiny", (1, 32, 32), ch=0)
+
+
+def test_an_optional_bounded_key_accepts_none() -> None:
+    from ganforge.models.translation import TranslationOptions
+
+    assert TranslationOptions(d_layers=None).d_layers is None
+    with pytest.raises(ConfigError, match="'model.d_layers' must be at least 1, got 0"):
+        TranslationOptions(d_layers=0)
+
+
+def test_options_classes_are_frozen_dataclasses_whose_defaults_hold() -> None:
+    for cls in OPTIONS.values():
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls
+        cls()  # a __post_init__ chain that breaks (a mixin outside Options) fails here
+
+
+def test_a_mixin_group_checks_its_keys_in_the_family_that_inherits_it() -> None:
+    """MLPOptions inherits MixtureLatentOptions: the group's own rules run, after the bounds."""
+    from ganforge.models.mlp import MLPOptions
+
+    with pytest.raises(ConfigError, match="'model.latent_components' must be 0 \\(off\\) or at least 2"):
+        MLPOptions(latent_components=1)
+    with pytest.raises(ConfigError, match="'model.depth' must be at least 1"):
+        MLPOptions(depth=0)
