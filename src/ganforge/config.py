@@ -106,7 +106,7 @@ class TrainConfig:
     unit: Literal["step", "epoch"] = "step"
     max_seconds: float = 0.0  # wall-clock budget of one invocation; then stop as a normal end; 0: off
     seed: int = 0
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # fp16: with loss scaling (training/precision.py)
     deterministic: bool = False
     channels_last: bool | None = None  # None: on for image models (NHWC is faster for convs on CPU/GPU)
     compile: bool = False

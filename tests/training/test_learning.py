@@ -61,7 +61,7 @@ def test_mlp_gan_moves_sample_mean_and_covariance_toward_the_data():
         assert cov_after < cov_before, (cov_before, cov_after)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
 def test_dcgan_game_stays_live_and_pixel_statistics_move_toward_mnist(tmp_path, precision):
     # dcgan_tiny (ngf=ndf=8) learns slowly at DCGAN's lr 2e-4: D wins outright within 200 steps.
     # At 1e-3 the game stays live and G's images visibly darken toward MNIST's background.

@@ -30,6 +30,7 @@ from ganforge.training.checkpoint import (
 )
 from ganforge.training.ema import EMA
 from ganforge.training.guard import DivergenceGuard
+from ganforge.training.precision import Precision
 from ganforge.training.schedules import LrSchedule
 from ganforge.utils.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
 
@@ -160,13 +161,13 @@ class Trainer:
         self.nets = objective.networks()
         self.phases: list[Phase] = objective.phases()
         self.steps, self.batch_size, self.device = steps, batch_size, device
-        self.precision = precision
         self.dist = dist or DistInfo()
         self.measure_every = measure_every
         self.callbacks = list(callbacks)
         self.optimizers = {
             name: build_optimizer(net.parameters(), optim[name]) for name, net in self.nets.items()
         }
+        self.precision = Precision(precision, device, self.optimizers)
         for opt in self.optimizers.values():  # the schedule scales base_lr (checkpointed with the groups)
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
@@ -203,11 +204,6 @@ class Trainer:
         self.stop_reason, self._stop_requested = reason, True
 
     # ------------------------------------------------------------------ the loop
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def run_phase(self, phase: Phase, measure: bool) -> None:
         for name, net in self.nets.items():
             net.requires_grad_(name == phase.trains or name in phase.keep_graph)
@@ -217,18 +213,19 @@ class Trainer:
                 self.last_batch = next(self.batches)
                 self.state.images_seen += len(self.last_batch["x"]) * self.dist.world_size
             batch = self.last_batch
-            with self.autocast():
+            with self.precision.autocast():
                 out = phase.step(batch)
             opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
+            self.precision.backward(phase.trains, out["loss"])
             average_gradients(net, self.dist.world_size)
             if measure or self.guard is not None:
-                norm = grad_norm(net)
+                self.precision.unscale(phase.trains, opt)
+                norm = self.precision.finite_norm(phase.trains, grad_norm(net))
                 if measure:
                     self.record({f"grad_norm_{phase.trains}": norm})
                 if self.guard is not None:  # device-side flags only: no host sync per step
                     self.guard.observe(phase.trains, out["loss"], norm)
-            opt.step()
+            self.precision.step(phase.trains, opt)
             self.objective.after_optimizer_step(phase)  # e.g. WGAN weight clipping
             self.record({k: v for k, v in out.items() if k != "loss"})
 
@@ -356,6 +353,8 @@ class Trainer:
         obj_state = self.objective.state_dict()  # objective state: ADA's p, LeCam's EMAs, ...
         tensors.update({f"objective.{k}": v for k, v in obj_state.items() if isinstance(v, torch.Tensor)})
         meta["objective"] = {k: v for k, v in obj_state.items() if not isinstance(v, torch.Tensor)}
+        if self.precision.scalers:  # fp16's loss scales
+            meta["precision"] = self.precision.state_dict()
         rng_tensors, meta["rng"] = capture_rng()
         tensors.update(rng_tensors)
         if hasattr(self.batches, "state_dict"):
@@ -374,6 +373,7 @@ class Trainer:
                 group.setdefault("base_lr", group["lr"])
         obj_state = {k[len("objective.") :]: v for k, v in tensors.items() if k.startswith("objective.")}
         self.objective.load_state_dict({**obj_state, **meta.get("objective", {})})
+        self.precision.load_state_dict(meta.get("precision", {}))
         restore_rng(tensors, meta.get("rng", {}))
         if "data" in meta and hasattr(self.batches, "load_state_dict"):
             self.batches.load_state_dict(meta["data"])
