@@ -6,6 +6,7 @@ import os
 import platform
 from pathlib import Path
 
+import numpy as np
 import torch
 
 import ganforge
@@ -32,3 +33,19 @@ def machine_facts(threads: int) -> dict[str, object]:
         "ganforge": ganforge.__version__,
         "python": platform.python_version(),
     }
+
+
+def photo_patches(n: int, res: int, seed: int = 0) -> np.ndarray:
+    """(n, res, res, 3) uint8 random crops of skimage's colour sample photos: real images, offline,
+    up to 512 px (the photos' size)."""
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    photos = [p for p in photos if min(p.shape[:2]) >= res] or [data.astronaut()]
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, res, res, 3), np.uint8)
+    for i in range(n):
+        img = photos[i % len(photos)]
+        y, x = rng.integers(0, img.shape[0] - res + 1), rng.integers(0, img.shape[1] - res + 1)
+        out[i] = img[y : y + res, x : x + res, :3]
+    return out

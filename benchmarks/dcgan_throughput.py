@@ -32,26 +32,13 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
+from bench_common import photo_patches
 from ganforge.config import load_config
 from ganforge.registry import create_model
 from ganforge.training.build import build_session
 
 BATCH = 64
 RES = 64
-
-
-def photo_patches(n: int, seed: int = 0) -> np.ndarray:
-    """(n, 64, 64, 3) uint8 random crops of skimage's colour sample photos (offline, real images)."""
-    from skimage import data
-
-    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, RES, RES, 3), np.uint8)
-    for i in range(n):
-        img = photos[i % len(photos)]
-        y, x = rng.integers(0, img.shape[0] - RES), rng.integers(0, img.shape[1] - RES)
-        out[i] = img[y : y + RES, x : x + RES, :3]
-    return out
 
 
 def plain_loop(images: torch.Tensor, bf16: bool, channels_last: bool) -> Callable[[], None]:
@@ -122,7 +109,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
 
-    patches = photo_patches(2048)
+    patches = photo_patches(2048, RES)
     images = torch.from_numpy(patches).permute(0, 3, 1, 2).float().div(127.5).sub(1)
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "patches.npz"
