@@ -6,8 +6,10 @@ run silently: it continues it (``--resume``, same config), replaces it (``--forc
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
+from typing import IO, Any
 
 from ganforge.config import Config, config_from_dict, read_yaml
 from ganforge.errors import RunDirError
@@ -86,3 +88,50 @@ def prepare_run_dir(
 def write_config(run_dir: Path, cfg: Config) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.yaml", cfg.to_yaml())
+
+
+class RunLock:
+    """One training process per run dir: an exclusive ``flock`` on ``RUN/.lock`` while it trains
+    (two processes would interleave checkpoints, logs and ``latest``). The kernel drops the lock when
+    the process ends, however it ends (``kill -9`` included), so a crashed run never blocks its own
+    resume; the file stays, with the last holder's pid. Without ``fcntl`` (Windows) it does nothing.
+    It is also a Trainer callback: training's end, or its abort, releases it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = Path(run_dir) / ".lock"
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 (held open for as long as the run trains)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            raise RunDirError(
+                f"'{self.path.parent}' is being trained into by another process"
+                f"{f' (pid {holder})' if holder else ''}; wait for it to finish, or use another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the descriptor drops the flock
+            self._handle = None
+
+    def on_train_end(self, trainer: Any) -> None:
+        self.release()
+
+    def on_train_abort(self, trainer: Any, error: BaseException) -> None:
+        self.release()

@@ -59,7 +59,7 @@ def test_variants_keep_the_bounds_of_their_base() -> None:
     for entry in variants:
         base = MODELS.get(entry.meta["variant_of"]).options
         assert declared_bounds(entry.options) == declared_bounds(base), entry.name
-    with pytest.raises(ConfigError, match="'model.ch' must be at least 1"):
+    with pytest.raises(ConfigError, match=r"'model\.ch' must be at least 1"):
         MODELS.build("biggan_tiny", (1, 32, 32), ch=0)
 
 
@@ -67,7 +67,7 @@ def test_an_optional_bounded_key_accepts_none() -> None:
     from ganforge.models.translation import TranslationOptions
 
     assert TranslationOptions(d_layers=None).d_layers is None
-    with pytest.raises(ConfigError, match="'model.d_layers' must be at least 1, got 0"):
+    with pytest.raises(ConfigError, match=r"'model\.d_layers' must be at least 1, got 0"):
         TranslationOptions(d_layers=0)
 
 
@@ -81,7 +81,7 @@ def test_a_mixin_group_checks_its_keys_in_the_family_that_inherits_it() -> None:
     """MLPOptions inherits MixtureLatentOptions: the group's own rules run, after the bounds."""
     from ganforge.models.mlp import MLPOptions
 
-    with pytest.raises(ConfigError, match="'model.latent_components' must be 0 \\(off\\) or at least 2"):
+    with pytest.raises(ConfigError, match=r"'model\.latent_components' must be 0 \(off\) or at least 2"):
         MLPOptions(latent_components=1)
-    with pytest.raises(ConfigError, match="'model.depth' must be at least 1"):
+    with pytest.raises(ConfigError, match=r"'model\.depth' must be at least 1"):
         MLPOptions(depth=0)

@@ -105,5 +105,5 @@ def test_bf16_on_a_gpu_without_it_falls_back_to_fp16(monkeypatch):
     with pytest.warns(UserWarning, match="no bfloat16"):
         assert resolve_precision("bf16", torch.device("cuda")) == "fp16"
     assert resolve_precision("bf16", torch.device("cpu")) == "bf16"
-    with pytest.raises(ConfigError, match="'train.precision' must be one of fp32, bf16, fp16"):
+    with pytest.raises(ConfigError, match=r"'train\.precision' must be one of fp32, bf16, fp16"):
         resolve_precision("fp8", torch.device("cpu"))

@@ -1,7 +1,8 @@
 """The ``ganforge`` command. Each subcommand is a thin shell over the Python API.
 
 Errors a user can cause (``GanforgeError``) print one line and exit with status 2; anything else
-is a bug and keeps its traceback.
+is a bug and keeps its traceback. A run stopped by SIGTERM, SIGINT or SIGUSR1 saves its step and
+exits with 128 + the signal's number (``training/interrupt.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ganforge.cli.common import (
     print_json,
 )
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.training.interrupt import TrainingInterrupted
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -258,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # escape: messages quote user paths and values, which rich would read as markup
         console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True)
         return 2
+    except TrainingInterrupted as stop:  # a stop signal, at a step boundary: that step is saved
+        console.print(f"{stop}: checkpoint saved; continue with --resume", soft_wrap=True)
+        return stop.exit_status
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130

@@ -14,7 +14,7 @@ from ganforge.config import Config
 from ganforge.errors import CheckpointError, RunDirError
 from ganforge.rundir import read_run_config
 from ganforge.training.build import build_networks
-from ganforge.training.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from ganforge.training.checkpoint import load_checkpoint, load_latest_checkpoint, load_module_state
 
 
 def load_run_generator(
@@ -24,10 +24,14 @@ def load_run_generator(
     checkpoint's ``info`` (the data's shape, and what a task's handle needs: a table's encoding)."""
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
-    ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir / "checkpoints")
-    if ckpt is None:
-        raise RunDirError(f"run '{run_dir}' has no checkpoint yet")
-    tensors, meta = load_checkpoint(ckpt)
+    if checkpoint:  # the one the user named: no fallback
+        ckpt = Path(checkpoint)
+        tensors, meta = load_checkpoint(ckpt)
+    else:  # the newest that reads back whole (a damaged newer one is skipped with a warning)
+        found = load_latest_checkpoint(run_dir / "checkpoints")
+        if found is None:
+            raise RunDirError(f"run '{run_dir}' has no checkpoint yet")
+        ckpt, tensors, meta = found
     info = meta.get("info", {})
     g = generator_of(cfg, info, ckpt)
     prefix = "ema.g" if ema and any(k.startswith("ema.g.") for k in tensors) else "nets.g"

@@ -27,9 +27,9 @@ from ganforge.losses import get_loss
 from ganforge.nn.spectral import apply_spectral_norm, spectral_norm_targets
 from ganforge.objectives.base import Context, Objective
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
-from ganforge.rundir import prepare_run_dir, write_config
+from ganforge.rundir import RunLock, prepare_run_dir, write_config
 from ganforge.training.callbacks import Checkpointer, MetricsLogger, SampleGrid, Summary, progress_display
-from ganforge.training.checkpoint import load_checkpoint
+from ganforge.training.checkpoint import load_latest_checkpoint
 from ganforge.training.diagnostics import Diagnostics, DiversityProbe, EventLog
 from ganforge.training.guard import DivergenceGuard
 from ganforge.training.schedules import build_lr_schedule
@@ -244,10 +244,41 @@ def build_session(
     stream = batch_stream(cfg, dataset, device, dist, channels_last)
     objective.check_batch_size(cfg.data.batch_size // dist.world_size)
     # Only now, with everything built that could refuse the config, is the run dir touched.
-    checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
-    writes = run_dir is not None and dist.is_main  # only rank 0 writes into the run dir
-    callbacks = run_callbacks(cfg, run_dir, dataset, extra_callbacks) if writes else RunCallbacks()
-    trainer = Trainer(
+    lock = lock_run_dir(run_dir, dist)
+    try:
+        checkpoint, resume_state = open_run_dir(run_dir, cfg, resume, force, dist)
+        writes = run_dir is not None and dist.is_main  # only rank 0 writes into the run dir
+        callbacks = run_callbacks(cfg, run_dir, dataset, extra_callbacks) if writes else RunCallbacks()
+        trainer = make_trainer(cfg, objective, stream, dist, device, callbacks, run_info(dataset))
+        trainer.callbacks += [lock] if lock is not None else []  # released when training ends
+        if resume_state is not None:
+            check_same_data(trainer.info, resume_state[1].get("info", {}), checkpoint)
+            trainer.load_state(*resume_state, checkpoint)
+    except BaseException:
+        if lock is not None:  # a refused resume must not leave the folder locked (a notebook keeps going)
+            lock.release()
+        raise
+    if cfg.train.compile:
+        for net in nets.values():
+            net.compile()
+    return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, callbacks.sampler)
+
+
+def lock_run_dir(run_dir: Path | None, dist: DistInfo) -> RunLock | None:
+    """Rank 0's lock on the run dir (``rundir.RunLock``): a second process training into the same
+    folder is refused before it writes anything. A path that is a file is left to ``prepare_run_dir``
+    to refuse."""
+    if run_dir is None or not dist.is_main or (run_dir.exists() and not run_dir.is_dir()):
+        return None
+    return RunLock(run_dir).acquire()
+
+
+def make_trainer(
+    cfg: Config, objective: Objective, stream: Iterator[dict[str, torch.Tensor]], dist: DistInfo,
+    device: torch.device, callbacks: RunCallbacks, info: dict[str, Any],
+) -> Trainer:  # fmt: skip
+    """The Trainer of a run of ``cfg``: its optimisers, schedule, EMA, guard and callbacks."""
+    return Trainer(
         objective,
         stream,
         {"g": cfg.optim.g, "d": cfg.optim.d},
@@ -260,18 +291,11 @@ def build_session(
         ema_rampup=cfg.train.ema_rampup,
         measure_every=cfg.train.log_every,
         callbacks=callbacks.all,
-        info=run_info(dataset),
+        info=info,
         guard=build_guard(cfg, callbacks.events),
         lr_schedule=build_lr_schedule(cfg.train.lr_schedule, cfg.train.steps, cfg.train.lr_decay_start),
         max_seconds=cfg.train.max_seconds,
     )
-    if resume_state is not None:
-        check_same_data(trainer.info, resume_state[1].get("info", {}), checkpoint)
-        trainer.load_state(*resume_state, checkpoint)
-    if cfg.train.compile:
-        for net in nets.values():
-            net.compile()
-    return Session(trainer, cfg, run_dir or Path(), dist, checkpoint, callbacks.sampler)
 
 
 def batch_stream(
@@ -328,8 +352,12 @@ def open_run_dir(
     if run_dir is None:
         return None, None
     checkpoint = prepare_run_dir(run_dir, cfg, resume=resume, force=force, is_main=dist.is_main)
-    # Read it before touching the run dir: a corrupt checkpoint changes nothing.
-    resume_state = load_checkpoint(checkpoint) if checkpoint is not None else None
+    # Read it before touching the run dir: a corrupt checkpoint changes nothing. A damaged newest one
+    # falls back to the one before it, with a warning (``load_latest_checkpoint``).
+    resume_state = None
+    if checkpoint is not None:
+        found = load_latest_checkpoint(checkpoint.parent)
+        checkpoint, resume_state = (found[0], (found[1], found[2])) if found else (None, None)
     barrier(dist)  # every rank has checked the folder before rank 0 writes into it
     if dist.is_main:
         write_config(run_dir, cfg)

@@ -28,6 +28,7 @@ from rich.progress import (
 )
 
 from ganforge.training.checkpoint import checkpoint_name, prune_checkpoints, save_checkpoint
+from ganforge.training.interrupt import TrainingInterrupted
 from ganforge.training.trainer import Stopwatch, Trainer
 from ganforge.utils.images import save_samples_picture
 from ganforge.utils.io import atomic_write_json, truncate_jsonl_after
@@ -235,6 +236,12 @@ class Checkpointer:
         if step % self.every == 0 or step == trainer.steps:
             self.save(trainer)
 
+    def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
+        """A stop signal ends training between steps (``interrupt.py``): that step is whole, so it is
+        saved and ``--resume`` loses nothing. Any other abort leaves the last periodic checkpoint."""
+        if isinstance(error, TrainingInterrupted):
+            self.save(trainer)
+
     def save(self, trainer: Trainer) -> Path:
         tensors, meta = trainer.state_tensors()
         path = save_checkpoint(self.dir, trainer.state.step, tensors, meta)
@@ -366,7 +373,8 @@ class Summary:
         self.write(trainer)
 
     def on_train_abort(self, trainer: Trainer, error: BaseException) -> None:
-        self.write(trainer, error=str(error) or type(error).__name__)
+        interrupted = {"interrupted": error.signal_name} if isinstance(error, TrainingInterrupted) else {}
+        self.write(trainer, error=str(error) or type(error).__name__, **interrupted)
 
     def write(self, trainer: Trainer, **extra: Any) -> None:
         atomic_write_json(

@@ -10,16 +10,18 @@ and ``checkpoints/latest`` names the newest one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
 
 from ganforge.errors import CheckpointError
 from ganforge.utils.io import atomic_write, atomic_write_json, atomic_write_text
@@ -113,9 +115,15 @@ def save_named_checkpoint(
 ) -> Path:
     """``name.safetensors`` + ``name.json`` (e.g. ``best``), atomically; ``latest`` is left alone.
     The sidecar also gets ``versions`` (``software_versions``); the tensors are exactly ``tensors``."""
-    weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    atomic_write(directory / f"{name}.safetensors", lambda tmp: save_file(weights, str(tmp)))
-    atomic_write_json(directory / f"{name}.json", {"step": step, **meta, "versions": software_versions()})
+    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+    atomic_write(directory / f"{name}.safetensors", lambda tmp: tmp.write_bytes(data))
+    sidecar = {
+        "step": step,
+        **meta,
+        "versions": software_versions(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    atomic_write_json(directory / f"{name}.json", sidecar)
     return directory / f"{name}.safetensors"
 
 
@@ -152,21 +160,54 @@ def has_ema(path: Path) -> bool:
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint pair; any damage becomes one clear CheckpointError."""
+    """Read a checkpoint pair; any damage becomes one clear CheckpointError. The tensors file must
+    hash to the sidecar's ``sha256`` (checkpoints written before it was recorded are read as they are):
+    a truncated or altered file can still parse, and would resume silently wrong."""
     sidecar = path.with_suffix(".json")
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"checkpoint '{path}' is corrupt or unreadable ({err})") from None
-    try:
         meta = json.loads(sidecar.read_text())
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint sidecar '{sidecar}' is missing") from None
-    except (json.JSONDecodeError, OSError) as err:
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError) as err:
         raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt ({err})") from None
+    try:
+        data = path.read_bytes()
+        if isinstance(meta, dict) and "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
+            raise CheckpointError(
+                f"checkpoint '{path}' is damaged (its sha256 differs from the one recorded)"
+            )
+        tensors = load(data)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"checkpoint '{path}' is corrupt or unreadable ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt (not a JSON object)")
     return tensors, meta
+
+
+def load_latest_checkpoint(directory: Path) -> tuple[Path, dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The newest checkpoint of ``directory`` that reads back whole, as ``(path, tensors, meta)``;
+    None when there is none at all. A damaged newer one (a crash mid-copy, a full disk, bit rot) is
+    skipped with a warning naming it, so a resume or a sample falls back to the step before instead
+    of stopping; when every one is damaged, one CheckpointError lists them."""
+    newest = latest_checkpoint(directory)
+    candidates = [newest] if newest is not None else []
+    candidates += [p for _, p in reversed(list_checkpoints(directory)) if p != newest]
+    damaged: list[str] = []
+    for path in candidates:
+        try:
+            tensors, meta = load_checkpoint(path)
+        except CheckpointError as err:
+            damaged.append(str(err))
+            continue
+        if damaged:
+            skipped = "; ".join(damaged)
+            warnings.warn(f"using '{path.name}': newer checkpoints are damaged ({skipped})", stacklevel=2)
+        return path, tensors, meta
+    if damaged:
+        raise CheckpointError(f"no readable checkpoint in '{directory}': " + "; ".join(damaged))
+    return None
 
 
 def load_module_state(

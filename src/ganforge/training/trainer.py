@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ganforge.training.checkpoint import (
 )
 from ganforge.training.ema import EMA
 from ganforge.training.guard import DivergenceGuard
+from ganforge.training.interrupt import SignalStop, TrainingInterrupted
 from ganforge.training.precision import Precision
 from ganforge.training.schedules import LrSchedule
 from ganforge.utils.distributed import DistInfo, average_buffers, average_gradients, mean_across_ranks
@@ -255,19 +257,32 @@ class Trainer:
             self.guard.snapshot(self)
         started = time.perf_counter()
         try:
-            while self.state.step < self.steps:
-                self.train_step()
-                if self.guard is not None and self.guard.check(self):
-                    continue  # rolled back: no callback may log or save the discarded state
-                if self._should_stop(started):
-                    self.steps = self.state.step  # every callback treats this step as the final one
-                self._emit("on_step_end")
+            with SignalStop() as signals:  # SIGTERM/SIGINT/SIGUSR1: stop after this step (interrupt.py)
+                while self.state.step < self.steps:
+                    self.train_step()
+                    if self.guard is not None and self.guard.check(self):
+                        continue  # rolled back: no callback may log or save the discarded state
+                    if self._should_stop(started):
+                        self.steps = self.state.step  # every callback treats this step as the final one
+                    self._emit("on_step_end")
+                    self._stop_on_signal(signals.received)
         except BaseException as err:
             for hook in filter(None, (getattr(cb, "on_train_abort", None) for cb in self.callbacks)):
                 with contextlib.suppress(Exception):  # never mask the original error
                     hook(self, err)
             raise
         self._emit("on_train_end")
+
+    def _stop_on_signal(self, received: int | None) -> None:
+        """Raise ``TrainingInterrupted`` after a step when a stop signal came; under DDP when any
+        rank got one (an all-reduce every step), so all ranks stop after the same step."""
+        if self.dist.enabled:
+            flag = torch.tensor(float(received is not None), device=self.device)
+            if mean_across_ranks([flag], self.dist.world_size)[0].item() == 0:
+                return
+            received = received or signal.SIGTERM  # a rank the signal has not reached (yet)
+        if received is not None:
+            raise TrainingInterrupted(received, self.state.step)
 
     def _should_stop(self, started: float) -> bool:
         """A requested stop, or the time budget spent. Under DDP the ranks decide together (a mean
