@@ -12,6 +12,7 @@ import json
 import subprocess
 import textwrap
 
+import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
@@ -105,6 +106,16 @@ def test_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path):
     for key in learned:
         a, b = single_tensors[key].double(), dist_tensors[key].double()
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5), f"{key}: max diff {(a - b).abs().max()}"
+    # every logged statistic is the one-process value, window after window (each rank empties its
+    # window at every log step; a rank that kept adding to it would drift by half a window each time)
+    clock = ("time", "img_per_s")
+    for dist_line, single_line in zip(lines, read_metrics(single.path), strict=True):
+        assert dist_line.keys() == single_line.keys()
+        for key in (k for k in single_line if k not in clock):
+            assert dist_line[key] == pytest.approx(single_line[key], rel=1e-3, abs=1e-4), (
+                dist_line["step"],
+                key,
+            )
     # and the tolerance is far below what training moves: steps 21-40 changed G by much more
     halfway = load_checkpoint(single.path / "checkpoints" / "step_000020.safetensors")[0]
     moved = (single_tensors["nets.g.net.0.weight"] - halfway["nets.g.net.0.weight"]).abs().max()

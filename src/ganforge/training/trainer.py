@@ -245,6 +245,8 @@ class Trainer:
             self.sync_buffers()
             if measure:  # log steps: every rank joins, so rank 0 logs means over all processes
                 self.reduce_window()
+                if not self.dist.is_main:  # only rank 0 logs (and so empties) its window
+                    self.pop_window()
         for name, ema in self.ema.items():
             ema.update(self.nets[name], self.batch_size, self.state.images_seen)
         self.state.step += 1
