@@ -218,3 +218,37 @@ def test_corrupt_metadata_is_one_checkpoint_error(model_file: Path, tmp_path: Pa
         save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**meta, key: value})
         with pytest.raises(CheckpointError, match=r"model file .* (corrupt|cannot be built)"):
             ganforge.from_pretrained(tmp_path / "bad.safetensors")
+
+
+def test_a_file_naming_a_far_larger_network_is_refused_before_it_is_built(
+    model_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crafted file (small weights, a config of a huge network) is sized on the meta device and
+    refused: nothing of the network's size is allocated."""
+    with safe_open(str(model_file), framework="pt") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    config = json.loads(meta["config"])
+    config["model"] = {**config["model"], "ngf": 50_000, "ndf": 50_000}  # ~10^11 values
+    save_file(tensors, str(tmp_path / "huge.safetensors"), metadata={**meta, "config": json.dumps(config)})
+    allocated = []
+    real_empty = torch.empty
+
+    def spy(*args, **kwargs):  # every real allocation of the build would pass through here
+        out = real_empty(*args, **kwargs)
+        if not out.is_meta:
+            allocated.append(out.numel())
+        return out
+
+    monkeypatch.setattr(torch, "empty", spy)
+    with pytest.raises(CheckpointError, match=r"names a network of [\d,]+ values but holds"):
+        ganforge.from_pretrained(tmp_path / "huge.safetensors")
+    assert sum(allocated) < 10**8
+
+
+@pytest.mark.parametrize("name", sorted({n for n, *_ in GENERATORS + TRANSLATORS}))
+def test_every_family_can_be_sized_on_the_meta_device(name: str) -> None:
+    """What lets a model file be checked before its network is allocated (check_network_size)."""
+    shape = dict((n, s) for n, s, *_ in GENERATORS + TRANSLATORS)[name]
+    with torch.device("meta"):
+        nets = MODELS.build(name, shape, num_classes=10 if name in ("cgan_tiny", "biggan_tiny") else 0)
+    assert all(p.is_meta for net in nets.values() for p in net.parameters())

@@ -38,7 +38,9 @@ def apply_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Mo
     for layer in list(module.modules()):
         if not isinstance(layer, SPECTRAL_NORM_LAYERS) or parametrize.is_parametrized(layer, "weight"):
             continue
-        if not bool(layer.weight.detach().any()):  # σ(0) = 0: W/σ would be NaN (zero-initialised projections)
+        # σ(0) = 0: W/σ would be NaN (zero-initialised projections). A network built on the meta
+        # device (sized before it is allocated, tasks/onefile.py) has no values to look at.
+        if not layer.weight.is_meta and not bool(layer.weight.detach().any()):
             continue
         spectral_norm(layer, n_power_iterations=n_power_iterations)
     return module

@@ -14,6 +14,7 @@ Low in the layers (beside ``tasks/loading.py``): ``open_run`` uses it, so every 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -141,18 +142,40 @@ def read_model_file(path: str | Path) -> tuple[Config, nn.Module, dict[str, Any]
         raise CheckpointError(f"model file '{path}' records no config") from None
     info = meta.get("info", {})
     try:
-        g = generator_of(cfg, info, path)
+        with safe_open(str(path), framework="pt") as f:
+            stored = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
+            check_network_size(cfg, info, path, stored)
+            g = generator_of(cfg, info, path)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
+    except (SafetensorError, OSError) as err:
+        raise CheckpointError(f"model file '{path}' is corrupt ({err})") from None
     except (ValueError, TypeError, KeyError) as err:  # data facts a network cannot be built from
         raise CheckpointError(
             f"model file '{path}' records data the model cannot be built for ({err})"
         ) from None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118  (safe_open has no __iter__)
-    except (SafetensorError, OSError, ValueError) as err:
-        raise CheckpointError(f"model file '{path}' is corrupt ({err})") from None
     load_module_state(g, PREFIX, tensors, Path(path))
     return cfg, g, info, meta
+
+
+def check_network_size(cfg: Config, info: dict[str, Any], path: str | Path, stored: int) -> None:
+    """Refuse a file whose config names a network far larger than the weights it holds.
+
+    The network is rebuilt from the file's config before its weights are read, so a crafted file
+    (ten kilobytes naming ``model.ngf: 100000``) would make its reader allocate gigabytes before any
+    check could fail. It is built first on the meta device, which allocates nothing; its size must
+    be that of the stored tensors (a little slack: parametrizations add small buffers).
+    """
+    try:
+        with torch.device("meta"):
+            sized = generator_of(cfg, info, path)
+    except (NotImplementedError, RuntimeError):  # a family that needs real values to be built
+        return  # (every built-in builds on meta: tests/test_export.py walks them)
+    needed = sum(t.numel() for t in sized.state_dict().values())
+    if needed > 1.5 * stored + 100_000:
+        raise CheckpointError(
+            f"model file '{path}' names a network of {needed:,} values but holds {stored:,}: damaged or"
+            " crafted, so it is not built"
+        )
 
 
 def describe_file(path: str | Path) -> dict[str, Any]:
