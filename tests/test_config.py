@@ -30,7 +30,7 @@ PUBLIC_KEYS = [
     ("data.resolution", "64", 64, "big"),
     ("train.steps", "200", 200, "abc"),
     ("train.seed", "7", 7, "1.5"),
-    ("train.precision", "bf16", "bf16", "fp16"),
+    ("train.precision", "bf16", "bf16", "fp8"),
     ("train.deterministic", "true", True, "sometimes"),
     ("train.log_every", "10", 10, "often"),
     ("train.ckpt_every", "100", 100, "[100]"),
@@ -59,8 +59,8 @@ def test_defaults_are_typed():
 def test_wrong_type_messages_say_what_was_expected():
     with pytest.raises(ConfigError, match=r"^'train\.steps' must be an integer, got 'abc'$"):
         load_config(TOY, ["train.steps=abc"])
-    with pytest.raises(ConfigError, match=r"'train\.precision' must be one of fp32, bf16, got 'fp16'"):
-        load_config(TOY, ["train.precision=fp16"])
+    with pytest.raises(ConfigError, match=r"'train\.precision' must be one of fp32, bf16, fp16, got 'fp8'"):
+        load_config(TOY, ["train.precision=fp8"])
     with pytest.raises(ConfigError, match=r"'train\.steps' must be a positive integer, got 0"):
         load_config(TOY, ["train.steps=0"])
     with pytest.raises(ConfigError, match=r"'train\.steps' must be an integer, got True"):

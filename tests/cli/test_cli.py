@@ -55,7 +55,7 @@ def test_train_writes_a_run_dir_with_overrides(cli, config_file, tmp_path):
         (["--set", "model.ngff=3", "--set", "model.name=dcgan_tiny"], ["'model.ngff'", "'ngf'"]),
         (["--set", "data.kindd=ring"], ["unknown key 'data.kindd'", "did you mean 'kind'?"]),
         (["--set", "train.steps=abc"], ["'train.steps' must be an integer, got 'abc'"]),
-        (["--set", "train.precision=fp16"], ["'train.precision' must be one of fp32, bf16"]),
+        (["--set", "train.precision=fp8"], ["'train.precision' must be one of fp32, bf16, fp16"]),
         (["--set", "data.name=folder", "--set", "data.path=/nonexistent"], ["'/nonexistent' does not exist"]),
         (["--set", "train.steps"], ["must look like section.key=value"]),
     ],
@@ -149,8 +149,10 @@ def damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "garbled-header", "empty"])
 def test_corrupt_checkpoint_is_a_clear_error_for_sample_and_resume(cli, config_file, tiny_run_copy, how):
-    ckpt = tiny_run_copy / "checkpoints" / "step_000020.safetensors"
-    damage(ckpt, how)
+    """With every checkpoint damaged (with one still whole, they fall back to it:
+    tests/training/test_damaged_checkpoints.py)."""
+    for ckpt in (tiny_run_copy / "checkpoints").glob("step_*.safetensors"):
+        damage(ckpt, how)
     before = snapshot(tiny_run_copy)
 
     rc, _, err = cli("sample", tiny_run_copy, "-n", 4, "-o", tiny_run_copy.parent / "s.npz")
@@ -163,7 +165,8 @@ def test_corrupt_checkpoint_is_a_clear_error_for_sample_and_resume(cli, config_f
 
 
 def test_failed_resume_does_not_rewrite_config(cli, config_file, tiny_run_copy):
-    damage(tiny_run_copy / "checkpoints" / "step_000020.safetensors", "truncated")
+    for ckpt in (tiny_run_copy / "checkpoints").glob("step_*.safetensors"):
+        damage(ckpt, "truncated")
     before = snapshot(tiny_run_copy)
     rc, _, err = cli("train", config_file, "--out", tiny_run_copy, "--resume", "--set", "train.steps=40")
     assert_user_error(rc, err, "corrupt")

@@ -8,6 +8,7 @@ the evaluation reads the EMA weights and the run's own mixture (a non-default ra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -48,6 +49,9 @@ def collapse_ema_generator(run: Path, point: torch.Tensor) -> None:
     tensors[f"ema.g.net.{last}.weight"].zero_()
     tensors[f"ema.g.net.{last}.bias"].copy_(point)
     save_file(tensors, str(ckpt))
+    sidecar = ckpt.with_suffix(".json")  # a deliberate edit: record its hash, or it reads as damaged
+    meta = json.loads(sidecar.read_text())
+    sidecar.write_text(json.dumps({**meta, "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest()}))
 
 
 def test_json_prints_exactly_the_four_keys_of_a_known_collapse(ring_run, tmp_path, cli):

@@ -145,7 +145,10 @@ def test_checkpoints_keep_last_k_point_latest_and_leave_no_temporary_files(tmp_p
     tensors, meta = load_checkpoint(ckpt_dir / "step_000010.safetensors")
     assert meta["step"] == 10 and meta["images_seen"] == 10 * 16
     assert {k.split(".")[0] for k in tensors} == {"nets", "ema", "optim", "rng"}
-    assert not list(run.path.rglob("*.tmp")) and not list(run.path.rglob(".*"))
+    hidden = [p.name for p in run.path.rglob(".*")]
+    assert not list(run.path.rglob("*.tmp")) and hidden == [
+        ".lock"
+    ]  # the run-dir lock stays (rundir.RunLock)
     # atomic writes go through a private temporary file, but the result has a plain file's mode
     plain = tmp_path / "plain"
     plain.write_text("")

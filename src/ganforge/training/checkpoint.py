@@ -172,17 +172,15 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
         raise CheckpointError(f"checkpoint sidecar '{sidecar}' is missing") from None
     except (json.JSONDecodeError, OSError, UnicodeDecodeError) as err:
         raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt ({err})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt (not a JSON object)")
     try:
         data = path.read_bytes()
-        if isinstance(meta, dict) and "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:
-            raise CheckpointError(
-                f"checkpoint '{path}' is damaged (its sha256 differs from the one recorded)"
-            )
         tensors = load(data)
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint '{path}' is corrupt or unreadable ({err})") from None
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt (not a JSON object)")
+    if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:  # parses, yet altered
+        raise CheckpointError(f"checkpoint '{path}' is damaged (its sha256 differs from the one recorded)")
     return tensors, meta
 
 
