@@ -40,7 +40,8 @@ def flip_a_byte(path: Path) -> None:
 def test_resume_falls_back_to_the_newest_valid_checkpoint(tmp_path, damage):
     ganforge.train(config(), out=tmp_path / "a", overrides=["train.steps=6"])
     damage(tmp_path / "a" / "checkpoints" / "step_000006.safetensors")
-    with pytest.warns(UserWarning, match=r"using 'step_000004.safetensors': newer checkpoints are damaged.*step_000006"):
+    fallback = r"using 'step_000004.safetensors': newer checkpoints are damaged.*step_000006"
+    with pytest.warns(UserWarning, match=fallback):
         ganforge.train(config(), out=tmp_path / "a", overrides=["train.steps=8"], resume=True)
     ganforge.train(config(), out=tmp_path / "b", overrides=["train.steps=8"])
     (resumed, meta_a), (whole, meta_b) = final_checkpoint(tmp_path / "a"), final_checkpoint(tmp_path / "b")
