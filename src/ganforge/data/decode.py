@@ -45,11 +45,16 @@ def read_square(
     return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS, centering=centering))
 
 
+def check_channels(channels: int | None) -> None:
+    """``data.channels`` of every image folder: 1 (grey), 3 (RGB) or None (read from the images)."""
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+
+
 def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, C, H, W) float32 in [-1, 1]. ``channels`` 1 converts colour to luma
     (ITU-R 601), 3 keeps RGB, None picks 3 if any image has colour else 1 (the ``folder`` rule)."""
-    if channels not in (None, 1, 3):
-        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    check_channels(channels)
     if channels is None:
         channels = 1 if (rgb == rgb[..., :1]).all() else 3
     pixels = (rgb.astype(np.float32) @ LUMA)[:, None] if channels == 1 else rgb.transpose(0, 3, 1, 2)

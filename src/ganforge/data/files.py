@@ -19,7 +19,7 @@ from PIL import Image
 
 from ganforge.data.archive import archive_members, prepare
 from ganforge.data.base import ArrayDataset
-from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, read_square, rgb_to_unit
+from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, check_channels, read_square, rgb_to_unit
 from ganforge.data.embedded import check_resolution, image_dataset
 from ganforge.data.streaming import ImageFiles, LazyImages, check_cache, streamed_folder
 from ganforge.errors import ConfigError, DataError
@@ -134,8 +134,7 @@ def folder(
     fresh square of each non-square image every epoch, for more variety from a small folder.
     """
     root = _existing(path, "dataset folder")
-    if channels not in (None, 1, 3):
-        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    check_channels(channels)
     if background not in BACKGROUNDS:
         raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     check_cache(cache, workers, crop)
