@@ -36,10 +36,11 @@ import numpy as np
 import torch
 
 from ganforge.data.base import ArrayDataset, resize_images
-from ganforge.data.decode import READ_ERRORS, check_channels, read_square, rgb_to_unit
+from ganforge.data.decode import READ_ERRORS, check_channels, read_square
 from ganforge.data.degrade import canny_edges, degrade, grey_dilate
 from ganforge.data.embedded import check_resolution, mnist_arrays
 from ganforge.data.files import _existing, _list_images, _smallest_side, _stored_channels, _warn_skipped
+from ganforge.data.pixels import PixelBuffer, PixelImages
 from ganforge.data.streaming import ImageFiles, LazyImages, check_cache, streamed
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import DATASETS, register_dataset
@@ -212,33 +213,31 @@ def degraded(
     own photos become a restoration task by naming ``folder`` as the base."""
     target = options.build("to be degraded")
     name = f"{options.base}+{degradation}"
-    return make_paired(target, degrade(target.x, degradation, degradation_params), name=name)
+    # target.x[:]: the floats, where x is a folder's uint8 cache or decoded on demand
+    return make_paired(target, degrade(target.x[:], degradation, degradation_params), name=name)
 
 
 # ---------------------------------------------------------------- the user's own folders
 
 
-def read_rgb_files(paths: list[Path], side: int) -> np.ndarray:
-    """(N, side, side, 3) uint8: each file centre-cropped to square and LANCZOS-resized, as ``folder``."""
-    images = []
-    for p in paths:
-        try:
-            images.append(read_square(p, side))
-        except READ_ERRORS as err:
-            raise DataError(f"could not read image '{p}': {err}") from None
-    return np.stack(images)
+def read_rgb(path: Path, side: int) -> np.ndarray:
+    """(side, side, 3) uint8: the file centre-cropped to square and LANCZOS-resized, as ``folder``;
+    a DataError naming it when it cannot be read."""
+    try:
+        return read_square(path, side)
+    except READ_ERRORS as err:
+        raise DataError(f"could not read image '{path}': {err}") from None
 
 
 def _two_domains(
     paths_a: list[Path], paths_b: list[Path], side: int, channels: int | None
-) -> tuple[torch.Tensor, ...]:
-    """Both domains' files read at ``side``, in one channel count: colour in either side makes both
-    RGB (``channels=None``)."""
-    rgb_a, rgb_b = read_rgb_files(paths_a, side), read_rgb_files(paths_b, side)
-    if channels is None:
-        grey = (rgb_a == rgb_a[..., :1]).all() and (rgb_b == rgb_b[..., :1]).all()
-        channels = 1 if grey else 3
-    return rgb_to_unit(rgb_a, channels), rgb_to_unit(rgb_b, channels)
+) -> tuple[PixelImages | torch.Tensor, ...]:
+    """Both domains' files read at ``side`` into the uint8 memory cache, in one channel count:
+    colour in either side makes both RGB (``channels=None``)."""
+    sides = (paths_a, paths_b)
+    buffers = [PixelBuffer.filled((read_rgb(p, side) for p in paths), len(paths), side) for paths in sides]
+    channels = channels or (1 if all(buffer.grey for buffer in buffers) else 3)
+    return tuple(buffer.images(channels) for buffer in buffers)
 
 
 def _side_folders(path: str, what: str, a_dir: str, b_dir: str) -> tuple[Path, Path, Path]:

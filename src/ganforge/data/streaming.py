@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from ganforge.data.archive import ZipMember
-from ganforge.data.base import ArrayDataset
+from ganforge.data.base import ArrayDataset, ImageRows
 from ganforge.data.decode import READ_ERRORS, read_square, rgb_to_unit
 from ganforge.data.loader import INDEPENDENT_SALT, Positions, _Order
+from ganforge.data.pixels import PixelBuffer, PixelImages
 from ganforge.errors import ConfigError, DataError
 
 
@@ -50,9 +51,10 @@ class ImageFiles:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def decode(self, index: int, draw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Image ``index``; with ``crop: random`` and a ``draw`` (seed, epoch), its square sits where
-        that draw puts it, so an epoch's crops are the same in a resumed run."""
+    def read(self, index: int, draw: tuple[int, int] | None = None) -> np.ndarray:
+        """Image ``index`` as decoded (side, side, 3) uint8 RGB; with ``crop: random`` and a ``draw``
+        (seed, epoch), its square sits where that draw puts it, so an epoch's crops are the same in
+        a resumed run."""
         centering = (0.5, 0.5)
         if self.crop == "random" and draw is not None:
             u, v = np.random.default_rng([*draw, index]).random(2)
@@ -60,29 +62,32 @@ class ImageFiles:
         source = self.paths[index]
         try:
             image = source.open() if isinstance(source, ZipMember) else source
-            rgb = read_square(image, self.side, self.background, centering)
+            return read_square(image, self.side, self.background, centering)
         except READ_ERRORS as err:  # readable when listed, broken since (or truncated)
             raise DataError(f"image '{source}' could not be decoded ({err})") from None
-        return rgb_to_unit(rgb[None], self.channels)[0]
+
+    def decode(self, index: int, draw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Image ``index`` (see ``read``) as (C, side, side) floats in [-1, 1]."""
+        return rgb_to_unit(self.read(index, draw)[None], self.channels)[0]
+
+    def cached(self) -> PixelImages | torch.Tensor:
+        """Every image decoded now, into the uint8 memory cache (``pixels.py``)."""
+        decoded = (self.read(i) for i in range(len(self)))
+        return PixelBuffer.filled(decoded, len(self), self.side).images(self.channels)
 
     def resized(self, side: int) -> ImageFiles:
         return ImageFiles(self.paths, side, self.channels, self.background, self.crop)
 
 
-class LazyImages:
+class LazyImages(ImageRows):
     """An (N, C, side, side) float image set in [-1, 1] that decodes only the rows it is indexed
-    with. It answers what code reading a dataset's ``x`` asks (``len``, ``shape``, ``ndim``,
-    indexing by int, slice, index list or tensor), so probes and references work unchanged."""
+    with (by int, slice, index list or tensor); ``ImageRows`` answers the rest of what code reading
+    a dataset's ``x`` asks, so probes and references work unchanged."""
 
-    ndim = 4
-    dtype = torch.float32
     device = torch.device("cpu")
 
     def __init__(self, files: ImageFiles) -> None:
         self.files = files
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     @property
     def shape(self) -> torch.Size:
