@@ -56,7 +56,10 @@ class ArrayDataset:
     """A whole dataset as tensors: images ``x`` (N, C, H, W) in [-1, 1], or vectors (N, D).
 
     Why in memory: every embedded dataset is small (≤ a few hundred MB), and indexing one tensor is
-    far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None.
+    far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None. A
+    folder's images (``x``, and its ``extras``/``independent`` images) may instead be an
+    ``ImageRows`` stand-in that reads like the float tensor: its uint8 cache, or files decoded on
+    demand.
 
     Two optional tables carry more per-sample tensors into every batch, under their own keys:
 
