@@ -11,7 +11,10 @@ the loader never be the bottleneck at 64-256 px with 2 workers. Measured in one 
    (``loader_over_step`` > 1: the loader keeps up);
 3. ``rss``: peak resident memory of a process that builds the folder dataset at 256 px and draws
    ``--rss-batches`` batches, ``cache: none`` (workers included) against ``cache: memory`` (the whole
-   folder decoded as float32), each in a fresh subprocess.
+   folder decoded into uint8 pixels, converted to floats per batch), each in a fresh subprocess;
+4. ``memory_cache``: what the memory cache holds (uint8) beside what the float32 cache it replaced
+   held, and the peak RSS of a third process that holds the same images as float32 (the uint8 cache
+   read whole, ``x[:]``, then dropped: the float cache's footprint, measured in the same run).
 
     python benchmarks/data_pipeline.py                    # 5,000 images, sizes 64 and 256
     python benchmarks/data_pipeline.py --images 300 --quick   # a plumbing check
@@ -97,14 +100,20 @@ def step_rate(folder: Path, size: int, workers: int, steps: int) -> float | None
     return 16 * steps / (time.perf_counter() - t0)
 
 
-def peak_rss_mb(folder: Path, cache: str, workers: int, batches: int) -> float:
-    """Peak RSS (MB) of a fresh process that builds the dataset at 256 px and draws ``batches``."""
+def peak_rss_mb(
+    folder: Path, cache: str, workers: int, batches: int, floats: bool = False
+) -> tuple[float, float]:
+    """Peak RSS (MB) of a fresh process that builds the dataset at 256 px and draws ``batches``, and
+    the MB its images hold (0 streamed); ``floats``: the memory cache turned into float32 first."""
     code = f"""
-import resource, torch
+import dataclasses, resource, torch
 from ganforge.config import load_config
 from ganforge.data import build_dataset
 data = dict(path={str(folder)!r}, resolution=256, channels=3, cache={cache!r}, workers={workers})
 ds = build_dataset("folder", **data)
+if {floats!r}:
+    ds = dataclasses.replace(ds, x=ds.x[:])  # the float32 cache this one replaced
+held = getattr(ds.x, "pixels", ds.x).nbytes if {cache!r} == "memory" else 0
 cfg = load_config({{"data": {{"name": "folder", "batch_size": 16, **data}}}})
 stream = ds.stream(ds, cfg, torch.device("cpu"), False) if ds.stream else None
 if stream is None:
@@ -114,10 +123,11 @@ for _ in range({batches}):
     next(stream)
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(own + kids)
+print(own + kids, held)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return round(int(out.strip().splitlines()[-1]) / 1024, 1)
+    rss_kb, held = out.strip().splitlines()[-1].split()
+    return round(int(rss_kb) / 1024, 1), round(int(held) / 2**20, 1)
 
 
 def main() -> None:
@@ -144,9 +154,19 @@ def main() -> None:
                 "dcgan_step_img_per_s": None if step is None else round(step, 1),
                 "loader_over_step": None if step is None else round(loader / step, 2),
             }
-        rss = {
+        measured = {
             cache: peak_rss_mb(folder, cache, args.workers, args.rss_batches) for cache in ("none", "memory")
         }
+        rss = {cache: peak for cache, (peak, _) in measured.items()}
+        float_peak, float_held = peak_rss_mb(folder, "memory", args.workers, args.rss_batches, floats=True)
+    memory_cache = {
+        "dtype": "uint8",
+        "held_mb": measured["memory"][1],
+        "peak_rss_mb": rss["memory"],
+        "float32_held_mb": float_held,
+        "float32_peak_rss_mb": float_peak,
+        "peak_ratio_uint8_over_float32": round(rss["memory"] / float_peak, 3),
+    }
     line = {
         "benchmark": "data_pipeline",
         "images": args.images,
@@ -154,6 +174,7 @@ def main() -> None:
         "throughput": throughput,
         "peak_rss_mb_256px": rss,
         "rss_ratio_none_over_memory": round(rss["none"] / rss["memory"], 3),
+        "memory_cache_256px": memory_cache,
         "goal": "loader_over_step > 1 at 64-256 px with 2 workers; peak RSS < 1500 MB without cache",
         "total_wall_s": round(time.perf_counter() - t_start, 1),
         "machine": machine_facts(2),

@@ -62,7 +62,7 @@ def real_images(handle: GeneratorHandle) -> tuple[torch.Tensor, torch.Tensor]:
         ) from None
     if dataset.y is None:
         raise DataError(f"the run's data '{handle.config.data.name}' has no labels; pass --synthetic-only")
-    return dataset.x, dataset.y
+    return dataset.x[:], dataset.y  # the floats, where x is a folder's uint8 cache or decoded on demand
 
 
 def augment_images(

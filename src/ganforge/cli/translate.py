@@ -78,10 +78,11 @@ def read_inputs(
 def read_image(path: Path, channels: int, side: int | None = None) -> torch.Tensor:
     """(C, H, W) in [-1, 1]: the file at its own size (EXIF rotation applied, alpha dropped,
     colour to luma for a 1-channel model), or with ``side`` centre-cropped and resized to it."""
-    from ganforge.data.paired import read_rgb_files, rgb_to_unit
+    from ganforge.data.decode import rgb_to_unit
+    from ganforge.data.paired import read_rgb
 
     if side is not None:
-        return rgb_to_unit(read_rgb_files([path], side), channels)[0]
+        return rgb_to_unit(read_rgb(path, side)[None], channels)[0]
     try:
         with Image.open(path) as im:
             rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))

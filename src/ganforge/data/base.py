@@ -13,12 +13,53 @@ import torch.nn.functional as F
 from ganforge.errors import DataError
 
 
+class ImageRows:
+    """Base of the stand-ins for a dataset's (N, C, H, W) float images in [-1, 1] that hold no
+    floats: a folder's uint8 memory cache (``pixels.PixelImages``) and images decoded on demand
+    (``streaming.LazyImages``). A subclass gives ``shape`` and ``__getitem__`` (the selected rows as
+    floats); this gives the rest of what code written for the float tensor asks of it: ``len``,
+    ``ndim``, ``dtype``, and any torch function (``torch.equal(x, ...)``) or tensor method
+    (``x.float()``, ``x.mean()``), applied to the floats of every row, made for the call.
+
+    Why a stand-in rather than floats: a folder's images held as float32 take 4 bytes per value
+    (10,000 RGB images at 256 px: 7.9 GB); batches and probes read a few rows at a time."""
+
+    ndim = 4
+    dtype = torch.float32
+    shape: torch.Size
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, key: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        def floats(value: Any) -> Any:
+            if isinstance(value, (list, tuple)):
+                return type(value)(floats(v) for v in value)
+            return value[:] if isinstance(value, ImageRows) else value
+
+        return func(*floats(tuple(args)), **{k: floats(v) for k, v in (kwargs or {}).items()})
+
+    def __getattr__(self, name: str) -> Any:
+        """Tensor methods and attributes not defined here, on the floats (only those: an unpickled
+        instance asks for its own fields before they are set, and must not recurse)."""
+        if name.startswith("_") or not hasattr(torch.Tensor, name):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(self[:], name)
+
+
 @dataclass
 class ArrayDataset:
     """A whole dataset as tensors: images ``x`` (N, C, H, W) in [-1, 1], or vectors (N, D).
 
     Why in memory: every embedded dataset is small (≤ a few hundred MB), and indexing one tensor is
-    far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None.
+    far faster than a per-item DataLoader on 2 CPU cores. ``y`` holds integer labels or None. A
+    folder's images (``x``, and its ``extras``/``independent`` images) may instead be an
+    ``ImageRows`` stand-in that reads like the float tensor: its uint8 cache, or files decoded on
+    demand.
 
     Two optional tables carry more per-sample tensors into every batch, under their own keys:
 

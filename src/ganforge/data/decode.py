@@ -45,12 +45,36 @@ def read_square(
     return np.asarray(ImageOps.fit(rgb, (side, side), method=Image.Resampling.LANCZOS, centering=centering))
 
 
+def check_channels(channels: int | None) -> None:
+    """``data.channels`` of every image folder: 1 (grey), 3 (RGB) or None (read from the images)."""
+    if channels not in (None, 1, 3):
+        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+
+
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether every pixel of (..., 3) uint8 RGB has three equal channels."""
+    return bool((rgb == rgb[..., :1]).all())
+
+
 def rgb_to_unit(rgb: np.ndarray, channels: int | None = None) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, C, H, W) float32 in [-1, 1]. ``channels`` 1 converts colour to luma
     (ITU-R 601), 3 keeps RGB, None picks 3 if any image has colour else 1 (the ``folder`` rule)."""
-    if channels not in (None, 1, 3):
-        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    check_channels(channels)
     if channels is None:
-        channels = 1 if (rgb == rgb[..., :1]).all() else 3
+        channels = 1 if is_grey(rgb) else 3
     pixels = (rgb.astype(np.float32) @ LUMA)[:, None] if channels == 1 else rgb.transpose(0, 3, 1, 2)
     return to_unit_range(np.ascontiguousarray(pixels, dtype=np.float32), 255.0).clamp_(-1.0, 1.0)
+
+
+def unit_table(side: int, channels: int) -> torch.Tensor:
+    """(side, 256) float32: row j holds what ``rgb_to_unit`` gives a grey pixel of value v (RGB:
+    each channel of value v) in column j of images ``side`` pixels wide, so looking uint8 pixels up
+    in it gives ``rgb_to_unit``'s very floats.
+
+    Per column, not one row of 256: luma is a matrix product, which numpy hands to BLAS one image
+    row at a time, and BLAS computes the row's last few columns in a kernel tail that rounds some
+    values differently; the table is made by the same call on rows of the same width, so each column
+    gets the rounding it gets in a decoded image."""
+    values = np.arange(256, dtype=np.uint8)
+    rows = np.ascontiguousarray(np.broadcast_to(values[:, None, None, None], (256, 1, side, 3)))
+    return rgb_to_unit(rows, channels)[:, 0, 0, :].T.contiguous()

@@ -19,9 +19,10 @@ from PIL import Image
 
 from ganforge.data.archive import archive_members, prepare
 from ganforge.data.base import ArrayDataset
-from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, read_square, rgb_to_unit
+from ganforge.data.decode import BACKGROUNDS, READ_ERRORS, check_channels, read_square
 from ganforge.data.embedded import check_resolution, image_dataset
-from ganforge.data.streaming import ImageFiles, LazyImages, check_cache, streamed_folder
+from ganforge.data.pixels import PixelBuffer
+from ganforge.data.streaming import ImageFiles, check_cache, streamed_folder
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import register_dataset
 
@@ -134,8 +135,7 @@ def folder(
     fresh square of each non-square image every epoch, for more variety from a small folder.
     """
     root = _existing(path, "dataset folder")
-    if channels not in (None, 1, 3):
-        raise ConfigError(f"data.channels must be 1, 3 or null, got {channels!r}")
+    check_channels(channels)
     if background not in BACKGROUNDS:
         raise ConfigError(f"data.background must be one of {', '.join(BACKGROUNDS)}, got {background!r}")
     check_cache(cache, workers, crop)
@@ -166,9 +166,7 @@ def _archive_folder(
     files = ImageFiles(tuple(members), resolution or stored, channels or stored_channels, background, crop)
     if cache == "none":
         return streamed_folder(files, labels, num_classes, workers)
-    return image_dataset(
-        LazyImages(files)[:], labels, name="folder", num_classes=num_classes, resolution=None
-    )
+    return image_dataset(files.cached(), labels, name="folder", num_classes=num_classes, resolution=None)
 
 
 def prepare_folder(
@@ -196,18 +194,18 @@ def prepare_folder(
 def _decoded_folder(
     root: Path, paths: list[Path], side: int, channels: int | None, background: str, skipped: list[str]
 ) -> ArrayDataset:
-    """``cache: memory``: every image decoded now, into one tensor."""
-    images, kept = [], []
+    """``cache: memory``: every image decoded now, into the uint8 cache (``pixels.py``)."""
+    buffer, kept = PixelBuffer(len(paths), side), []
     for p in paths:
         try:
-            images.append(read_square(p, side, background))
+            buffer.add(read_square(p, side, background))
             kept.append(p)
         except READ_ERRORS as e:
             skipped.append(f"{p.name} ({e})")
     _warn_skipped(root, skipped, stacklevel=4)
-    if not images:
+    if not kept:
         raise DataError(f"none of the image files in '{root}' could be read")
-    x = rgb_to_unit(np.stack(images), channels)  # (N, side, side, 3) uint8 -> (N, C, side, side)
+    x = buffer.images(channels)  # (N, C, side, side)
     labels, num_classes = _folder_labels(root, kept)
     return image_dataset(x, labels, name="folder", num_classes=num_classes, resolution=None)
 

@@ -49,8 +49,35 @@ class _Order:
     def seek(self, epoch: int, cursor: int) -> None:
         self.epoch, self.cursor, self._perm = int(epoch), int(cursor), None
 
+    def replica(self) -> _Order:
+        """A fresh order at this position, to run ahead of this one (a loader's sampler) while this
+        one moves only as batches are consumed."""
+        twin = _Order(self.n, self.batch_size, self.seed, self.salt, self.device)
+        twin.seek(self.epoch, self.cursor)
+        return twin
 
-class BatchStream:
+
+class Positions:
+    """The resumable state of a stream cut from ``order`` (and ``side``, the independent set's
+    order, or None): the same two or four integers whether batches come from memory or from
+    decoding workers, so a checkpoint resumes either."""
+
+    order: _Order
+    side: _Order | None
+
+    def state_dict(self) -> dict[str, int]:
+        state = {"epoch": self.order.epoch, "cursor": self.order.cursor}
+        if self.side is not None:
+            state.update(independent_epoch=self.side.epoch, independent_cursor=self.side.cursor)
+        return state
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.order.seek(state["epoch"], state["cursor"])
+        if self.side is not None:
+            self.side.seek(state.get("independent_epoch", 0), state.get("independent_cursor", 0))
+
+
+class BatchStream(Positions):
     def __init__(
         self,
         dataset: ArrayDataset,
@@ -135,14 +162,3 @@ class BatchStream:
             batch["y"] = self.y[:n]
         batch.update({k: v[:n] for k, v in self.independent.items()})
         return batch
-
-    def state_dict(self) -> dict[str, int]:
-        state = {"epoch": self.order.epoch, "cursor": self.order.cursor}
-        if self.side is not None:
-            state.update(independent_epoch=self.side.epoch, independent_cursor=self.side.cursor)
-        return state
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.order.seek(state["epoch"], state["cursor"])
-        if self.side is not None:
-            self.side.seek(state.get("independent_epoch", 0), state.get("independent_cursor", 0))

@@ -86,5 +86,5 @@ def masked(
         y=target.y,
         name=f"{options.base}+{masks}",
         num_classes=target.num_classes,
-        extras={"a": masked_input(target.x, mask).contiguous(), "mask": mask},
+        extras={"a": masked_input(target.x[:], mask).contiguous(), "mask": mask},  # floats of any x
     )

@@ -36,10 +36,12 @@ import numpy as np
 import torch
 
 from ganforge.data.base import ArrayDataset, resize_images
-from ganforge.data.decode import READ_ERRORS, read_square, rgb_to_unit
+from ganforge.data.decode import READ_ERRORS, check_channels, read_square
 from ganforge.data.degrade import canny_edges, degrade, grey_dilate
 from ganforge.data.embedded import check_resolution, mnist_arrays
-from ganforge.data.files import _existing, _list_images, _smallest_side, _warn_skipped
+from ganforge.data.files import _existing, _list_images, _smallest_side, _stored_channels, _warn_skipped
+from ganforge.data.pixels import PixelBuffer, PixelImages
+from ganforge.data.streaming import ImageFiles, LazyImages, check_cache, streamed
 from ganforge.errors import ConfigError, DataError
 from ganforge.registry import DATASETS, register_dataset
 
@@ -211,33 +213,31 @@ def degraded(
     own photos become a restoration task by naming ``folder`` as the base."""
     target = options.build("to be degraded")
     name = f"{options.base}+{degradation}"
-    return make_paired(target, degrade(target.x, degradation, degradation_params), name=name)
+    # target.x[:]: the floats, where x is a folder's uint8 cache or decoded on demand
+    return make_paired(target, degrade(target.x[:], degradation, degradation_params), name=name)
 
 
 # ---------------------------------------------------------------- the user's own folders
 
 
-def read_rgb_files(paths: list[Path], side: int) -> np.ndarray:
-    """(N, side, side, 3) uint8: each file centre-cropped to square and LANCZOS-resized, as ``folder``."""
-    images = []
-    for p in paths:
-        try:
-            images.append(read_square(p, side))
-        except READ_ERRORS as err:
-            raise DataError(f"could not read image '{p}': {err}") from None
-    return np.stack(images)
+def read_rgb(path: Path, side: int) -> np.ndarray:
+    """(side, side, 3) uint8: the file centre-cropped to square and LANCZOS-resized, as ``folder``;
+    a DataError naming it when it cannot be read."""
+    try:
+        return read_square(path, side)
+    except READ_ERRORS as err:
+        raise DataError(f"could not read image '{path}': {err}") from None
 
 
 def _two_domains(
     paths_a: list[Path], paths_b: list[Path], side: int, channels: int | None
-) -> tuple[torch.Tensor, ...]:
-    """Both domains' files read at ``side``, in one channel count: colour in either side makes both
-    RGB (``channels=None``)."""
-    rgb_a, rgb_b = read_rgb_files(paths_a, side), read_rgb_files(paths_b, side)
-    if channels is None:
-        grey = (rgb_a == rgb_a[..., :1]).all() and (rgb_b == rgb_b[..., :1]).all()
-        channels = 1 if grey else 3
-    return rgb_to_unit(rgb_a, channels), rgb_to_unit(rgb_b, channels)
+) -> tuple[PixelImages | torch.Tensor, ...]:
+    """Both domains' files read at ``side`` into the uint8 memory cache, in one channel count:
+    colour in either side makes both RGB (``channels=None``)."""
+    sides = (paths_a, paths_b)
+    buffers = [PixelBuffer.filled((read_rgb(p, side) for p in paths), len(paths), side) for paths in sides]
+    channels = channels or (1 if all(buffer.grey for buffer in buffers) else 3)
+    return tuple(buffer.images(channels) for buffer in buffers)
 
 
 def _side_folders(path: str, what: str, a_dir: str, b_dir: str) -> tuple[Path, Path, Path]:
@@ -250,14 +250,18 @@ def _side_folders(path: str, what: str, a_dir: str, b_dir: str) -> tuple[Path, P
     return root, root / a_dir, root / b_dir
 
 
-def _openable(root: Path, paths_a: list[Path], paths_b: list[Path]) -> tuple[list[Path], list[Path], int]:
-    """The files of each side PIL can open (headers only) and the smallest shorter side among both
-    sides; one warning lists the files skipped."""
+def _openable(
+    root: Path, paths_a: list[Path], paths_b: list[Path]
+) -> tuple[list[Path], list[Path], int, int]:
+    """The files of each side PIL can open (headers only), the smallest shorter side among both
+    sides and the channels their headers store (3 if a file of either side is stored in colour: a
+    streamed pair decodes nothing up front); one warning lists the files skipped."""
     skipped: list[str] = []
-    paths_a, side_a = _smallest_side(paths_a, skipped)
-    paths_b, side_b = _smallest_side(paths_b, skipped)
+    modes: list[str] = []
+    paths_a, side_a = _smallest_side(paths_a, skipped, modes)
+    paths_b, side_b = _smallest_side(paths_b, skipped, modes)
     _warn_skipped(root, skipped, stacklevel=4)
-    return paths_a, paths_b, min(side_a, side_b)
+    return paths_a, paths_b, min(side_a, side_b), _stored_channels(modes)
 
 
 def _readable(folder: Path) -> list[Path]:
@@ -287,20 +291,42 @@ def _names(items: list[str]) -> str:
 class TwoFolders:
     """The keys of both two-domain folder datasets: ``path`` holds the image folders ``a_dir/`` and
     ``b_dir/`` (subfolders included); images are centre-cropped and resized to ``resolution``
-    (default: the smallest side among all of them); ``channels`` as for ``folder``."""
+    (default: the smallest side among all of them); ``channels``, ``cache`` and ``workers`` as for
+    ``folder``: with ``cache: none`` only the file lists stay in memory and each batch's images (both
+    of a pair, or each domain's own) are decoded by ``workers`` processes."""
 
     path: str = ""
     resolution: int | None = None
     channels: int | None = None
     a_dir: str = "A"
     b_dir: str = "B"
+    cache: str = "memory"
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        check_channels(self.channels)
+        check_cache(self.cache, self.workers)
 
     def folders(self, what: str) -> tuple[Path, Path, Path]:
         return _side_folders(self.path, what, self.a_dir, self.b_dir)
 
-    def read(self, paths_a: list[Path], paths_b: list[Path], smallest: int) -> tuple[torch.Tensor, ...]:
-        """Both sides' images at ``resolution`` (else ``smallest``), in one channel count."""
-        return _two_domains(paths_a, paths_b, check_resolution(self.resolution) or smallest, self.channels)
+    def images(
+        self, paths_a: list[Path], paths_b: list[Path], smallest: int, stored_channels: int
+    ) -> tuple[Any, Any]:
+        """Both sides' images at ``resolution`` (else ``smallest``), in one channel count: decoded
+        now (``cache: memory``), or as ``LazyImages`` of the files (``none``; an unset ``channels``
+        then comes from the files' headers, ``stored_channels``)."""
+        side = check_resolution(self.resolution) or smallest
+        if self.cache == "none":
+            channels = self.channels or stored_channels
+            return LazyImages(ImageFiles(tuple(paths_a), side, channels)), LazyImages(
+                ImageFiles(tuple(paths_b), side, channels)
+            )
+        return _two_domains(paths_a, paths_b, side, self.channels)
+
+    def finish(self, dataset: ArrayDataset) -> ArrayDataset:
+        """The dataset as built, or with ``cache: none`` streamed (``streaming.streamed``)."""
+        return streamed(dataset, self.workers) if self.cache == "none" else dataset
 
 
 @register_dataset(
@@ -323,12 +349,12 @@ def paired_folder(options: TwoFolders = TwoFolders()) -> ArrayDataset:
         same = f"{o.a_dir}/ and {o.b_dir}/ must hold the same file names"
         raise DataError(f"'{o.path}': {same}; " + ", ".join(parts))
     names = sorted(by_a)
-    paths_a, paths_b, smallest = _openable(root, [by_a[n] for n in names], [by_b[n] for n in names])
+    paths_a, paths_b, smallest, stored = _openable(root, [by_a[n] for n in names], [by_b[n] for n in names])
     keep = sorted({_stem(folder_a, p) for p in paths_a} & {_stem(folder_b, p) for p in paths_b})
     if not keep:
         raise DataError(f"no readable image pairs in '{o.path}'")
-    x_a, x_b = o.read([by_a[n] for n in keep], [by_b[n] for n in keep], smallest)
-    return make_paired(ArrayDataset(x=x_b, name="paired_folder"), x_a)
+    x_a, x_b = o.images([by_a[n] for n in keep], [by_b[n] for n in keep], smallest, stored)
+    return o.finish(make_paired(ArrayDataset(x=x_b, name="paired_folder"), x_a))
 
 
 @register_dataset(
@@ -341,9 +367,9 @@ def unpaired_folder(options: TwoFolders = TwoFolders()) -> ArrayDataset:
     """Two unrelated image collections ``path/A`` and ``path/B`` of any sizes, for CycleGAN."""
     o = options
     root, folder_a, folder_b = o.folders("unpaired dataset folder")
-    paths_a, paths_b, smallest = _openable(root, _readable(folder_a), _readable(folder_b))
+    paths_a, paths_b, smallest, stored = _openable(root, _readable(folder_a), _readable(folder_b))
     if not paths_a or not paths_b:
         raise DataError(f"'{o.path}' needs readable images in both {o.a_dir}/ and {o.b_dir}/")
-    x_a, x_b = o.read(paths_a, paths_b, smallest)
+    x_a, x_b = o.images(paths_a, paths_b, smallest, stored)
     domain_a, domain_b = ArrayDataset(x=x_a, name=o.a_dir), ArrayDataset(x=x_b, name=o.b_dir)
-    return make_unpaired(domain_a, domain_b, name="unpaired_folder")
+    return o.finish(make_unpaired(domain_a, domain_b, name="unpaired_folder"))

@@ -1,20 +1,22 @@
 """Folders of images decoded per batch (``data.cache: none``): memory bounded by the batch, not the folder.
 
-``folder`` with ``cache: memory`` (the default) decodes every image once into one float tensor: fast,
-but 10,000 RGB images at 256 px take 7.9 GB. With ``cache: none`` the dataset keeps only the file
-list: its ``x`` is a ``LazyImages`` that decodes the rows it is indexed with (the few hundred images
-a diversity probe or a reference set reads), and its batch stream, ``StreamedBatches``, decodes each
-batch in ``data.workers`` DataLoader processes while the previous one trains.
+``folder``, ``paired_folder`` and ``unpaired_folder`` with ``cache: none`` keep only their file lists:
+their images (``x``, a paired input ``a``, an unpaired domain ``a``) are ``LazyImages`` that decode
+the rows they are indexed with (the few hundred images a diversity probe or a reference set reads),
+and their batch stream, ``StreamedBatches``, decodes each batch in ``data.workers`` DataLoader
+processes while the previous one trains.
 
-The stream cuts batches from exactly the permutation the in-memory ``BatchStream`` uses (same seed,
-same epochs, x-flip doubling included), and decodes with the same functions, so a streamed run sees
-the very batches an in-memory one would, and its whole state is again (epoch, cursor): resumes are
-exact whatever the number of workers.
+The stream cuts batches from exactly the permutations the in-memory ``BatchStream`` uses (same seed,
+same epochs, x-flip doubling included; an unpaired domain from its own salted permutation) and decodes
+with the same functions, so a streamed run sees the very batches an in-memory one would, and its
+whole state is again (epoch, cursor) per permutation: resumes are exact whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +25,10 @@ import numpy as np
 import torch
 
 from ganforge.data.archive import ZipMember
-from ganforge.data.base import ArrayDataset
+from ganforge.data.base import ArrayDataset, ImageRows
 from ganforge.data.decode import READ_ERRORS, read_square, rgb_to_unit
-from ganforge.data.loader import _Order
+from ganforge.data.loader import INDEPENDENT_SALT, Positions, _Order
+from ganforge.data.pixels import PixelBuffer, PixelImages
 from ganforge.errors import ConfigError, DataError
 
 
@@ -48,9 +51,10 @@ class ImageFiles:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def decode(self, index: int, draw: tuple[int, int] | None = None) -> torch.Tensor:
-        """Image ``index``; with ``crop: random`` and a ``draw`` (seed, epoch), its square sits where
-        that draw puts it, so an epoch's crops are the same in a resumed run."""
+    def read(self, index: int, draw: tuple[int, int] | None = None) -> np.ndarray:
+        """Image ``index`` as decoded (side, side, 3) uint8 RGB; with ``crop: random`` and a ``draw``
+        (seed, epoch), its square sits where that draw puts it, so an epoch's crops are the same in
+        a resumed run."""
         centering = (0.5, 0.5)
         if self.crop == "random" and draw is not None:
             u, v = np.random.default_rng([*draw, index]).random(2)
@@ -58,29 +62,32 @@ class ImageFiles:
         source = self.paths[index]
         try:
             image = source.open() if isinstance(source, ZipMember) else source
-            rgb = read_square(image, self.side, self.background, centering)
+            return read_square(image, self.side, self.background, centering)
         except READ_ERRORS as err:  # readable when listed, broken since (or truncated)
             raise DataError(f"image '{source}' could not be decoded ({err})") from None
-        return rgb_to_unit(rgb[None], self.channels)[0]
+
+    def decode(self, index: int, draw: tuple[int, int] | None = None) -> torch.Tensor:
+        """Image ``index`` (see ``read``) as (C, side, side) floats in [-1, 1]."""
+        return rgb_to_unit(self.read(index, draw)[None], self.channels)[0]
+
+    def cached(self) -> PixelImages | torch.Tensor:
+        """Every image decoded now, into the uint8 memory cache (``pixels.py``)."""
+        decoded = (self.read(i) for i in range(len(self)))
+        return PixelBuffer.filled(decoded, len(self), self.side).images(self.channels)
 
     def resized(self, side: int) -> ImageFiles:
         return ImageFiles(self.paths, side, self.channels, self.background, self.crop)
 
 
-class LazyImages:
+class LazyImages(ImageRows):
     """An (N, C, side, side) float image set in [-1, 1] that decodes only the rows it is indexed
-    with. It answers what code reading a dataset's ``x`` asks (``len``, ``shape``, ``ndim``,
-    indexing by int, slice, index list or tensor), so probes and references work unchanged."""
+    with (by int, slice, index list or tensor); ``ImageRows`` answers the rest of what code reading
+    a dataset's ``x`` asks, so probes and references work unchanged."""
 
-    ndim = 4
-    dtype = torch.float32
     device = torch.device("cpu")
 
     def __init__(self, files: ImageFiles) -> None:
         self.files = files
-
-    def __len__(self) -> int:
-        return len(self.files)
 
     @property
     def shape(self) -> torch.Size:
@@ -98,46 +105,66 @@ class LazyImages:
         """The same files decoded at ``side`` (one resampling from the source, not two)."""
         return LazyImages(self.files.resized(side))
 
+    def contiguous(self, memory_format: torch.memory_format = torch.contiguous_format) -> LazyImages:
+        """Itself: decoded rows come out contiguous, and a stream puts batches in the run's format."""
+        return self
+
+
+Group = dict[str, ImageFiles]  # images batched with the same indices: ``x`` and its paired ``a``
+
 
 class _Decoded(torch.utils.data.Dataset):
-    """What a DataLoader worker computes for one sample index of the doubled set: the image, mirrored
-    when the index is in the second half (x-flip)."""
+    """What a DataLoader worker computes for one sample: for each group (the images cut from the
+    main permutation; those of the independent set, cut from its own), the group's images at its
+    index of the doubled set, all mirrored together when the index is in the second half (x-flip)."""
 
-    def __init__(self, files: ImageFiles, seed: int) -> None:
-        self.files, self.seed = files, seed
+    def __init__(self, groups: list[Group], seed: int) -> None:
+        self.groups, self.seed = groups, seed
 
-    def __len__(self) -> int:
-        return 2 * len(self.files)
-
-    def __getitem__(self, key: tuple[int, int]) -> torch.Tensor:
-        epoch, index = key
-        n = len(self.files)
-        image = self.files.decode(index % n, (self.seed, epoch))
-        return image.flip(-1) if index >= n else image
+    def __getitem__(self, key: tuple[tuple[int, int], ...]) -> dict[str, torch.Tensor]:
+        sample = {}
+        for group, (epoch, index) in zip(self.groups, key, strict=True):
+            n = len(next(iter(group.values())))
+            for name, files in group.items():
+                image = files.decode(index % n, (self.seed, epoch))
+                sample[name] = image.flip(-1) if index >= n else image
+        return sample
 
 
 class _Replay(torch.utils.data.Sampler):
-    """Batches of sample indices replayed from a stream position: the loader's workers decode ahead
-    while the stream's own ``_Order`` advances only as batches are consumed."""
+    """Batches of sample keys replayed from the stream's position: the loader's workers decode
+    ahead on copies of its orders, while the stream's own orders advance only as batches are
+    consumed. A sample's key holds, per order, its (epoch, index): random crops differ by epoch."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, cursor: int) -> None:
-        self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, (epoch, cursor)
+    def __init__(self, orders: list[_Order], batch_size: int) -> None:
+        self.orders, self.batch_size = [order.replica() for order in orders], batch_size
 
-    def __iter__(self):
-        order = _Order(self.n, self.batch_size, self.seed, 0, torch.device("cpu"))
-        order.seek(*self.start)
+    def __iter__(self) -> Iterator[list[tuple[tuple[int, int], ...]]]:
         while True:
-            idx = order.take(0, self.batch_size).tolist()
-            yield [(order.epoch, i) for i in idx]  # the epoch: random crops differ between epochs
+            columns = [[(o.epoch, i) for i in o.take(0, self.batch_size).tolist()] for o in self.orders]
+            yield list(zip(*columns, strict=True))
 
 
-class StreamedBatches:
-    """``{"x": images[, "y": labels]}`` batches decoded by ``workers`` processes, the in-memory
-    ``BatchStream``'s permutation and state (one process: a folder streams on one device)."""
+def _group(images: dict[str, LazyImages], what: str, batch_size: int) -> Group:
+    """The files behind ``images`` (all of one length, at least a batch of them)."""
+    sizes = {len(v) for v in images.values()}
+    if len(sizes) > 1:
+        raise DataError(f"the streamed {what} hold different numbers of images: {sorted(sizes)}")
+    if batch_size > min(sizes):
+        raise DataError(f"'data.batch_size' ({batch_size}) is larger than the {what} ({min(sizes)} images)")
+    return {key: value.files for key, value in images.items()}
+
+
+class StreamedBatches(Positions):
+    """``{"x": images[, "y": labels], "a": ...}`` batches decoded by ``workers`` processes, with the
+    in-memory ``BatchStream``'s permutations and state (one process: a folder streams on one device).
+
+    ``images`` (``x`` and a paired ``a``) are cut from one permutation, ``independent`` ones (an
+    unpaired domain ``a``) from their own, salted as ``BatchStream`` salts it."""
 
     def __init__(
         self,
-        images: LazyImages,
+        images: dict[str, LazyImages],
         labels: torch.Tensor | None,
         batch_size: int,
         seed: int,
@@ -145,52 +172,64 @@ class StreamedBatches:
         xflip: bool = False,
         workers: int | None = None,
         channels_last: bool = False,
+        independent: dict[str, LazyImages] | None = None,
     ) -> None:
-        if batch_size > len(images):
-            n = len(images)
-            raise DataError(f"'data.batch_size' ({batch_size}) is larger than the folder ({n} images)")
-        self.images, self.labels, self.batch_size = images, labels, batch_size
-        self.seed, self.device = seed, device
-        self.copies = 2 if xflip else 1
+        self.groups = [_group(images, "folder", batch_size)]
+        self.images, self.independent = images, independent or {}
+        self.labels, self.batch_size, self.seed, self.device = labels, batch_size, seed, device
+        self.n = len(images["x"])
         self.workers = default_workers() if workers is None else workers
         self.format = torch.channels_last if channels_last else torch.contiguous_format
-        self.order = _Order(len(images) * self.copies, batch_size, seed, 0, torch.device("cpu"))
+        copies = 2 if xflip else 1
+        cpu = torch.device("cpu")
+        self.order, self.side = _Order(self.n * copies, batch_size, seed, 0, cpu), None
+        if independent:
+            self.groups.append(_group(independent, "independent set", batch_size))
+            side_n = len(next(iter(independent.values())))
+            self.side = _Order(side_n * copies, batch_size, seed, INDEPENDENT_SALT, cpu)
         self._batches: Any = None
 
     def __iter__(self) -> StreamedBatches:
         return self
 
     def _loader(self) -> Any:
-        replay = _Replay(len(self.images) * self.copies, self.batch_size, self.seed, *self.position())
+        orders = [self.order] if self.side is None else [self.order, self.side]
         # Its own generator: a loader draws its workers' base seed from the global RNG otherwise,
         # and the draw would fall at another step in a resumed run than in an uninterrupted one.
         loader = torch.utils.data.DataLoader(
-            _Decoded(self.images.files, self.seed), batch_sampler=replay, num_workers=self.workers,
-            prefetch_factor=2 if self.workers else None, persistent_workers=False,
+            _Decoded(self.groups, self.seed), batch_sampler=_Replay(orders, self.batch_size),
+            num_workers=self.workers, prefetch_factor=2 if self.workers else None, persistent_workers=False,
             generator=torch.Generator().manual_seed(self.seed),
         )  # fmt: skip
         return iter(loader)
-
-    def position(self) -> tuple[int, int]:
-        return self.order.epoch, self.order.cursor
 
     def __next__(self) -> dict[str, torch.Tensor]:
         if self._batches is None:
             self._batches = self._loader()
         images = next(self._batches)
-        idx = self.order.take(0, self.batch_size)  # the consumed position moves in step
-        x = images.to(self.device).contiguous(memory_format=self.format)
-        batch = {"x": x}
+        idx = self.order.take(0, self.batch_size)  # the consumed positions move in step
+        if self.side is not None:
+            self.side.take(0, self.batch_size)
+        batch = {"x": images.pop("x")}  # BatchStream's key order: x, y, then the inputs
         if self.labels is not None:
-            batch["y"] = self.labels[idx % len(self.images)].to(self.device)
-        return batch
+            batch["y"] = self.labels[idx % self.n]
+        batch.update(images)
+        return {key: self._place(value) for key, value in batch.items()}
 
-    def state_dict(self) -> dict[str, int]:
-        epoch, cursor = self.position()
-        return {"epoch": epoch, "cursor": cursor}
+    def _place(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(self.device)
+        return t.contiguous(memory_format=self.format) if t.ndim == 4 else t
+
+    def fixed_batch(self, n: int) -> dict[str, torch.Tensor]:
+        """As ``BatchStream.fixed_batch``: the first ``n`` images of each set in dataset order (centre
+        crops, unmirrored), decoded here; no order moves, so previews leave resumes exact."""
+        batch = {key: images[:n] for key, images in {**self.images, **self.independent}.items()}
+        if self.labels is not None:
+            batch["y"] = self.labels[:n]
+        return {key: self._place(value) for key, value in batch.items()}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.order.seek(state["epoch"], state["cursor"])
+        super().load_state_dict(state)
         self._batches = None  # the workers restart from the restored position
 
 
@@ -205,17 +244,24 @@ def check_cache(cache: str, workers: int | None, crop: str = "center") -> None:
         raise ConfigError(f"data.workers must be >= 0 (0: decode in the training process), got {workers}")
 
 
+def streamed(dataset: ArrayDataset, workers: int | None) -> ArrayDataset:
+    """``dataset``, whose images (``x``, paired ``extras``, ``independent`` ones) are ``LazyImages``,
+    with its batches decoded by ``StreamedBatches``: the stream reads the dataset as the run hands
+    it over (resized, say), so one factory serves the folder and the two-folder datasets."""
+
+    def stream(data: ArrayDataset, cfg: Any, device: torch.device, channels_last: bool) -> StreamedBatches:
+        return StreamedBatches(
+            {"x": data.x, **data.extras}, data.y, cfg.data.batch_size, cfg.train.seed, device,
+            xflip=cfg.data.xflip, workers=workers, channels_last=channels_last, independent=data.independent,
+        )  # fmt: skip
+
+    return dataclasses.replace(dataset, stream=stream)
+
+
 def streamed_folder(
     files: ImageFiles, labels: np.ndarray | None, num_classes: int, workers: int | None
 ) -> ArrayDataset:
     """A folder as a dataset that holds its file list only: ``x`` decodes what it is indexed with,
     and the run's batches come from ``StreamedBatches``."""
     y = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
-
-    def stream(dataset: ArrayDataset, cfg: Any, device: torch.device, channels_last: bool) -> StreamedBatches:
-        return StreamedBatches(
-            dataset.x, dataset.y, cfg.data.batch_size, cfg.train.seed, device, xflip=cfg.data.xflip,
-            workers=workers, channels_last=channels_last,
-        )  # fmt: skip
-
-    return ArrayDataset(x=LazyImages(files), y=y, name="folder", num_classes=num_classes, stream=stream)
+    return streamed(ArrayDataset(x=LazyImages(files), y=y, name="folder", num_classes=num_classes), workers)

@@ -44,9 +44,10 @@ def reference_path(cfg: Config, extractor: Any, max_n: int = MAX_REAL) -> Path:
 
 
 def seeded_subset(x: torch.Tensor, n: int) -> torch.Tensor:
-    """At most ``n`` rows of ``x``, the same ones every time (seed 0), so numbers are repeatable."""
+    """At most ``n`` rows of ``x``, the same ones every time (seed 0), so numbers are repeatable; a
+    tensor even where ``x`` is a folder's uint8 cache or decoded on demand (``x[:]``)."""
     if len(x) <= n:
-        return x
+        return x[:]
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:n]]
 
 
