@@ -162,10 +162,15 @@ def describe(name: str, handle: Any) -> dict[str, Any]:
 class Studio:
     """The models by name, the limits, and the one thread every computation runs on, in turn.
 
-    One dedicated thread, not a pool: torch's CPU kernels keep a team of OpenMP threads per calling
-    thread, and a second team spinning beside the first on a small machine made a sampling call
-    ~2.5 ms slower (measured). Requests wait for their turn at ``gate``, where a time-out can still
-    cancel them, rather than in the thread's queue."""
+    One dedicated thread, not a pool: torch's CPU kernels run in a team of OpenMP threads owned by
+    the calling thread (libgomp), so each new thread that computes builds a team of its own. Once a
+    process holds more team threads than cores (here: this thread's team and that of the thread
+    that loaded the models), libgomp puts idle team threads to sleep after every parallel region
+    instead of letting them spin. Measured on 2 cores (benchmarks/serve_latency.py): that makes a
+    sampling call 1.5-2x slower than in a process with one team while the machine is idle, but 7-8x
+    faster while other processes keep the cores busy, where a spinning team fights them. So the
+    studio does not try to be its process's only team. Requests wait for their turn at ``gate``,
+    where a time-out can still cancel them, rather than in the thread's queue."""
 
     def __init__(self, models: dict[str, Any], limits: Limits) -> None:
         if not models:
