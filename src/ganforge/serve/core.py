@@ -115,8 +115,9 @@ PNG_END = _chunk(b"IEND", b"")
 
 def _deflate(rows: np.ndarray) -> bytes:
     """zlib's run-length strategy: generated samples are noise-like textures, where deflate's string
-    matching (``zlib.compress``) finds little and cost 2-3x more per image (benchmarks/serve_latency.py);
-    on them run-length coding gave smaller files, and flat areas (masks, drawings) still shrink."""
+    matching (``zlib.compress`` at level 1) finds little and took about twice as long (16 quickstart
+    samples, interleaved runs); run-length coding gave 11% smaller files on them, and flat areas
+    (masks, drawings) still shrink."""
     packer = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
     return packer.compress(rows) + packer.flush()
 
@@ -166,11 +167,12 @@ class Studio:
     the calling thread (libgomp), so each new thread that computes builds a team of its own. Once a
     process holds more team threads than cores (here: this thread's team and that of the thread
     that loaded the models), libgomp puts idle team threads to sleep after every parallel region
-    instead of letting them spin. Measured on 2 cores (benchmarks/serve_latency.py): that makes a
-    sampling call 1.5-2x slower than in a process with one team while the machine is idle, but 7-8x
-    faster while other processes keep the cores busy, where a spinning team fights them. So the
-    studio does not try to be its process's only team. Requests wait for their turn at ``gate``,
-    where a time-out can still cancel them, rather than in the thread's queue."""
+    instead of letting them spin. Measured on 2 cores, that made a sampling call 1.5-2x slower than
+    in a process with one team while the machine was idle, but 3-9x faster while other processes
+    kept the cores busy and a spinning team fought them (benchmarks/serve_latency.py: ``in_process``
+    against ``in_process_alone``). So the studio does not try to be its process's only team.
+    Requests wait for their turn at ``gate``, where a time-out can still cancel them, rather than
+    in the thread's queue."""
 
     def __init__(self, models: dict[str, Any], limits: Limits) -> None:
         if not models:
