@@ -214,6 +214,8 @@ def test_the_studio_png_coder_gives_the_bytes_pil_reads_back() -> None:
         for uri, expected in zip(png_uris(x), to_uint8(x), strict=True):
             pixels = np.asarray(decoded(uri))
             assert np.array_equal(pixels.reshape(expected.shape), expected)
+    flat = torch.zeros(2, 3, 64, 64)  # compressed, not stored: a flat picture is a few dozen bytes
+    assert all(len(base64.b64decode(uri.split(",", 1)[1])) < 200 for uri in png_uris(flat))
 
 
 def test_seeds_hosts_and_chunked_bodies_are_bounded(studio_url: str) -> None:
