@@ -108,14 +108,17 @@ def read_images(source: str, in_shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def threshold_for(handle: Any, scores: np.ndarray, fpr: float | None, contamination: float | None) -> float:
-    """The run's calibrated threshold at ``fpr``, or with ``contamination`` C the (1 − C) quantile of
-    these very scores (the top C of INPUT flagged: for an INPUT known to hold that share)."""
+    """The run's calibrated threshold at ``fpr``, or with ``contamination`` C the score just below
+    the round(C·N) highest of these very scores, so exactly those are flagged (barring ties): for
+    an INPUT known to hold that share of anomalies."""
     if contamination is None:
         return handle.threshold(0.05 if fpr is None else fpr)
     from ganforge.tasks.anomaly import check_fraction
 
     check_fraction(contamination, "--contamination")
-    return float(np.quantile(scores, 1.0 - contamination, method="higher"))
+    k = round(contamination * len(scores))
+    ranked = np.sort(scores)
+    return float(ranked[len(ranked) - k - 1]) if k < len(ranked) else -np.inf
 
 
 def write_scores(path: Path, scores: np.ndarray, flags: np.ndarray) -> None:
