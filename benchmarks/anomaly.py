@@ -15,7 +15,8 @@ plus each GAN detector's scoring throughput (test images per second, one process
 The budget (steps, widths) is a command-line choice, recorded in the line: this machine has two
 shared CPU cores, so the defaults are far below the presets' own training lengths.
 
-    python benchmarks/anomaly.py [--digits 0,1,...] [--steps 800] [--gan-steps 600] [--width 16]
+    python benchmarks/anomaly.py [--digits 0,1,...] [--methods ganomaly,ae_ablation,fanogan]
+        [--steps 800] [--gan-steps 600] [--encoder-steps 400] [--width 16] [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def gan_overrides(args: argparse.Namespace, normal: list[int]) -> dict[str, tupl
         f"data.normal_classes={json.dumps(normal)}",
         f"model.ngf={args.width}",
         f"model.ndf={args.width}",
+        f"data.batch_size={args.batch_size}",
         f"train.seed={args.seed}",
         "train.progress=false",
         "train.sample_every=100000",
@@ -159,6 +161,7 @@ def main() -> None:
     p.add_argument("--gan-steps", type=int, default=600, help="f-AnoGAN stage 1 (WGAN-GP) steps")
     p.add_argument("--encoder-steps", type=int, default=400, help="f-AnoGAN stage 2 (izi_f) steps")
     p.add_argument("--width", type=int, default=16, help="model.ngf = model.ndf")
+    p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
@@ -167,7 +170,8 @@ def main() -> None:
     digits = [int(d) for d in args.digits.split(",")]
     test, labels = mnist_arrays("test")
     per_digit = {d: one_digit(args, d, test, labels) for d in digits}
-    budget = {k: getattr(args, k) for k in ("steps", "gan_steps", "encoder_steps", "width", "seed")}
+    keys = ("methods", "steps", "gan_steps", "encoder_steps", "width", "batch_size", "seed")
+    budget = {k: getattr(args, k) for k in keys}
     print(json.dumps({
         "benchmark": "anomaly_mnist_protocol1", "digits": digits, "budget": budget,
         **summary(per_digit), "per_digit": per_digit, "machine": machine_facts(args.threads),
