@@ -155,3 +155,13 @@ def test_no_normal_data_is_a_clear_error(cli, tmp_path) -> None:
 def test_the_handle_refuses_images_of_another_size(ones_run: Path) -> None:
     with pytest.raises(DataError, match="takes 1x32x32"):
         open_run(ones_run, expect="anomaly").score(torch.zeros(2, 3, 32, 32))
+
+
+def test_exports_say_a_detector_is_opened_from_its_run(ones_run: Path, tmp_path: Path, cli) -> None:
+    rc, _, err = cli("export", ones_run, "-o", tmp_path / "d.onnx")
+    assert rc == 2 and "no ONNX/TorchScript export" in err
+    assert cli("export", ones_run, "-o", tmp_path / "d.safetensors")[0] == 0
+    rc, _, err = cli(
+        "anomaly", "score", tmp_path / "d.safetensors", tmp_path / "x.npz", "-o", tmp_path / "s.csv"
+    )
+    assert rc == 2 and "opened from its run directory" in err

@@ -28,13 +28,17 @@ from ganforge.data.base import resize_images
 from ganforge.errors import CheckpointError, ConfigError, DataError, EvalError
 from ganforge.models.anomaly import AnomalyModel, Scores
 from ganforge.registry import DATASETS, register_task
-from ganforge.tasks.base import Handle, Task
+from ganforge.tasks.base import Graph, Handle, Task
 from ganforge.tasks.views import GeneratedView, grid_uri, weights_of
 from ganforge.training.build import build_networks
 from ganforge.training.checkpoint import load_checkpoint, load_module_state
 from ganforge.utils.io import atomic_write_json
 
 CALIBRATION_FILE = "calibration.json"
+NO_EXPORT = (
+    "an anomaly detector is opened from its run directory (its critic and calibration live there;"
+    " exports keep the generator only)"
+)
 DEFAULT_FPR = 0.05
 NO_SAMPLE_METRIC = (
     "anomaly runs have no sample metric: score them by AUROC/AUPRC on labelled images"
@@ -72,6 +76,8 @@ class AnomalyHandle(Handle):
     def load_info(self, checkpoint: Path) -> None:
         """The critic (f-AnoGAN scores with its features) from the same checkpoint, and the
         calibration saved beside it, if it belongs to this checkpoint."""
+        if not checkpoint.with_suffix(".json").is_file():  # a one-file export: G only
+            raise CheckpointError(f"'{checkpoint}' is no run checkpoint: {NO_EXPORT}")
         tensors, _ = load_checkpoint(checkpoint)
         if "data_shape" not in self.info:
             raise CheckpointError(
@@ -195,6 +201,9 @@ class AnomalyTask(Task):
 
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         raise EvalError(NO_SAMPLE_METRIC)
+
+    def export_graph(self, handle: Any, direction: str = "AtoB", truncation: float = 1.0) -> Graph:
+        raise ConfigError(f"anomaly detectors have no ONNX/TorchScript export yet: {NO_EXPORT}")
 
     def report_view(self, handle: AnomalyHandle, rows: int = 8) -> GeneratedView | None:
         """The first ``rows`` calibration images: input | reconstruction | residual (white = 2)."""
