@@ -156,9 +156,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     """score images with an anomaly detector: index,score,is_anomaly per image
 
     Higher scores are more anomalous. is_anomaly is 1 above the run's threshold at --fpr (default
-    0.05: the share of held-out normal images above it), or with --contamination C above the
-    (1 - C) quantile of INPUT's own scores. --explain DIR writes input | reconstruction | residual
-    heatmap per image.
+    0.05: the share of held-out normal images above it), or with --contamination C for the
+    round(C * N) highest-scoring images of INPUT itself. --explain DIR writes input |
+    reconstruction | residual heatmap per image.
     """
     from ganforge.tasks import open_run
 
