@@ -151,7 +151,12 @@ class GANomalyGenerator(AnomalyModel):
 
 class FAnoGANGenerator(Generator, AnomalyModel):
     """f-AnoGAN's G (z → x, a ``Generator``: sample grids and the latent tools work on it) with
-    the izi_f encoder E (x → z) beside it; ``kappa`` weights the feature residual."""
+    the izi_f encoder E (x → z) beside it; ``kappa`` weights the feature residual.
+
+    E keeps PyTorch's default (Kaiming-uniform) initialisation: under DCGAN's N(0, 0.02) every
+    unnormalised layer shrinks its input, E starts out mapping every image to z ≈ 0 (G's mean
+    image), far inside N(0, I), and Adam at G's learning rate takes thousands of steps to grow it
+    (measured: the izi_f loss flat over 200 steps)."""
 
     def __init__(self, channels: int, side: int, z_dim: int, width: int, kappa: float) -> None:
         super().__init__()
@@ -159,6 +164,9 @@ class FAnoGANGenerator(Generator, AnomalyModel):
         self.kappa = kappa
         self.decoder = ConvDecoder(z_dim, channels, side, width)
         self.encoder = ConvEncoder(channels, side, width, z_dim, batch_norm=False)
+        for m in self.encoder.modules():  # PyTorch's default init, not DCGAN's N(0, 0.02): see below
+            if isinstance(m, nn.Conv2d):
+                m.reset_parameters()
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.decoder(z)
