@@ -133,3 +133,27 @@ def test_restoration_baselines_and_scores_on_known_answers():
     assert torch.equal(mean[mask.expand_as(x) < 0.5], x[mask.expand_as(x) < 0.5])
     flat = HeldOutPairs(a=torch.full((2, 1, 8, 8), 0.25), x=torch.full((2, 1, 32, 32), 0.25), y=None)
     assert torch.allclose(restoration.bicubic(flat), flat.x)
+
+
+def test_anomaly_classic_scores_rank_outliers_high_and_goals_read_the_means():
+    """Every classic detector's score is oriented like the GAN scores (higher = more anomalous),
+    and the goals compare the right means (a benchmark whose sign is flipped reports 1 - AUROC)."""
+    import anomaly
+
+    rng = np.random.default_rng(0)
+    normal, test = rng.normal(size=(300, 60)), rng.normal(size=(40, 60))
+    test[:20] += 6.0  # the first 20 are far from every normal point
+    is_anomaly = np.arange(40) < 20
+    for name, scores in anomaly.classic_scores(normal, test, seed=0).items():
+        assert anomaly.metrics(scores, is_anomaly)["auroc"] > 0.95, name
+    row = {m: {"auroc": a, "auprc": 0.5} for m, a in (("iforest", 0.7), ("ocsvm", 0.6), ("lof", 0.8))}
+    per_digit = {
+        0: {**row, "ganomaly": {"auroc": 0.9, "auprc": 0.5}, "ae_ablation": {"auroc": 0.85, "auprc": 0.5}}
+    }
+    goals = anomaly.summary(per_digit)["goals"]
+    assert goals["ganomaly"] == {
+        "mean_auroc>=0.85": True,
+        "min_auroc>=0.6": True,
+        "above_every_classic_mean": True,
+    }
+    assert goals["ganomaly_beats_ablation"] is True

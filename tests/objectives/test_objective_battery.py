@@ -71,6 +71,9 @@ CASES = {
     # ctgan: training-by-sampling draws its own batches; its stream state is checkpointed
     "ctgan": Case("tabular/ctgan"),
     "gain": Case("tabular/gain"),
+    "ganomaly": Case("anomaly/mnist_ganomaly"),
+    # fanogan: stage 1 (WGAN-GP) for 3 steps, then the encoder; the resume at 3 crosses the boundary
+    "fanogan-stages": Case("anomaly/mnist_fanogan", ("objective.gan_steps=3",)),
 }
 
 

@@ -225,6 +225,7 @@ def add_completion_parser(sub: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from ganforge import __version__
+    from ganforge.cli.anomaly import add_anomaly_parser
     from ganforge.cli.augment_set import add_augment_parser
     from ganforge.cli.dataset import add_dataset_parser
     from ganforge.cli.evaluate import add_eval_parser, add_sweep_parser
@@ -245,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_parser, add_sample_parser, add_list_parser, add_info_parser, add_eval_parser,
         add_sweep_parser, add_report_parser, add_latent_parser, add_tabular_parser, add_impute_parser,
         add_translate_parser, add_fid_parser, add_dataset_parser, add_export_parser, add_serve_parser,
-        add_augment_parser, add_completion_parser,
+        add_augment_parser, add_anomaly_parser, add_completion_parser,
     ):  # fmt: skip
         add(sub)
     return parser

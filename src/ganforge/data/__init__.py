@@ -13,6 +13,7 @@ from ganforge.data import (  # noqa: F401  (imported for their registrations)
     embedded,
     files,
     masked,
+    normal,
     paired,
     patches,
     stacked,

@@ -1,6 +1,7 @@
 """Model families; importing this package registers each family's builders in ``MODELS``."""
 
 from ganforge.models import (  # noqa: F401  (registration)
+    anomaly,
     attr_edit,
     biggan,
     conditional,

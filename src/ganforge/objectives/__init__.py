@@ -1,6 +1,17 @@
 """Training schemes: each says what is optimised in which phase; ``Trainer`` runs any of them."""
 
-from ganforge.objectives import acgan, attr_edit, cyclegan, gan, inpaint, pix2pix, srgan, stylegan2
+from ganforge.objectives import (
+    acgan,
+    attr_edit,
+    cyclegan,
+    fanogan,
+    gan,
+    ganomaly,
+    inpaint,
+    pix2pix,
+    srgan,
+    stylegan2,
+)
 from ganforge.objectives.base import Batch, Context, Objective, Phase
 
 __all__ = [
@@ -11,7 +22,9 @@ __all__ = [
     "acgan",
     "attr_edit",
     "cyclegan",
+    "fanogan",
     "gan",
+    "ganomaly",
     "inpaint",
     "pix2pix",
     "srgan",

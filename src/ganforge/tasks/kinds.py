@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ganforge.config import Config
 from ganforge.registry import MODELS, TASKS
+from ganforge.tasks.anomaly import AnomalyTask  # noqa: F401  (registers the kind)
 from ganforge.tasks.base import Task
 from ganforge.tasks.generation import GenerationTask
 from ganforge.tasks.translation import TranslationTask  # noqa: F401  (registers the kind)
