@@ -27,10 +27,39 @@ class AtLeast:
 
     minimum: float
 
+    def holds(self, value: float) -> bool:
+        return value >= self.minimum
 
+    def words(self, is_int: bool) -> str:
+        """What a value must be, after "must be": ints read "at least 1", floats "a finite number >= 0"."""
+        return f"at least {self.minimum:g}" if is_int else f"a finite number >= {self.minimum:g}"
+
+    def integer_words(self) -> str:
+        return f"an integer of at least {self.minimum:g}"
+
+
+@dataclass(frozen=True)
+class Within:
+    """A closed range declared with its option: ``Annotated[float, Within(0, 1)]`` (probabilities)."""
+
+    low: float
+    high: float
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def words(self, is_int: bool) -> str:
+        return f"in [{self.low:g}, {self.high:g}]"
+
+    def integer_words(self) -> str:
+        return f"an integer in [{self.low:g}, {self.high:g}]"
+
+
+Bound = AtLeast | Within
 PositiveInt = Annotated[int, AtLeast(1)]  # widths, depths, intervals: at least one
 NonNegativeInt = Annotated[int, AtLeast(0)]  # counts where 0 means none
 NonNegativeFloat = Annotated[float, AtLeast(0)]  # loss weights and penalty strengths: 0 is off
+Probability = Annotated[float, Within(0, 1)]  # chances and shares: 0 and 1 included
 
 
 class Options:
@@ -41,38 +70,31 @@ class Options:
     SECTION: ClassVar[str] = "objective"
 
     def __post_init__(self) -> None:
-        for key, is_int, minimum in declared_bounds(type(self)):
+        for key, is_int, bound in declared_bounds(type(self)):
             value = getattr(self, key)
             if value is not None:
-                check_bound(self.SECTION, key, value, is_int, minimum)
+                check_bound(f"'{self.SECTION}.{key}'", value, is_int, bound)
 
 
 @functools.cache
-def declared_bounds(cls: type) -> tuple[tuple[str, bool, float], ...]:
-    """(key, integer?, minimum) of each field of ``cls`` annotated with an ``AtLeast``; an optional
-    field (``PositiveInt | None``) is checked when it is not None."""
+def declared_bounds(cls: type) -> tuple[tuple[str, bool, Bound], ...]:
+    """(key, integer?, bound) of each field of ``cls`` annotated with an ``AtLeast`` or ``Within``;
+    an optional field (``PositiveInt | None``) is checked when it is not None."""
     bounds = []
     for key, hint in typing.get_type_hints(cls, include_extras=True).items():
         args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
         for arg in args:
             extras = getattr(arg, "__metadata__", ())
-            for bound in (e for e in extras if isinstance(e, AtLeast)):
-                bounds.append((key, typing.get_args(arg)[0] is int, bound.minimum))
+            for bound in (e for e in extras if isinstance(e, (AtLeast, Within))):
+                bounds.append((key, typing.get_args(arg)[0] is int, bound))
     return tuple(bounds)
 
 
-def check_bound(section: str, key: str, value: Any, is_int: bool, minimum: float) -> None:
+def check_bound(name: str, value: Any, is_int: bool, bound: Bound) -> None:
     """The ConfigError for one declared bound; integers must also be integers (not bools or floats):
     widths and counts that size layers, where a float would fail deep inside ``nn.Conv2d``."""
-    if is_int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"'{section}.{key}' must be an integer of at least {minimum:g}, got {value!r}")
-        if value < minimum:
-            raise ConfigError(f"'{section}.{key}' must be at least {minimum:g}, got {value}")
-    elif (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value < minimum
-    ):
-        raise ConfigError(f"'{section}.{key}' must be a finite number >= {minimum:g}, got {value}")
+    if is_int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{name} must be {bound.integer_words()}, got {value!r}")
+    number = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if not (number and bound.holds(value)):
+        raise ConfigError(f"{name} must be {bound.words(is_int)}, got {value}")

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ganforge.models.base import Generator, ImageModelOptions, Networks, init_dcgan_weights
-from ganforge.options import check_at_least, check_integers
+from ganforge.options import NonNegativeFloat, PositiveInt
 from ganforge.registry import register_model, register_variant
 
 # The sides the conv stacks are written for: halvings down to 4×4.
@@ -192,12 +192,9 @@ class AnomalyModelOptions(ImageModelOptions):
     """``z_dim``: the latent code's size; ``ngf``/``ndf``: the first conv widths of G's stacks and D
     (each halving of the side doubles them)."""
 
-    z_dim: int = 100
-    ngf: int = 64
-    ndf: int = 64
-
-    def __post_init__(self) -> None:
-        check_integers(self, 1, "z_dim", "ngf", "ndf")
+    z_dim: PositiveInt = 100
+    ngf: PositiveInt = 64
+    ndf: PositiveInt = 64
 
 
 @dataclass(frozen=True)
@@ -205,11 +202,7 @@ class FAnoGANOptions(AnomalyModelOptions):
     """``kappa``: κ, the weight of D's feature residual in the encoder's loss and in the score
     (1.0 in the paper)."""
 
-    kappa: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_at_least(self, 0, "kappa")
+    kappa: NonNegativeFloat = 1.0
 
 
 Build = Callable[[int, int, Any], Networks]

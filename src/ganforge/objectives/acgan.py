@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
+from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats, WrapsGame
 from ganforge.objectives.gan import AdversarialObjective, GANOptions
 from ganforge.options import NonNegativeFloat
 from ganforge.registry import register_objective
@@ -69,7 +69,7 @@ class ACGANOptions(GANOptions):
 
 
 @register_objective("acgan")
-class ACGANObjective(Objective):
+class ACGANObjective(WrapsGame, Objective):
     """AC-GAN: gan objective + auxiliary class cross-entropy on real and fake (Odena et al. 2017)
 
     The ``gan`` objective's phases plus the auxiliary classification loss (module docstring).
@@ -88,15 +88,15 @@ class ACGANObjective(Objective):
                 " (model acgan or acgan_tiny on a dataset with classes)"
             )
         self.recorder = ClassLogitRecorder(d)
-        self.adversarial = AdversarialObjective({**nets, "d": self.recorder}, ctx, options)
+        self.game = AdversarialObjective({**nets, "d": self.recorder}, ctx, options)
         self.d, self.aux_weight = d, options.aux_weight
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.adversarial.g, "d": self.d}  # D itself: checkpoint keys as for any model
+        return {"g": self.game.g, "d": self.d}  # D itself: checkpoint keys as for any model
 
     def phases(self) -> list[Phase]:
         # Dreg (lazy R1/R2/GP): the penalties alone, the adversarial objective's own step.
-        return self.adversarial.phase_list(self.d_step, self.g_step, self.adversarial.dreg_step)
+        return self.game.phase_list(self.d_step, self.g_step, self.game.dreg_step)
 
     def _recorded(self, step: Any, batch: Batch) -> tuple[Stats, list[tuple[torch.Tensor, Any]]]:
         """The adversarial step's output and the class logits D recorded while it ran."""
@@ -110,7 +110,7 @@ class ACGANObjective(Objective):
     def d_step(self, batch: Batch) -> Stats:
         # The D step scores the real batch, then the fakes (made with the same labels); any
         # further forwards (WGAN-GP's interpolates) are penalty terms, not classified.
-        out, records = self._recorded(self.adversarial.d_step, batch)
+        out, records = self._recorded(self.game.d_step, batch)
         (real_cls, real_y), (fake_cls, fake_y) = records[0], records[1]
         aux_real, acc_real = class_loss(real_cls, real_y)
         aux_fake, acc_fake = class_loss(fake_cls, fake_y)
@@ -124,19 +124,9 @@ class ACGANObjective(Objective):
         return out
 
     def g_step(self, batch: Batch) -> Stats:
-        out, records = self._recorded(self.adversarial.g_step, batch)
+        out, records = self._recorded(self.game.g_step, batch)
         fake_cls, fake_y = records[0]
         aux_g, acc_g = class_loss(fake_cls, fake_y)
         out["loss"] = out["loss"] + self.aux_weight * aux_g
         out.update(aux_g=aux_g.detach(), aux_acc_g=acc_g.detach())
         return out
-
-    # The adversarial objective's state is all there is.
-    def after_optimizer_step(self, phase: Phase) -> None:
-        self.adversarial.after_optimizer_step(phase)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.adversarial.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.adversarial.load_state_dict(state)

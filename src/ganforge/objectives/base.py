@@ -115,6 +115,23 @@ class Objective:
         return None
 
 
+class WrapsGame:
+    """Mixin of an objective built around another objective's game (``self.game``, e.g. the ``gan``
+    objective's): its optimiser hook and its checkpointed state are the game's, so they are
+    forwarded here once instead of in each such objective (ACGAN, f-AnoGAN, ...)."""
+
+    game: Objective
+
+    def after_optimizer_step(self, phase: Phase) -> None:
+        self.game.after_optimizer_step(phase)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.game.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.game.load_state_dict(state)
+
+
 class TwoPlayerObjective(Objective):
     """An objective of a generator ``g`` and a discriminator ``d``, trained by the optimisers
     ``optim.g`` and ``optim.d`` (every game ganforge ships; CycleGAN's pairs are one ``g``, one ``d``).

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 from ganforge.models.anomaly import Critic, FAnoGANGenerator
-from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
+from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, WrapsGame
 from ganforge.objectives.gan import AdversarialObjective, GANOptions
-from ganforge.options import check_integers
+from ganforge.options import NonNegativeFloat, NonNegativeInt, PositiveInt
 from ganforge.registry import register_objective
 
 
@@ -36,17 +35,13 @@ class FAnoGANObjectiveOptions(GANOptions):
     """The ``gan`` objective's keys with WGAN-GP's defaults (``loss`` is set by the config's
     ``objective.loss``: write ``wgan`` there), plus ``gan_steps``: the length of stage 1."""
 
-    n_critic: int = 5
-    gp_lambda: float = 10.0
-    gan_steps: int = 1000
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_integers(self, 0, "gan_steps")
+    n_critic: PositiveInt = 5
+    gp_lambda: NonNegativeFloat = 10.0
+    gan_steps: NonNegativeInt = 1000
 
 
 @register_objective("fanogan")
-class FAnoGANObjective(TwoPlayerObjective):
+class FAnoGANObjective(WrapsGame, TwoPlayerObjective):
     """f-AnoGAN: WGAN-GP for gan_steps, then the izi_f encoder with G and D frozen (Schlegl et al. 2019)"""
 
     Options = FAnoGANObjectiveOptions
@@ -55,11 +50,10 @@ class FAnoGANObjective(TwoPlayerObjective):
 
     def setup(self, options: FAnoGANObjectiveOptions) -> None:
         self.game = AdversarialObjective({"g": self.g, "d": self.d}, self.ctx, options)
-        self.gan_steps = options.gan_steps
 
     def phases(self) -> list[Phase]:
-        stage1 = [dataclasses.replace(p, stop=self.gan_steps) for p in self.game.phases()]
-        return [*stage1, Phase("E", trains="g", step=self.e_step, start=self.gan_steps)]
+        stage1 = [dataclasses.replace(p, stop=self.options.gan_steps) for p in self.game.phases()]
+        return [*stage1, Phase("E", trains="g", step=self.e_step, start=self.options.gan_steps)]
 
     def e_step(self, batch: Batch) -> Stats:
         x = batch["x"]
@@ -73,13 +67,3 @@ class FAnoGANObjective(TwoPlayerObjective):
             "izi_pixels": pixels.detach(),
             "izi_features": features.detach(),
         }
-
-    # The adversarial game's state is all there is.
-    def after_optimizer_step(self, phase: Phase) -> None:
-        self.game.after_optimizer_step(phase)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.game.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.game.load_state_dict(state)

@@ -26,21 +26,21 @@ from torch import nn
 from ganforge.losses import get_loss
 from ganforge.models.anomaly import Critic, GANomalyGenerator, pixel_residual
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms
-from ganforge.options import check_at_least
+from ganforge.options import NonNegativeFloat, Options
 from ganforge.registry import register_objective
 
 
 @dataclass(frozen=True)
-class GANomalyOptions:
+class GANomalyOptions(Options):
     """The paper's weights: ``w_adv`` 1, ``w_con`` 50, ``w_enc`` 1; ``loss``: D's adversarial loss."""
 
     loss: str = "ns"
-    w_adv: float = 1.0
-    w_con: float = 50.0
-    w_enc: float = 1.0
+    w_adv: NonNegativeFloat = 1.0
+    w_con: NonNegativeFloat = 50.0
+    w_enc: NonNegativeFloat = 1.0
 
     def __post_init__(self) -> None:
-        check_at_least(self, 0, "w_adv", "w_con", "w_enc")
+        super().__post_init__()
         get_loss(self.loss)
 
 
@@ -54,13 +54,12 @@ class GANomalyObjective(TwoPlayerObjective):
 
     def setup(self, options: GANomalyOptions) -> None:
         self.loss = get_loss(options.loss)
-        self.w_adv, self.w_con, self.w_enc = options.w_adv, options.w_con, options.w_enc
         self._pending: tuple[torch.Tensor, ...] | None = None  # the D phase's (x̂, z, ẑ) with G's graph
 
     def phases(self) -> list[Phase]:
         """D then G; the autoencoder ablation (``w_adv`` 0) G only, on a fresh batch each step."""
-        g_phase = Phase("G", trains="g", step=self.g_step, fresh_batch=not self.w_adv)
-        if not self.w_adv:
+        g_phase = Phase("G", trains="g", step=self.g_step, fresh_batch=not self.options.w_adv)
+        if not self.options.w_adv:
             return [g_phase]
         return [Phase("D", trains="d", step=self.d_step, keep_graph=("g",)), g_phase]
 
@@ -78,13 +77,13 @@ class GANomalyObjective(TwoPlayerObjective):
         x_hat, z, z_hat = out
         con = (x.float() - x_hat.float()).abs().mean()
         enc = F.mse_loss(z_hat.float(), z.float())
-        loss = self.w_con * con + self.w_enc * enc
+        loss = self.options.w_con * con + self.options.w_enc * enc
         stats = {"l_con": con.detach(), "l_enc": enc.detach()}
-        if self.w_adv:
+        if self.options.w_adv:
             with torch.no_grad():
                 real_features = self.d.features(x).float()
             adv = F.mse_loss(self.d.features(x_hat).float(), real_features)
-            loss = loss + self.w_adv * adv
+            loss = loss + self.options.w_adv * adv
             stats["loss_g"] = adv.detach()
         return {"loss": loss, **stats}
 

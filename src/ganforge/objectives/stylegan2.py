@@ -36,7 +36,7 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.models.stylegan2 import StyleGAN2Generator
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective, discriminator_terms, prefixed
-from ganforge.options import NonNegativeFloat, PositiveInt
+from ganforge.options import NonNegativeFloat, PositiveInt, Probability
 from ganforge.registry import register_objective
 from ganforge.regularizers import zero_centered_penalty
 from ganforge.utils.distributed import mean_across_ranks
@@ -75,12 +75,10 @@ class StyleGAN2Options(AugmentOptions):
     pl_every: PositiveInt = 4
     pl_batch_shrink: PositiveInt = 2
     pl_decay: float = 0.01
-    style_mixing: float = 0.9
+    style_mixing: Probability = 0.9
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0 <= self.style_mixing <= 1:
-            raise ConfigError(f"'objective.style_mixing' is a probability in [0, 1], got {self.style_mixing}")
         if not 0 < self.pl_decay <= 1:
             raise ConfigError(f"'objective.pl_decay' must be in (0, 1], got {self.pl_decay}")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from ganforge.config import Config
 from ganforge.data.base import ArrayDataset
 from ganforge.data.tables import TABLE_NAMES, load_table
 from ganforge.errors import ConfigError, DataError, EvalError
+from ganforge.options import AtLeast, Options, PositiveInt
 from ganforge.registry import register_dataset
 from ganforge.tabular.io import read_table
 from ganforge.tabular.sampler import ConditionSampler, TrainingBySampling
@@ -42,7 +43,7 @@ TABLE_FORMAT = "ganforge.table/1"  # the layout of ``info["table"]``
 
 
 @dataclass(frozen=True)
-class TableOptions:
+class TableOptions(Options):
     """How a table is encoded and split; the ``table`` dataset's keys (Xu et al. 2019, Sec. 4.2).
 
     ``max_modes`` / ``mode_weight_threshold``: the variational Gaussian mixture per continuous
@@ -52,19 +53,18 @@ class TableOptions:
     stopping (0: train on all); ``seed``: the mixture fits, the mode draws and the split.
     """
 
+    SECTION: ClassVar[str] = "data"
+
     discrete: tuple[Any, ...] | None = None
-    max_modes: int = 10
+    max_modes: PositiveInt = 10
     mode_weight_threshold: float = 0.005
-    max_categories: int = 100
+    max_categories: Annotated[int, AtLeast(2)] = 100  # a value and the "other" slot
     discrete_max_levels: int = 10
     validation_fraction: float = 0.1
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_modes < 1:
-            raise ConfigError(f"'max_modes' must be a positive integer, got {self.max_modes}")
-        if self.max_categories < 2:
-            raise ConfigError(f"'max_categories' must be at least 2, got {self.max_categories}")
+        super().__post_init__()
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError(f"'validation_fraction' must be in [0, 1), got {self.validation_fraction}")
 

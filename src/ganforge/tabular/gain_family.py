@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ganforge.data.base import ArrayDataset
-from ganforge.errors import CheckpointError, ConfigError, DataError, EvalError
+from ganforge.errors import CheckpointError, ConfigError, DataError
 from ganforge.models.base import ModelOptions
 from ganforge.options import PositiveInt
 from ganforge.registry import register_dataset, register_model, register_task, register_variant
@@ -159,12 +159,7 @@ class ImputationTask(Task):
     report_title = "Imputation"
     loader = "ganforge.tabular.Imputer.from_run (or `ganforge impute --run RUN --resume`)"
     network = GainGenerator
-
-    def check_evaluable(self, cfg: Any) -> None:
-        raise EvalError(NO_SAMPLE_METRIC)
-
-    def eval_samples(self, ctx: Any) -> torch.Tensor:
-        raise EvalError(NO_SAMPLE_METRIC)
+    no_sample_metric = NO_SAMPLE_METRIC
 
 
 __all__ = [

@@ -36,9 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
-from ganforge.options import NonNegativeFloat, Options
+from ganforge.options import NonNegativeFloat, Options, Probability
 from ganforge.registry import register_objective
 
 NOISE_SCALE = 0.01  # z ~ U(0, 0.01) fills the holes of G's input
@@ -118,13 +117,8 @@ class GainOptions(Options):
     """``hint_rate``: share of mask cells revealed to D; ``alpha``: weight of the reconstruction
     loss on observed cells."""
 
-    hint_rate: float = 0.9
+    hint_rate: Probability = 0.9
     alpha: NonNegativeFloat = 100.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.hint_rate <= 1.0:
-            raise ConfigError(f"'objective.hint_rate' must be in [0, 1], got {self.hint_rate}")
 
 
 @register_objective("gain")

@@ -25,26 +25,26 @@ import torch
 from ganforge.errors import ConfigError
 from ganforge.objectives.base import Batch, Phase, Stats, TwoPlayerObjective
 from ganforge.objectives.penalties import pack
+from ganforge.options import NonNegativeFloat, Options, PositiveInt
 from ganforge.registry import register_objective
 from ganforge.regularizers import gradient_penalty
 from ganforge.tabular.networks import PacDiscriminator, TabularGenerator
 
 
 @dataclass(frozen=True)
-class CTGANOptions:
+class CTGANOptions(Options):
     """WGAN-GP weight ``gp_lambda`` (10 in the paper), Gumbel-softmax temperature ``tau`` (0.2),
     ``n_critic`` D steps per G step (1 in the paper's code). The pack size is the critic's own
     (``model.pac``): the objective packs rows as its critic was built to judge them."""
 
-    gp_lambda: float = 10.0
+    gp_lambda: NonNegativeFloat = 10.0
     tau: float = 0.2
-    n_critic: int = 1
+    n_critic: PositiveInt = 1
 
     def __post_init__(self) -> None:
-        if self.n_critic < 1:
-            raise ConfigError(f"'n_critic' must be at least 1, got {self.n_critic}")
-        if self.gp_lambda < 0 or self.tau <= 0:
-            raise ConfigError(f"'gp_lambda' must be >= 0 and 'tau' > 0, got {self.gp_lambda} and {self.tau}")
+        super().__post_init__()
+        if not self.tau > 0:  # the Gumbel-softmax divides by it
+            raise ConfigError(f"'objective.tau' must be > 0, got {self.tau}")
 
 
 @register_objective("ctgan")

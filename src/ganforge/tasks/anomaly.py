@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import resize_images
-from ganforge.errors import CheckpointError, ConfigError, DataError, EvalError
+from ganforge.errors import CheckpointError, ConfigError, DataError
 from ganforge.models.anomaly import AnomalyModel, Scores
 from ganforge.registry import DATASETS, register_task
 from ganforge.tasks.base import Graph, Handle, Task
@@ -195,12 +195,7 @@ class AnomalyTask(Task):
     report_title = "Held-out normal images: input | reconstruction | residual"
     loader = "ganforge.tasks.open_run(RUN, expect='anomaly') (or `ganforge anomaly score`)"
     network = AnomalyModel
-
-    def check_evaluable(self, cfg: Any) -> None:
-        raise EvalError(NO_SAMPLE_METRIC)
-
-    def eval_samples(self, ctx: Any) -> torch.Tensor:
-        raise EvalError(NO_SAMPLE_METRIC)
+    no_sample_metric = NO_SAMPLE_METRIC
 
     def export_graph(self, handle: Any, direction: str = "AtoB", truncation: float = 1.0) -> Graph:
         raise ConfigError(f"anomaly detectors have no ONNX/TorchScript export yet: {NO_EXPORT}")

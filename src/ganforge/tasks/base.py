@@ -10,7 +10,7 @@ adding a kind of run is a new module registering a ``Task`` subclass, not an ``i
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ganforge.config import Config
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, EvalError
 from ganforge.registry import DATASETS
 
 if TYPE_CHECKING:
@@ -71,6 +71,9 @@ class Task(ABC):
     network: ClassVar[type[nn.Module]]  # the class of the ``g`` network a run of this task trains
     report_title: ClassVar[str] = "Generated samples"
     loader: ClassVar[str]  # how users open such a run, for messages: "ganforge.load (or `ganforge sample`)"
+    # Why runs of the task have no sample metric (its outputs are not samples: imputations, anomaly
+    # scores), said by ``ganforge eval`` and refused before training asks for periodic evaluation.
+    no_sample_metric: ClassVar[str | None] = None
 
     def accepts(self, g: nn.Module) -> bool:
         """Whether ``g`` (a run's ``g`` network) is a model of this task: an instance of ``network``."""
@@ -93,12 +96,14 @@ class Task(ABC):
         meta = DATASETS.get(cfg.data.name).meta if cfg.data.name in DATASETS else {}
         return str(meta.get("default_metrics", "fid"))
 
-    def check_evaluable(self, cfg: Config) -> None:  # noqa: B027  (an optional hook: no check by default)
+    def check_evaluable(self, cfg: Config) -> None:
         """Raise an EvalError when runs of ``cfg`` cannot be evaluated at all (checked before training)."""
+        if self.no_sample_metric:
+            raise EvalError(self.no_sample_metric)
 
-    @abstractmethod
     def eval_samples(self, ctx: Any) -> torch.Tensor:
         """The ``n`` outputs an evaluation scores (the context's handle, seed and ``n``)."""
+        raise EvalError(self.no_sample_metric or f"task '{self.name}' does not draw evaluation outputs")
 
     def eval_count(self, ctx: Any) -> int:
         """How many outputs the evaluation scored, for its record: ``n`` (a test split may hold fewer)."""
