@@ -9,8 +9,10 @@ an error reads ``'model.ngf' must be at least 1, got 0``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import sys
 import types
 import typing
 from dataclasses import dataclass
@@ -81,13 +83,36 @@ def declared_bounds(cls: type) -> tuple[tuple[str, bool, Bound], ...]:
     """(key, integer?, bound) of each field of ``cls`` annotated with an ``AtLeast`` or ``Within``;
     an optional field (``PositiveInt | None``) is checked when it is not None."""
     bounds = []
-    for key, hint in typing.get_type_hints(cls, include_extras=True).items():
+    for key, hint in field_hints(cls).items():
         args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
         for arg in args:
             extras = getattr(arg, "__metadata__", ())
             for bound in (e for e in extras if isinstance(e, (AtLeast, Within))):
                 bounds.append((key, typing.get_args(arg)[0] is int, bound))
     return tuple(bounds)
+
+
+def field_hints(cls: type) -> dict[str, Any]:
+    """The annotations of ``cls`` and its bases with their ``Annotated`` extras. Where they do not
+    all resolve (a type imported under ``TYPE_CHECKING`` only, a local alias), each is resolved on its
+    own and one that cannot be is left out: its bound, if any, goes unchecked rather than the class
+    failing to be made (the registry's type checks take the same view)."""
+    try:
+        return typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # any failure to evaluate one annotation: resolve them one by one below
+        pass
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        module = sys.modules.get(klass.__module__)
+        namespace = vars(module) if module is not None else {}
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            hints.pop(name, None)  # a subclass's annotation replaces its base's
+            if not isinstance(annotation, str):
+                hints[name] = annotation
+                continue
+            with contextlib.suppress(Exception):  # evaluated as typing.get_type_hints evaluates it
+                hints[name] = eval(annotation, namespace, dict(vars(klass)))
+    return hints
 
 
 def check_bound(name: str, value: Any, is_int: bool, bound: Bound) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ganforge.errors import RegistryError
+from ganforge.options import field_hints
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -152,7 +153,7 @@ class Registry:
             builder = functools.partial(entry.builder, **defaults)
         else:  # the same options class with other defaults
             # With their ``Annotated`` extras: a variant keeps the bounds its base declares.
-            hints = typing.get_type_hints(entry.options, include_extras=True)
+            hints = field_hints(entry.options)
             frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in defaults.items()}
             changed = [(k, hints.get(k, Any), field(default=v)) for k, v in frozen.items()]
             meta["options"] = dataclasses.make_dataclass(

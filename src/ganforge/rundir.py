@@ -114,9 +114,14 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip()
             handle.close()
+            who = (
+                "this process already (a run that did not end?)"
+                if holder == str(os.getpid())
+                else (f"another process{f' (pid {holder})' if holder else ''}")
+            )
             raise RunDirError(
-                f"'{self.path.parent}' is being trained into by another process"
-                f"{f' (pid {holder})' if holder else ''}; wait for it to finish, or use another --out"
+                f"'{self.path.parent}' is being trained into by {who}; wait for it to finish, or use"
+                " another --out"
             ) from None
         handle.seek(0)
         handle.truncate()
@@ -127,7 +132,12 @@ class RunLock:
 
     def release(self) -> None:
         if self._handle is not None:
-            self._handle.close()  # closing the descriptor drops the flock
+            import fcntl
+
+            # Unlock before closing: DataLoader workers forked while training hold copies of this
+            # descriptor, and the lock lives until the last copy closes unless it is dropped here.
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
             self._handle = None
 
     def on_train_end(self, trainer: Any) -> None:

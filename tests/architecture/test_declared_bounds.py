@@ -11,7 +11,8 @@ import math
 import pytest
 
 from ganforge.errors import ConfigError
-from ganforge.options import AtLeast, Options, Within, declared_bounds
+from ganforge.models.base import ModelOptions
+from ganforge.options import AtLeast, Options, PositiveInt, Within, declared_bounds
 from ganforge.registry import DATASETS, MODELS, OBJECTIVES, _load_builtins
 
 
@@ -102,3 +103,17 @@ def test_a_mixin_group_checks_its_keys_in_the_family_that_inherits_it() -> None:
         MLPOptions(latent_components=1)
     with pytest.raises(ConfigError, match=r"'model\.depth' must be at least 1"):
         MLPOptions(depth=0)
+
+
+def test_options_whose_annotations_do_not_all_resolve_still_check_the_ones_that_do() -> None:
+    """A plugin's field typed with a name imported under TYPE_CHECKING only must not stop its
+    options from being made (typing.get_type_hints fails on the whole class there)."""
+
+    @dataclasses.dataclass(frozen=True)
+    class PluginOptions(ModelOptions):
+        where: NotImportedHere | None = None  # noqa: F821 (a TYPE_CHECKING-only name)
+        width: PositiveInt = 8
+
+    assert PluginOptions().width == 8
+    with pytest.raises(ConfigError, match=r"'model\.width' must be at least 1, got 0"):
+        PluginOptions(width=0)

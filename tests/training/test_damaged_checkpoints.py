@@ -4,7 +4,6 @@ one clear error. One process at a time trains into a run dir (``RUN/.lock``)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -69,9 +68,7 @@ def test_with_every_checkpoint_damaged_one_clear_error(tmp_path):
 def test_a_second_process_cannot_train_into_a_locked_run_dir(tmp_path):
     lock = RunLock(tmp_path / "a").acquire()
     try:
-        with pytest.raises(
-            RunDirError, match=rf"being trained into by another process \(pid {os.getpid()}\)"
-        ):
+        with pytest.raises(RunDirError, match=r"being trained into by this process already"):
             ganforge.train(config(), out=tmp_path / "a", overrides=["train.steps=2"])
     finally:
         lock.release()

@@ -5,6 +5,7 @@ checkpointed and summary.json written; ``ganforge train`` exits with 128 + the s
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -91,3 +92,35 @@ def test_sigterm_to_the_cli_exits_143_after_saving(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["interrupted"] == "SIGTERM" and saved == f"step_{summary['step']:06d}"
     assert summary["step"] >= 3
+
+
+class SignalGroupAt(ganforge.Callback):
+    """At the end of ``step``, SIGTERM to every child process (the decoding workers) and to this
+    process: what a scheduler's ``kill -- -PGID`` does to the whole process group."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, trainer) -> None:
+        if trainer.state.step == self.step:
+            children = multiprocessing.active_children()
+            assert children, "the streamed folder should decode in worker processes"
+            for child in children:
+                os.kill(child.pid, signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_to_the_whole_group_spares_the_decoding_workers(tmp_path):
+    from ganforge.testing import sample_photo_folder
+
+    data = {
+        "name": "folder",
+        "path": str(sample_photo_folder(16)),
+        "resolution": 32,
+        "cache": "none",
+        "workers": 1,
+    }
+    raw = make_config("dcgan_tiny", data, batch_size=4, train=TRAIN)
+    with pytest.raises(TrainingInterrupted) as stop:
+        ganforge.train(raw, out=tmp_path / "a", overrides=["train.steps=10"], callbacks=[SignalGroupAt(3)])
+    assert stop.value.step == 3 and checkpoints(tmp_path / "a") == ["step_000003"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,15 @@ def _group(images: dict[str, LazyImages], what: str, batch_size: int) -> Group:
     return {key: value.files for key, value in images.items()}
 
 
+def leave_stop_signals_to_the_trainer(worker_id: int) -> None:
+    """In each decoding worker: ignore SIGTERM and SIGINT. A scheduler (SLURM, ``kill -- -PGID``) or
+    Ctrl-C signals the whole process group; a worker that died of it would fail the training step
+    mid-batch, where the trainer instead finishes the step and checkpoints it
+    (``training/interrupt.py``). Workers still end with their loader, or with the trainer's process."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class StreamedBatches(Positions):
     """``{"x": images[, "y": labels], "a": ...}`` batches decoded by ``workers`` processes, with the
     in-memory ``BatchStream``'s permutations and state (one process: a folder streams on one device).
@@ -200,6 +210,7 @@ class StreamedBatches(Positions):
             _Decoded(self.groups, self.seed), batch_sampler=_Replay(orders, self.batch_size),
             num_workers=self.workers, prefetch_factor=2 if self.workers else None, persistent_workers=False,
             generator=torch.Generator().manual_seed(self.seed),
+            worker_init_fn=leave_stop_signals_to_the_trainer,
         )  # fmt: skip
         return iter(loader)
 

@@ -43,8 +43,13 @@ def generator_of(cfg: Config, info: dict[str, Any], source: str | Path) -> nn.Mo
     """The untrained ``g`` network of a run of ``cfg`` whose checkpoint recorded ``info`` (the
     data's shape and classes, and the ``model_inputs`` of families built from the data's layout);
     ``source`` names where ``info`` came from in the error when it lacks the shape."""
+    return networks_of(cfg, info, source)["g"]
+
+
+def networks_of(cfg: Config, info: dict[str, Any], source: str | Path) -> dict[str, nn.Module]:
+    """Every network of a run of ``cfg`` (``g``, ``d``, ...), untrained, as ``generator_of`` builds them."""
     if "data_shape" not in info:
         raise CheckpointError(f"checkpoint '{source}' does not record the data shape it was trained on")
     return build_networks(
         cfg, tuple(info["data_shape"]), int(info.get("num_classes", 0)), info.get("model_inputs")
-    )["g"]
+    )

@@ -11,7 +11,10 @@ torchrun each process gets the signal, not necessarily between the same two step
 the signal, and ``ganforge train`` exits with status 128 + the signal's number (143 SIGTERM,
 130 SIGINT, 138 SIGUSR1: what a shell reports for a job that a signal ended), after which
 ``--resume`` continues from exactly that step. A second Ctrl-C stops at once, mid-step, with no
-checkpoint, for a user who will not wait.
+checkpoint, for a user who will not wait (as does a second SIGTERM). A signal ignored when training
+starts (``nohup``, a background job) stays ignored. Handlers a job runner installed (a requeue on
+SIGUSR1, say) are replaced while training runs and put back after: the run then saves and exits
+with 128 + the signal, which such runners read as preemption.
 
 Handlers are installed only from the main thread (Python delivers signals there) and the previous
 ones are restored when training ends, so a notebook or a server embedding ``ganforge.train`` keeps
@@ -51,20 +54,24 @@ class SignalStop:
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # the user asked twice: stop now, mid-step
-        if self.received is None:
-            self.received = signum
+        if self.received is not None:
+            raise KeyboardInterrupt  # asked twice (Ctrl-C again, a scheduler's second TERM): stop now
+        self.received = signum
 
     def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
             for signum in SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+                previous = signal.getsignal(signum)
+                if previous is signal.SIG_IGN:  # ignored on purpose (nohup, a background job): stays so
+                    continue
+                signal.signal(signum, self._handle)
+                self._previous[signum] = previous
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            # None: a handler installed from C, which Python cannot put back; the default then
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
         self._previous.clear()

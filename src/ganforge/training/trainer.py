@@ -254,11 +254,11 @@ class Trainer:
     def fit(self) -> None:
         for net in self.nets.values():
             net.train()
-        self._emit("on_train_start")
-        if self.guard is not None:
-            self.guard.snapshot(self)
         started = time.perf_counter()
-        try:
+        try:  # from the first hook on: a failure anywhere still reaches every on_train_abort
+            self._emit("on_train_start")
+            if self.guard is not None:
+                self.guard.snapshot(self)
             with SignalStop() as signals:  # SIGTERM/SIGINT/SIGUSR1: stop after this step (interrupt.py)
                 while self.state.step < self.steps:
                     self.train_step()
@@ -283,7 +283,7 @@ class Trainer:
             if mean_across_ranks([flag], self.dist.world_size)[0].item() == 0:
                 return
             received = received or signal.SIGTERM  # a rank the signal has not reached (yet)
-        if received is not None:
+        if received is not None and self.state.step < self.steps:  # a finished run ends as finished
             raise TrainingInterrupted(received, self.state.step)
 
     def _should_stop(self, started: float) -> bool:
