@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load, save
+from safetensors.torch import load_file, save_file
 
 from ganforge.errors import CheckpointError
 from ganforge.utils.io import atomic_write, atomic_write_json, atomic_write_text
@@ -115,14 +115,15 @@ def save_named_checkpoint(
 ) -> Path:
     """``name.safetensors`` + ``name.json`` (e.g. ``best``), atomically; ``latest`` is left alone.
     The sidecar also gets ``versions`` (``software_versions``); the tensors are exactly ``tensors``."""
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
-    atomic_write(directory / f"{name}.safetensors", lambda tmp: tmp.write_bytes(data))
-    sidecar = {
-        "step": step,
-        **meta,
-        "versions": software_versions(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
+    weights = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    digest: list[str] = []
+
+    def write(tmp: Path) -> None:  # hashed as written, before it is renamed into place
+        save_file(weights, str(tmp))
+        digest.append(file_sha256(tmp))
+
+    atomic_write(directory / f"{name}.safetensors", write)
+    sidecar = {"step": step, **meta, "versions": software_versions(), "sha256": digest[0]}
     atomic_write_json(directory / f"{name}.json", sidecar)
     return directory / f"{name}.safetensors"
 
@@ -159,6 +160,12 @@ def has_ema(path: Path) -> bool:
         return any(k.startswith("ema.g.") for k in fh.keys())  # noqa: SIM118 (safe_open has no __iter__)
 
 
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in chunks (a checkpoint can be gigabytes)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint pair; any damage becomes one clear CheckpointError. The tensors file must
     hash to the sidecar's ``sha256`` (checkpoints written before it was recorded are read as they are):
@@ -175,11 +182,11 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
     if not isinstance(meta, dict):
         raise CheckpointError(f"checkpoint sidecar '{sidecar}' is corrupt (not a JSON object)")
     try:
-        data = path.read_bytes()
-        tensors = load(data)
+        tensors = load_file(str(path))
+        altered = "sha256" in meta and file_sha256(path) != meta["sha256"]  # parses, yet changed
     except (SafetensorError, OSError, ValueError) as err:
         raise CheckpointError(f"checkpoint '{path}' is corrupt or unreadable ({err})") from None
-    if "sha256" in meta and hashlib.sha256(data).hexdigest() != meta["sha256"]:  # parses, yet altered
+    if altered:
         raise CheckpointError(f"checkpoint '{path}' is damaged (its sha256 differs from the one recorded)")
     return tensors, meta
 
