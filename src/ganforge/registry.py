@@ -197,6 +197,7 @@ DATASETS = Registry("dataset")
 OBJECTIVES = Registry("objective")
 EXTRACTORS = Registry("extractor")
 TASKS = Registry("task")
+TEXT_ENCODERS = Registry("text encoder")  # prompts -> sentence embeddings (ganforge.text)
 
 register_model = MODELS.register
 register_variant = MODELS.register_variant
@@ -226,6 +227,7 @@ def register_objective(name: str, **meta: Any) -> Callable[[F], F]:
 
 
 register_extractor = EXTRACTORS.register
+register_text_encoder = TEXT_ENCODERS.register
 
 
 def register_task(name: str, **meta: Any) -> Callable[[F], F]:

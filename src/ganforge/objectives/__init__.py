@@ -1,6 +1,6 @@
 """Training schemes: each says what is optimised in which phase; ``Trainer`` runs any of them."""
 
-from ganforge.objectives import acgan, attr_edit, cyclegan, gan, inpaint, pix2pix, srgan, stylegan2
+from ganforge.objectives import acgan, attr_edit, cyclegan, gan, inpaint, pix2pix, srgan, stylegan2, text_gan
 from ganforge.objectives.base import Batch, Context, Objective, Phase
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "pix2pix",
     "srgan",
     "stylegan2",
+    "text_gan",
 ]
