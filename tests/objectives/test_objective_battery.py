@@ -71,6 +71,10 @@ CASES = {
     # ctgan: training-by-sampling draws its own batches; its stream state is checkpointed
     "ctgan": Case("tabular/ctgan"),
     "gain": Case("tabular/gain"),
+    # text_gan: the matching-aware D's text mapping and G's null prompt are checkpointed like any weight
+    "text_gan": Case(
+        "text/captioned_digits", (), frozenset({"nets.d.mapping.null", "ema.g.mapping.net.0.weight"})
+    ),
 }
 
 

@@ -168,6 +168,13 @@ def caption(attrs: np.ndarray, mentions: np.ndarray, rng: np.random.Generator) -
     return re.sub(r"\s+,", ",", text).strip(" ,")
 
 
+def canonical_caption(digit: int, colour: int, size: int, position: int) -> str:
+    """The evaluation's form of a caption: every attribute named with its first word, the digit as a
+    numeral ("a large red 7 in the top left")."""
+    words = (COLOUR_WORDS[VALUES["colour"][colour]][0], SIZE_WORDS[VALUES["size"][size]][0])
+    return f"a {words[1]} {words[0]} {digit} in the {POSITION_WORDS[VALUES['position'][position]][0]}"
+
+
 def draw_attributes(labels: np.ndarray, split: str, rng: np.random.Generator) -> np.ndarray:
     """(N, 4) attributes for digits ``labels``: uniform colour (the train split: among the five that
     are not held out for that digit), size and position."""

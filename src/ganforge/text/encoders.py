@@ -147,7 +147,8 @@ class SentenceTransformerEncoder(TextEncoder):
         if not Path(path).is_dir():
             raise ConfigError(f"no sentence-transformers model at '{path}' (a local model directory)")
         self.model = st.SentenceTransformer(str(path), device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        dimension = getattr(self.model, "get_embedding_dimension", None)  # renamed in sentence-transformers 6
+        self.dim = int((dimension or self.model.get_sentence_embedding_dimension)())
         self.max_tokens = int(self.model.max_seq_length)
         self.cache_key = cache_key
 
