@@ -14,6 +14,8 @@ from ganforge.config import load_config
 from ganforge.errors import ConfigError, InputError
 from ganforge.evaluation.t2i import attribute_accuracy
 from ganforge.metrics.scene_attributes import read_attributes
+from ganforge.objectives.base import Context
+from ganforge.registry import create_model, create_objective
 from ganforge.testing import tiny_overrides
 
 PRESET = "text/captioned_digits"
@@ -24,20 +26,28 @@ def tiny(steps: int, *extra: str):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The tiny model after a short fit on hash-encoded captions (about a minute on 2 busy cores)."""
+def run_dir(tmp_path_factory):
+    """The tiny model after two steps on hash-encoded captions: enough to sample, load and misuse."""
     out = tmp_path_factory.mktemp("t2i") / "run"
-    ganforge.train(tiny(STEPS, "train.ema_kimg=0"), out=out)
-    return ganforge.open_run(out)
+    ganforge.train(tiny(2), out=out)
+    return out
 
 
-STEPS = 150
+@pytest.fixture(scope="module")
+def trained(run_dir):
+    return ganforge.open_run(run_dir)
 
 
-def test_colour_follows_the_prompt_after_a_short_fit(trained) -> None:
-    """Colour is the attribute a tiny model learns first: above chance (1/6) by a wide margin."""
-    result = attribute_accuracy(trained, n=8)
+@pytest.mark.slow
+def test_colour_follows_the_prompt_after_a_short_fit(tmp_path) -> None:
+    """Colour is the attribute a tiny model learns first: above chance (1/6) by a wide margin after
+    LEARN_STEPS steps (minutes on this 2-core machine, hence slow)."""
+    ganforge.train(tiny(LEARN_STEPS, "train.ema_kimg=0"), out=tmp_path / "run")
+    result = attribute_accuracy(ganforge.open_run(tmp_path / "run"), n=8)
     assert result["seen"]["colour"] > 0.5, result
+
+
+LEARN_STEPS = 150
 
 
 def test_prompts_sample_alike_for_a_seed_and_differ_between_prompts(trained) -> None:
@@ -64,12 +74,43 @@ def test_missing_or_empty_prompts_are_input_errors(trained, prompt, needle) -> N
         trained.sample(2, prompt=prompt)
 
 
-def test_the_objective_refuses_other_models() -> None:
-    cfg = load_config(PRESET, [*tiny_overrides(PRESET, 2), "model.name=projection_gan_tiny"])
-    with pytest.raises(ConfigError, match="needs a 'text_gan' model"):
+def test_other_models_are_refused_by_the_data_and_the_objective() -> None:
+    cfg = load_config(PRESET, [*tiny_overrides(PRESET, 2), "model.name=dcgan_tiny"])
+    with pytest.raises(ConfigError, match=r"cannot train on dataset 'captioned_digits'.*text_gan"):
         ganforge.train(cfg, out=None)
+    nets = create_model("projection_gan_tiny", shape=(3, 64, 64), num_classes=10)
+    with pytest.raises(ConfigError, match="needs a 'text_gan' model"):
+        create_objective("text_gan", nets, Context(torch.device("cpu"), torch.randn))
 
 
 def test_reading_generated_scenes_gives_valid_attributes(trained) -> None:
     read = read_attributes(trained.sample(4, prompt="a big green 3 in the bottom right"))
     assert read.shape == (4, 4) and (read[:, 2:] >= 0).all()
+
+
+def test_cli_samples_per_prompt_from_a_file_with_blank_lines(cli, run_dir, tmp_path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red 7\n\n   \n a small blue 2 in the centre \n")
+    rc, _, err = cli("sample", run_dir, "--prompts", prompts, "-n", 3, "-o", tmp_path / "s.npz")
+    assert rc == 0, err
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["x"].shape == (6, 3, 64, 64) and list(f["prompts"]) == [
+            "a red 7",
+            "a small blue 2 in the centre",
+        ]
+
+
+def test_cli_refuses_prompts_for_a_model_without_text(cli, tiny_image_run, tmp_path) -> None:
+    rc, _, err = cli("sample", tiny_image_run.path, "--prompt", "a red 7", "-o", tmp_path / "s.png")
+    assert rc != 0 and "has no text conditioning" in err
+
+
+def test_cli_without_a_prompt_on_a_text_run_says_how(cli, run_dir, tmp_path) -> None:
+    rc, _, err = cli("sample", run_dir, "-o", tmp_path / "s.png")
+    assert rc != 0 and "--prompt" in err
+
+
+def test_cli_refuses_an_empty_prompt_file(cli, run_dir, tmp_path) -> None:
+    (tmp_path / "p.txt").write_text("\n  \n")
+    rc, _, err = cli("sample", run_dir, "--prompts", tmp_path / "p.txt", "-o", tmp_path / "s.png")
+    assert rc != 0 and "holds no prompts" in err

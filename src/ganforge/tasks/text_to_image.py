@@ -117,7 +117,7 @@ class TextToImageTask(Task):
     handle_class = TextHandle
     network = TextGenerator
     report_title = "Samples per prompt"
-    loader = "ganforge.load(RUN).sample(n, prompt='...')"
+    loader = "`ganforge sample RUN --prompt '...'` (or ganforge.open_run(RUN).sample(n, prompt='...'))"
 
     def test_captions(self, ctx: Any) -> list[str]:
         """The first ``n`` captions of the run's dataset's test split (the evaluation's prompts)."""
