@@ -101,3 +101,12 @@ def test_dataset_batches_carry_text_and_attributes() -> None:
 def test_bad_options_are_config_errors(kwargs: dict, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         build_dataset("captioned_digits", encoder="hash", **kwargs)
+
+
+def test_the_attribute_oracle_encodes_what_the_caption_states() -> None:
+    from ganforge.text.encoders import text_encoder
+
+    e = text_encoder("attributes").encode(["top-left corner: a large seven, coloured crimson", "a 3"])
+    assert e.shape == (2, 23)
+    assert e[0].nonzero().flatten().tolist() == [7, 10, 17, 19]  # 7 | red | large | top-left
+    assert e[1].nonzero().flatten().tolist() == [3]  # colour, size and position unstated: zeros

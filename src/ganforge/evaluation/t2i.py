@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from ganforge.data.captioned import ATTRIBUTES, canonical_caption, held_out
 from ganforge.metrics.scene_attributes import accuracy_by_attribute, read_attributes
@@ -38,14 +39,17 @@ def attribute_accuracy(handle: Any, n: int = 20, seed: int = 0, classifier: Any 
     """``{"seen": {...}, "held_out": {...}}``, each per attribute (``digit``, ``colour``, ``size``,
     ``position``) and ``all``, over ``n`` samples of each fixed prompt from ``handle`` (a
     ``TextHandle``); ``read`` counts how many images were read."""
-    compositions = np.array(eval_compositions())
     x = handle.sample(n, eval_prompts(), seed=seed)
+    result: dict[str, Any] = {"prompts": len(eval_compositions()), "n_per_prompt": n, "seed": seed}
+    return {**result, **score_prompt_samples(x, n, classifier), "attributes": list(ATTRIBUTES)}
+
+
+def score_prompt_samples(x: torch.Tensor, n: int, classifier: Any = None) -> dict[str, dict[str, float]]:
+    """``seen`` and ``held_out`` accuracies of images ``x`` holding ``n`` per fixed prompt, in prompt
+    order (a generator's samples, or a baseline's answers: retrieved training scenes)."""
+    wanted = np.repeat(np.array(eval_compositions()), n, axis=0)
     read = read_attributes(x, classifier).numpy()
-    wanted = np.repeat(compositions, n, axis=0)
     unseen = np.array([held_out(d, c) for d, c in wanted[:, :2]])
     stated = np.ones_like(wanted, dtype=bool)
-    result: dict[str, Any] = {"prompts": len(compositions), "n_per_prompt": n, "seed": seed}
-    for name, rows in (("seen", ~unseen), ("held_out", unseen)):
-        result[name] = accuracy_by_attribute(read[rows], wanted[rows], stated[rows])
-    result["attributes"] = list(ATTRIBUTES)
-    return result
+    groups = (("seen", ~unseen), ("held_out", unseen))
+    return {name: accuracy_by_attribute(read[rows], wanted[rows], stated[rows]) for name, rows in groups}

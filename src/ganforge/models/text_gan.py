@@ -77,8 +77,10 @@ class TextGenerator(ConditionalGenerator):
 class MatchingDiscriminator(ProjectionDiscriminator):
     """``forward(x, text)`` -> logits (N,): realism ψ(φ(x)) plus the image-text match ⟨V m(t), φ(x)⟩."""
 
-    def __init__(self, channels: int, resolution: int, ndf: int, text_dim: int, hidden: int) -> None:
-        super().__init__(channels, resolution, ndf, hidden, batchnorm=False)
+    def __init__(
+        self, channels: int, resolution: int, ndf: int, text_dim: int, hidden: int, batchnorm: bool = True
+    ) -> None:
+        super().__init__(channels, resolution, ndf, hidden, batchnorm=batchnorm)
         self.mapping = TextMapping(text_dim, hidden)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,12 +90,14 @@ class MatchingDiscriminator(ProjectionDiscriminator):
 @dataclass(frozen=True)
 class TextGANOptions(ImageModelOptions):
     """``ngf``/``ndf``: the narrowest stage widths (DCGAN's layout); ``hidden``: the width of the text
-    code each network maps the sentence embedding to."""
+    code each network maps the sentence embedding to; ``d_batchnorm: false`` drops D's inner
+    BatchNorms, for spectral normalisation (``conditional.down_stages``)."""
 
     z_dim: PositiveInt = 64
     ngf: PositiveInt = 32
     ndf: PositiveInt = 32
     hidden: PositiveInt = 128
+    d_batchnorm: bool = True
 
 
 @register_model(
@@ -117,7 +121,7 @@ def text_gan(
     text_dim = int((model_inputs or {}).get("text_dim", DEFAULT_TEXT_DIM))
     return {
         "g": TextGenerator(o.z_dim, c, res, o.ngf, text_dim, o.hidden, num_classes),
-        "d": MatchingDiscriminator(c, res, o.ndf, text_dim, o.hidden),
+        "d": MatchingDiscriminator(c, res, o.ndf, text_dim, o.hidden, o.d_batchnorm),
     }
 
 

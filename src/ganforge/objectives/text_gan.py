@@ -15,22 +15,21 @@ sample i is sample i-1's (the batch rolled by one): an independent draw of the d
 in all four attributes about once in 600 pairs.
 
 Every stabiliser, augmentation and schedule of the ``gan`` objective applies (``MatchingOptions``
-extends ``GANOptions``): the objective composes an ``AdversarialObjective`` whose D is wrapped in a
+extends ``GANOptions``): the objective is the ``gan`` objective with its D seen through a
 ``ScoreRecorder``, so the real scores of its D step are reused for the mismatch term (no extra
-forward), and hands it the caption embeddings as the conditioning ``y``.
+forward), and its steps wrapped to hand the game the caption embeddings as the conditioning ``y``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.models.text_gan import MatchingDiscriminator, TextGenerator
-from ganforge.objectives.base import Batch, Context, Objective, Phase, Stats
+from ganforge.objectives.base import Batch, Phase, Stats
 from ganforge.objectives.gan import AdversarialObjective, GANOptions
 from ganforge.options import NonNegativeFloat
 from ganforge.registry import register_objective
@@ -70,39 +69,37 @@ def conditioned(batch: Batch) -> Batch:
 
 
 @register_objective("text_gan")
-class TextGANObjective(Objective):
+class TextGANObjective(AdversarialObjective):
     """text-to-image: gan objective + matching-aware D (GAN-INT-CLS, Reed et al. 2016)
 
     The ``gan`` objective's phases on (image, caption embedding) pairs, with real images under
-    mismatched captions as extra negatives for D (module docstring).
+    mismatched captions as extra negatives for D (module docstring). Its model is the ``text_gan``
+    family (``fits`` reads the annotations below).
     """
 
     Options = MatchingOptions
+    g: TextGenerator
+    d: MatchingDiscriminator
 
-    def __init__(self, nets: dict[str, nn.Module], ctx: Context, options: MatchingOptions) -> None:
-        g, d = nets.get("g"), nets.get("d")
-        if not isinstance(g, TextGenerator) or not isinstance(d, MatchingDiscriminator):
-            raise ConfigError(
-                "objective 'text_gan' needs a 'text_gan' model (model.name: text_gan or text_gan_tiny)"
-            )
-        self.recorder = ScoreRecorder(d)
-        self.adversarial = AdversarialObjective({**nets, "d": self.recorder}, ctx, options)
-        self.g, self.d, self.ctx, self.options = g, d, ctx, options
+    def setup(self, options: MatchingOptions) -> None:
+        super().setup(options)
+        self.recorder = ScoreRecorder(self.d)
+        self.d = self.recorder  # type: ignore[assignment]  (the game sees D through the recorder)
 
     def networks(self) -> dict[str, nn.Module]:
-        return {"g": self.g, "d": self.d}  # D itself: checkpoint keys as for any model
+        return {"g": self.g, "d": self.recorder.d}  # D itself: checkpoint keys as for any model
 
     def phases(self) -> list[Phase]:
-        return self.adversarial.phase_list(self.d_step, self.g_step, self.dreg_step)
+        return self.phase_list(self.matching_d_step, self.text_g_step, self.text_dreg_step)
 
-    def d_step(self, batch: Batch) -> Stats:
+    def matching_d_step(self, batch: Batch) -> Stats:
         b = conditioned(batch)
         self.recorder.scores.clear()
-        out = self.adversarial.d_step(b)
+        out = self.d_step(b)
         real, self.recorder.scores = self.recorder.scores[0].float(), []
         if self.options.mismatch_weight > 0:
-            wrong = self.adversarial.critic(b["x"], b["y"].roll(1, dims=0))
-            mismatch = self.adversarial.loss.d_loss(real, wrong)
+            wrong = self.critic(b["x"], b["y"].roll(1, dims=0))
+            mismatch = self.loss.d_loss(real, wrong)
             out["loss"] = out["loss"] + self.options.mismatch_weight * mismatch
             out.update(
                 loss_mismatch=mismatch.detach(),
@@ -112,24 +109,14 @@ class TextGANObjective(Objective):
         self.recorder.scores = []
         return out
 
-    def g_step(self, batch: Batch) -> Stats:
-        return self.adversarial.g_step(conditioned(batch))
+    def text_g_step(self, batch: Batch) -> Stats:
+        return self.g_step(conditioned(batch))
 
-    def dreg_step(self, batch: Batch) -> Stats:
-        return self.adversarial.dreg_step(conditioned(batch))
+    def text_dreg_step(self, batch: Batch) -> Stats:
+        return self.dreg_step(conditioned(batch))
 
     def preview(self, g: nn.Module, batch: Batch) -> torch.Tensor | None:
         """Panels (real scene | sample from its caption) of the fixed batch, fixed-seed latents."""
         x, text = batch["x"], batch["text"]
         z = g.sample_z(len(x), generator=torch.Generator().manual_seed(PREVIEW_SEED)).to(x.device)
         return torch.stack([x.float(), g(z, text).float()], dim=1)
-
-    # The adversarial objective's state is all there is.
-    def after_optimizer_step(self, phase: Phase) -> None:
-        self.adversarial.after_optimizer_step(phase)
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.adversarial.state_dict()
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.adversarial.load_state_dict(state)
