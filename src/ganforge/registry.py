@@ -198,6 +198,7 @@ DATASETS = Registry("dataset")
 OBJECTIVES = Registry("objective")
 EXTRACTORS = Registry("extractor")
 TASKS = Registry("task")
+TEXT_ENCODERS = Registry("text encoder")  # prompts -> sentence embeddings (ganforge.text)
 
 register_model = MODELS.register
 register_variant = MODELS.register_variant
@@ -227,6 +228,7 @@ def register_objective(name: str, **meta: Any) -> Callable[[F], F]:
 
 
 register_extractor = EXTRACTORS.register
+register_text_encoder = TEXT_ENCODERS.register
 
 
 def register_task(name: str, **meta: Any) -> Callable[[F], F]:

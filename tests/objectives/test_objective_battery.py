@@ -74,6 +74,10 @@ CASES = {
     "ganomaly": Case("anomaly/mnist_ganomaly"),
     # fanogan: stage 1 (WGAN-GP) for 3 steps, then the encoder; the resume at 3 crosses the boundary
     "fanogan-stages": Case("anomaly/mnist_fanogan", ("objective.gan_steps=3",)),
+    # text_gan: the matching-aware D's text mapping and G's null prompt are checkpointed like any weight
+    "text_gan": Case(
+        "text/captioned_digits", (), frozenset({"nets.d.mapping.null", "ema.g.mapping.net.0.weight"})
+    ),
 }
 
 

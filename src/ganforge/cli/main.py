@@ -25,6 +25,7 @@ from ganforge.cli.common import (
     console,
     print_json,
 )
+from ganforge.cli.prompts import add_prompt_arguments, sample_prompts, wants_prompts
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.training.interrupt import TrainingInterrupted
 
@@ -66,6 +67,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ganforge.api import load
     from ganforge.tasks.sample_folder import LABELS_FILE, is_folder_target, sample_paths
 
+    if wants_prompts(args):  # a text-to-image run: samples per prompt (cli/prompts.py)
+        return sample_prompts(args)
     if args.n < 1:
         raise ConfigError(f"-n must be a positive number of samples, got {args.n}")
     handle = load(args.run, ema=not args.no_ema, device=args.device)
@@ -202,6 +205,7 @@ def add_sample_parser(sub: Any) -> None:
     p.add_argument("--no-ema", action="store_true", help="use the raw generator instead of its EMA")
     p.add_argument("--device", default="cpu")
     p.add_argument("--force", action="store_true", help="replace the sample files already in the -o folder")
+    add_prompt_arguments(p)
     add_json_flag(p, "the files written, n, seed and labels")
     p.set_defaults(func=cmd_sample)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ganforge.data import (  # noqa: F401  (imported for their registrations)
     attributes,
+    captioned,
     embedded,
     files,
     masked,

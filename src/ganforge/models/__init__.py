@@ -13,6 +13,7 @@ from ganforge.models import (  # noqa: F401  (registration)
     r3gan,
     srgan,
     stylegan2,
+    text_gan,
 )
 from ganforge.models.base import Generator
 

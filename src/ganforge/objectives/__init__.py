@@ -11,6 +11,7 @@ from ganforge.objectives import (
     pix2pix,
     srgan,
     stylegan2,
+    text_gan,
 )
 from ganforge.objectives.base import Batch, Context, Objective, Phase
 
@@ -29,4 +30,5 @@ __all__ = [
     "pix2pix",
     "srgan",
     "stylegan2",
+    "text_gan",
 ]

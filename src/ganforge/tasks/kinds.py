@@ -11,6 +11,7 @@ from ganforge.registry import MODELS, TASKS
 from ganforge.tasks.anomaly import AnomalyTask  # noqa: F401  (registers the kind)
 from ganforge.tasks.base import Task
 from ganforge.tasks.generation import GenerationTask
+from ganforge.tasks.text_to_image import TextToImageTask  # noqa: F401  (registers the kind)
 from ganforge.tasks.translation import TranslationTask  # noqa: F401  (registers the kind)
 
 DEFAULT_TASK = GenerationTask.name
