@@ -181,6 +181,32 @@ def register_image_model(
     return deco
 
 
+def register_data_model(
+    name: str, options: type[ModelOptions], description: str, **meta: Any
+) -> Callable[[Callable[[tuple[int, ...], int, Any, dict[str, Any]], Networks]], Builder]:
+    """Decorator for a family whose networks are sized by facts of its data beyond the sample shape
+    (a table's column layout, a text encoder's width), written as ``fn(shape, num_classes, options,
+    model_inputs)``; ``model_inputs`` (``{}`` when the data give none) is what the data's
+    ``ArrayDataset.model_inputs`` holds, and every checkpoint records it. ``meta``: the registry's
+    (``task``, ``inputs``, ``resolutions``)."""
+
+    def deco(fn: Callable[[tuple[int, ...], int, Any, dict[str, Any]], Networks]) -> Builder:
+        defaults = options()
+
+        def build(
+            shape: tuple[int, ...], num_classes: int = 0, options: ModelOptions = defaults,
+            model_inputs: dict[str, Any] | None = None,
+        ) -> Networks:  # fmt: skip
+            return fn(shape, num_classes, options, model_inputs or {})
+
+        build.__name__ = build.__qualname__ = fn.__name__
+        build.__doc__, build.__module__ = fn.__doc__, fn.__module__
+        register_model(name, options=options, description=description, **meta)(build)
+        return build
+
+    return deco
+
+
 def register_translation_model(
     name: str, options: type[ModelOptions], description: str
 ) -> Callable[[Callable[[tuple[int, ...], int, Any], Networks]], Builder]:

@@ -22,12 +22,11 @@ data (``model_inputs["text_dim"]``, recorded in every checkpoint), so one family
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
-from ganforge.models.base import IMAGE_RESOLUTIONS, ImageModelOptions, Networks, register_model
+from ganforge.models.base import IMAGE_RESOLUTIONS, ImageModelOptions, Networks, register_data_model
 from ganforge.models.conditional import ConditionalGenerator, ProjectionDiscriminator
 from ganforge.options import PositiveInt
 from ganforge.registry import register_variant
@@ -100,25 +99,19 @@ class TextGANOptions(ImageModelOptions):
     d_batchnorm: bool = True
 
 
-@register_model(
+@register_data_model(
     "text_gan",
-    options=TextGANOptions,
-    description="text-conditioned CBN generator + matching-aware projection D (GAN-INT-CLS)",
+    TextGANOptions,
+    "text-conditioned CBN generator + matching-aware projection D (GAN-INT-CLS)",
     resolutions=IMAGE_RESOLUTIONS,
     inputs=("image",),
     task="text_to_image",
 )
-def text_gan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    options: TextGANOptions = TextGANOptions(),
-    model_inputs: dict[str, Any] | None = None,
-) -> Networks:
+def text_gan(shape: tuple[int, ...], num_classes: int, o: TextGANOptions, model_inputs: dict) -> Networks:
     """G and D for (C, H, W) scenes, conditioned on ``model_inputs["text_dim"]``-wide sentence
     embeddings; ``num_classes`` is accepted and ignored (the text is the condition)."""
-    o = options
     c, res = o.image_shape("text_gan", shape)
-    text_dim = int((model_inputs or {}).get("text_dim", DEFAULT_TEXT_DIM))
+    text_dim = int(model_inputs.get("text_dim", DEFAULT_TEXT_DIM))
     return {
         "g": TextGenerator(o.z_dim, c, res, o.ngf, text_dim, o.hidden, num_classes),
         "d": MatchingDiscriminator(c, res, o.ndf, text_dim, o.hidden, o.d_batchnorm),

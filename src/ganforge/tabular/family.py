@@ -14,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from torch import nn
-
 from ganforge.errors import ConfigError
-from ganforge.models.base import ModelOptions
-from ganforge.registry import register_model, register_variant
+from ganforge.models.base import ModelOptions, Networks, register_data_model
+from ganforge.registry import register_variant
 from ganforge.tabular.networks import PacDiscriminator, Span, SpanLayout, TabularGenerator
 
 
@@ -51,19 +49,16 @@ def table_layout(inputs: dict[str, Any] | None) -> SpanLayout:
     return SpanLayout(spans, [int(i) for i in inputs["cond_spans"]])
 
 
-@register_model(
+@register_data_model(
     "ctgan",
-    options=CTGANModelOptions,
+    CTGANModelOptions,
+    "CTGAN (Xu et al. 2019): conditional generator and PacGAN critic for table rows",
     task="tabular",
     inputs=("table",),
-    description="CTGAN (Xu et al. 2019): conditional generator and PacGAN critic for table rows",
 )
 def ctgan(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    options: CTGANModelOptions = CTGANModelOptions(),
-    model_inputs: dict[str, Any] | None = None,
-) -> dict[str, nn.Module]:
+    shape: tuple[int, ...], num_classes: int, options: CTGANModelOptions, model_inputs: dict
+) -> Networks:
     layout = table_layout(model_inputs)
     g = TabularGenerator(options.embedding_dim, layout, tuple(options.generator_dims))
     d = PacDiscriminator(layout.width + layout.cond_dim, options.pac, tuple(options.discriminator_dims))

@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from ganforge.data.base import ArrayDataset
 from ganforge.errors import CheckpointError, ConfigError, DataError
-from ganforge.models.base import ModelOptions
+from ganforge.models.base import ModelOptions, Networks, register_data_model
 from ganforge.options import PositiveInt
-from ganforge.registry import register_dataset, register_model, register_task, register_variant
+from ganforge.registry import register_dataset, register_task, register_variant
 from ganforge.tabular.dataset import read_source
 from ganforge.tabular.gain_codec import TableCodec
 from ganforge.tabular.gain_objective import GainGenerator, gain_networks, impute_rows
@@ -96,20 +95,15 @@ class GainModelOptions(ModelOptions):
     hidden: PositiveInt | None = None
 
 
-@register_model(
+@register_data_model(
     "gain",
-    options=GainModelOptions,
+    GainModelOptions,
+    "GAIN (Yoon et al. 2018): G fills a row's holes, D guesses which cells were observed",
     task="imputation",
     inputs=("table",),
-    description="GAIN (Yoon et al. 2018): G fills a row's holes, D guesses which cells were observed",
 )
-def gain(
-    shape: tuple[int, ...],
-    num_classes: int = 0,
-    options: GainModelOptions = GainModelOptions(),
-    model_inputs: dict[str, Any] | None = None,
-) -> dict[str, nn.Module]:
-    if not model_inputs or "layout" not in model_inputs:
+def gain(shape: tuple[int, ...], num_classes: int, options: GainModelOptions, model_inputs: dict) -> Networks:
+    if "layout" not in model_inputs:
         raise ConfigError(
             "model 'gain' imputes tables: use it with data.name=incomplete_table (it needs their layout)"
         )
