@@ -95,8 +95,8 @@ def test_sigterm_to_the_cli_exits_143_after_saving(tmp_path):
 
 
 class SignalGroupAt(ganforge.Callback):
-    """At the end of ``step``, SIGTERM to every child process (the decoding workers) and to this
-    process: what a scheduler's ``kill -- -PGID`` does to the whole process group."""
+    """At the end of ``step``, SIGINT to every child process (the decoding workers) and to this
+    process: what Ctrl-C in a terminal does to the whole foreground process group."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -106,11 +106,11 @@ class SignalGroupAt(ganforge.Callback):
             children = multiprocessing.active_children()
             assert children, "the streamed folder should decode in worker processes"
             for child in children:
-                os.kill(child.pid, signal.SIGTERM)
-            os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(child.pid, signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_sigterm_to_the_whole_group_spares_the_decoding_workers(tmp_path):
+def test_ctrl_c_to_the_whole_group_spares_the_decoding_workers(tmp_path):
     from ganforge.testing import sample_photo_folder
 
     data = {

@@ -157,11 +157,13 @@ def _group(images: dict[str, LazyImages], what: str, batch_size: int) -> Group:
 
 
 def leave_stop_signals_to_the_trainer(worker_id: int) -> None:
-    """In each decoding worker: ignore SIGTERM and SIGINT. A scheduler (SLURM, ``kill -- -PGID``) or
-    Ctrl-C signals the whole process group; a worker that died of it would fail the training step
-    mid-batch, where the trainer instead finishes the step and checkpoints it
-    (``training/interrupt.py``). Workers still end with their loader, or with the trainer's process."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """In each decoding worker: ignore SIGINT. Ctrl-C signals the whole foreground process group; a
+    worker that died of it would fail the training step mid-batch, where the trainer instead finishes
+    the step and checkpoints it (``training/interrupt.py``). SIGTERM keeps its default: it is how the
+    loader (and multiprocessing at exit) ends its workers, so a worker that ignored it would never
+    end. A scheduler that sends SIGTERM to the whole group therefore still stops a streamed run
+    mid-step, without a checkpoint; signal the trainer's process alone (``kill PID``, SLURM's
+    ``--signal=B:TERM``) to let it save."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
