@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +51,22 @@ def photo_patches(n: int, res: int, seed: int = 0) -> np.ndarray:
         y, x = rng.integers(0, img.shape[0] - res + 1), rng.integers(0, img.shape[1] - res + 1)
         out[i] = img[y : y + res, x : x + res, :3]
     return out
+
+
+def interleaved_rates(
+    contestants: dict[str, Callable[[], None]], warmup: int, steps: int, rounds: int, batch: int
+) -> dict[str, list[float]]:
+    """Images/s of each contestant (a callable running one training step of ``batch`` images) per
+    round: all warm up first, then the rounds interleave them, so a load that comes and goes on
+    this noisy machine falls on every contestant alike. Callers report the median (and the spread)."""
+    rates: dict[str, list[float]] = {name: [] for name in contestants}
+    for step in contestants.values():
+        for _ in range(warmup):
+            step()
+    for _ in range(rounds):
+        for name, step in contestants.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            rates[name].append(steps * batch / (time.perf_counter() - t0))
+    return rates

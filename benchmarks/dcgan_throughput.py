@@ -23,7 +23,6 @@ import platform
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 import ganforge
-from bench_common import photo_patches
+from bench_common import interleaved_rates, photo_patches
 from ganforge.config import load_config
 from ganforge.registry import create_model
 from ganforge.training.build import build_session
@@ -86,22 +85,6 @@ def ganforge_loop(npz: Path, precision: str, ema: bool) -> Callable[[], None]:
     return trainer.train_step
 
 
-def measure(
-    contestants: dict[str, Callable[[], None]], warmup: int, steps: int, rounds: int
-) -> dict[str, float]:
-    rates: dict[str, list[float]] = {name: [] for name in contestants}
-    for step in contestants.values():
-        for _ in range(warmup):
-            step()
-    for _ in range(rounds):
-        for name, step in contestants.items():
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            rates[name].append(steps * BATCH / (time.perf_counter() - t0))
-    return {name: statistics.median(r) for name, r in rates.items()}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=10, help="iterations per timed block")
@@ -121,7 +104,8 @@ def main() -> None:
             "ganforge_bf16": ganforge_loop(npz, "bf16", ema=False),
             "ganforge_bf16_ema": ganforge_loop(npz, "bf16", ema=True),
         }
-        rates = measure(contestants, args.warmup, args.steps, args.rounds)
+        per_round = interleaved_rates(contestants, args.warmup, args.steps, args.rounds, BATCH)
+        rates = {name: statistics.median(r) for name, r in per_round.items()}
 
     result = {
         "benchmark": "dcgan_throughput",

@@ -26,14 +26,13 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench_common import machine_facts, photo_patches
+from bench_common import interleaved_rates, machine_facts, photo_patches
 from ganforge.config import load_config
 from ganforge.training.build import build_session
 
@@ -55,19 +54,9 @@ def training_step(family: str, res: int, npz: Path, precision: str) -> Callable[
     return trainer.train_step
 
 
-def measure(contestants: dict[str, Callable[[], None]], warmup: int, steps: int, rounds: int) -> dict:
-    rates: dict[str, list[float]] = {name: [] for name in contestants}
-    for step in contestants.values():
-        for _ in range(warmup):
-            step()
-    for _ in range(rounds):
-        for name, step in contestants.items():
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                step()
-            rates[name].append(steps * BATCH / (time.perf_counter() - t0))
+def summarise(per_round: dict[str, list[float]]) -> dict[str, dict]:
     return {name: {"median": round(statistics.median(r), 3), "all": [round(x, 3) for x in r]}
-            for name, r in rates.items()}  # fmt: skip
+            for name, r in per_round.items()}  # fmt: skip
 
 
 def main() -> None:
@@ -85,7 +74,7 @@ def main() -> None:
             np.savez(npz, x=photo_patches(256, res).transpose(0, 3, 1, 2))
             for family in args.families.split(","):
                 contestants = {p: training_step(family, res, npz, p) for p in ("fp32", "bf16")}
-                rates = measure(contestants, args.warmup, args.steps, args.rounds)
+                rates = summarise(interleaved_rates(contestants, args.warmup, args.steps, args.rounds, BATCH))
                 ratio = rates["bf16"]["median"] / rates["fp32"]["median"]
                 results[f"{family}_{res}"] = {"img_per_s": rates, "bf16_vs_fp32": round(ratio, 3)}
     print(json.dumps({
